@@ -1,0 +1,3 @@
+from perfsage.cli.main import run
+
+run()

@@ -1,0 +1,45 @@
+"""Human-readable (rich) renderings of API results."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _n(x: int) -> str:
+    return f"{x:,}"
+
+
+def _bytes(b: int) -> str:
+    if b >= 1 << 20:
+        return f"{b / (1 << 20):.2f} MiB"
+    if b >= 1 << 10:
+        return f"{b / (1 << 10):.1f} KiB"
+    return f"{b} B"
+
+
+def render_inspect(report: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"{report['model']}", title_justify="left", box=None, header_style="bold")
+    for col, just in (("#", "right"), ("op", "left"), ("output shape", "left"), ("MACs", "right"),
+                      ("weights", "right"), ("act in", "right"), ("act out", "right")):
+        table.add_column(col, justify=just, no_wrap=col in ("op", "output shape"))
+    for layer in report["layers"]:
+        table.add_row(str(layer["index"]), layer["op"], "x".join(map(str, layer["output_shape"])),
+                      _n(layer["macs"]), _bytes(layer["weight_bytes"] + layer["bias_bytes"]),
+                      _bytes(layer["input_bytes"]), _bytes(layer["output_bytes"]))
+    console.print(table)
+    ins = ", ".join(f"{'x'.join(map(str, t['shape']))} {t['dtype']}" for t in report["inputs"])
+    outs = ", ".join(f"{'x'.join(map(str, t['shape']))} {t['dtype']}" for t in report["outputs"])
+    console.print(
+        f"[bold]total[/bold]  ops {report['ops']}  tensors {report['tensors']}  MACs {_n(report['macs'])}  "
+        f"params {_n(report['params'])}  weights {_bytes(report['weight_bytes'])}  "
+        f"peak activations {_bytes(report['peak_activation_bytes'])}  depth {report['depth']}")
+    console.print(f"inputs: {ins}   outputs: {outs}")
+    hist = "  ".join(f"{k} {v}" for k, v in report["op_types"].items())
+    console.print(f"op types: {hist}")
+    skipped = [s for s in report["subgraphs"] if not s["analysed"]]
+    if skipped:
+        console.print(f"[yellow]{len(skipped)} further subgraph(s) not analysed:[/yellow] "
+                      + ", ".join(f"#{s['index']} {s['name'] or '(unnamed)'} ({s['operators']} ops)"
+                                  for s in skipped))

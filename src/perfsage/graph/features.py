@@ -1,0 +1,214 @@
+"""Per-node and per-graph features of the IR: the numbers `inspect` prints and the models learn from.
+
+Constant inputs are folded into the consuming node (weight/bias bytes, parameters); activation tensors
+stay edges. Everything here is plain Python over the IR so that `inspect` never imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from perfsage.graph.ir import Graph, Node, Tensor
+from perfsage.graph.ops import OpSpec, count_macs, elementwise_ops, spec
+
+
+@dataclass(slots=True)
+class NodeFeatures:
+    index: int
+    op: str
+    kind: str
+    fused_activation: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    input_dtype: str
+    output_dtype: str
+    kernel_h: int
+    kernel_w: int
+    stride_h: int
+    stride_w: int
+    padding: str
+    dilation_h: int
+    dilation_w: int
+    depth_multiplier: int
+    groups: int
+    macs: int
+    elementwise_ops: int
+    params: int
+    weight_bytes: int
+    bias_bytes: int
+    input_bytes: int  # activation bytes read (all non-constant inputs)
+    output_bytes: int  # activation bytes written
+    arithmetic_intensity: float  # MACs per byte moved (weights + activations)
+    per_channel: bool
+    n_inputs: int
+    n_outputs: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class GraphFeatures:
+    ops: int
+    tensors: int
+    macs: int
+    elementwise_ops: int
+    params: int
+    weight_bytes: int  # all parameter bytes (weights + biases), each constant tensor counted once
+    bias_bytes: int
+    input_bytes: int
+    output_bytes: int
+    peak_activation_bytes: int
+    depth: int  # operators on the longest path
+    op_types: dict[str, int] = field(default_factory=dict)
+    input_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    output_shapes: list[tuple[int, ...]] = field(default_factory=list)
+
+
+def _kernel(node: Node, s: OpSpec, w: Tensor | None) -> tuple[int, int]:
+    if s.kind in ("conv", "transpose_conv") and w is not None and len(w.shape) == 4:
+        return w.shape[1], w.shape[2]
+    if s.kind == "depthwise" and w is not None and len(w.shape) == 4:
+        return w.shape[1], w.shape[2]
+    if s.kind == "pool":
+        return int(node.options.get("filter_h", 1)), int(node.options.get("filter_w", 1))
+    return 1, 1
+
+
+def node_features(graph: Graph, node: Node) -> NodeFeatures:
+    s = spec(node.op)
+    tensors = graph.tensors
+    opts = node.options
+    weight_bytes = bias_bytes = params = in_bytes = 0
+    per_channel = False
+    data_in: Tensor | None = None
+    w: Tensor | None = None
+    for pos, ti in enumerate(node.inputs):
+        if ti < 0:
+            continue
+        t = tensors[ti]
+        if t.is_constant:
+            if pos in s.aux_inputs:
+                continue
+            if pos == s.bias_input:
+                bias_bytes += t.data_bytes
+            else:
+                weight_bytes += t.data_bytes
+                if pos == s.weight_input:
+                    w = t
+                    per_channel = t.quant is not None and t.quant.per_channel
+            params += t.elements
+        else:
+            in_bytes += t.nbytes
+            if data_in is None or pos == s.data_input:
+                data_in = t
+    if w is None and s.weight_input is not None and s.weight_input < len(node.inputs):
+        wi = node.inputs[s.weight_input]
+        w = tensors[wi] if wi >= 0 else None  # e.g. float16 weights behind a DEQUANTIZE
+    out_t = tensors[node.outputs[0]] if node.outputs and node.outputs[0] >= 0 else None
+    out_bytes = sum(tensors[t].nbytes for t in node.outputs if t >= 0)
+    macs = count_macs(graph, node, s)
+    kh, kw = _kernel(node, s, w)
+    groups = 1
+    if s.kind == "conv" and w is not None and data_in is not None and w.shape and data_in.shape:
+        groups = max(data_in.shape[-1] // max(w.shape[-1], 1), 1)
+    elif s.kind == "depthwise" and data_in is not None and data_in.shape:
+        groups = max(data_in.shape[-1], 1)
+    moved = weight_bytes + bias_bytes + in_bytes + out_bytes
+    return NodeFeatures(
+        index=node.index, op=node.op, kind=s.kind,
+        fused_activation=str(opts.get("fused_activation", "NONE")),
+        input_shape=data_in.shape if data_in is not None else (),
+        output_shape=out_t.shape if out_t is not None else (),
+        input_dtype=data_in.dtype if data_in is not None else "",
+        output_dtype=out_t.dtype if out_t is not None else "",
+        kernel_h=kh, kernel_w=kw,
+        stride_h=int(opts.get("stride_h", 1)) or 1, stride_w=int(opts.get("stride_w", 1)) or 1,
+        padding=str(opts.get("padding", "")),
+        dilation_h=int(opts.get("dilation_h", 1)), dilation_w=int(opts.get("dilation_w", 1)),
+        depth_multiplier=int(opts.get("depth_multiplier", 0)), groups=groups,
+        macs=macs, elementwise_ops=elementwise_ops(graph, node, s), params=params,
+        weight_bytes=weight_bytes, bias_bytes=bias_bytes, input_bytes=in_bytes, output_bytes=out_bytes,
+        arithmetic_intensity=macs / moved if moved else 0.0, per_channel=per_channel,
+        n_inputs=sum(1 for t in node.inputs if t >= 0), n_outputs=len(node.outputs))
+
+
+def peak_activation_bytes(graph: Graph) -> int:
+    """Peak bytes of simultaneously live activation tensors when operators run in file order.
+
+    A tensor is live from the step that produces it (step 0 for graph inputs) through its last reader
+    (the end for graph outputs); an operator's inputs and outputs are live together. No in-place reuse
+    is assumed, so this is an upper bound on a planner like TFLM's that shares non-overlapping buffers.
+    """
+    tensors = graph.tensors
+    n = len(graph.nodes)
+    first: dict[int, int] = {t: 0 for t in graph.inputs}
+    last: dict[int, int] = {}
+    for node in graph.nodes:
+        for t in node.outputs:
+            if t >= 0 and not tensors[t].is_constant:
+                first.setdefault(t, node.index)
+                last[t] = max(last.get(t, node.index), node.index)
+        for t in node.inputs:
+            if t >= 0 and not tensors[t].is_constant:
+                first.setdefault(t, 0)
+                last[t] = node.index
+    for t in graph.outputs:
+        last[t] = max(n - 1, 0)
+        first.setdefault(t, 0)
+    delta = [0] * (n + 1)
+    for t, start in first.items():
+        end = max(last.get(t, start), start)
+        b = tensors[t].nbytes
+        delta[start] += b
+        delta[end + 1] -= b
+    peak = live = 0
+    for d in delta:
+        live += d
+        peak = max(peak, live)
+    return peak
+
+
+def depth(graph: Graph) -> int:
+    """Operators on the longest producer->consumer path, following execution order (cycles ignored)."""
+    producer: dict[int, int] = {}
+    d = [0] * len(graph.nodes)
+    for node in graph.nodes:
+        best = 0
+        for t in node.inputs:
+            p = producer.get(t)
+            if p is not None and d[p] > best:
+                best = d[p]
+        d[node.index] = best + 1
+        for t in node.outputs:
+            producer[t] = node.index
+    return max(d, default=0)
+
+
+def featurise(graph: Graph) -> tuple[list[NodeFeatures], GraphFeatures]:
+    nodes = [node_features(graph, n) for n in graph.nodes]
+    counted: set[int] = set()
+    weight_bytes = bias_bytes = params = 0
+    for node in graph.nodes:
+        s = spec(node.op)
+        for pos, ti in enumerate(node.inputs):
+            if ti < 0 or ti in counted or pos in s.aux_inputs:
+                continue
+            t = graph.tensors[ti]
+            if t.is_constant:
+                counted.add(ti)
+                params += t.elements
+                weight_bytes += t.data_bytes
+                if pos == s.bias_input:
+                    bias_bytes += t.data_bytes
+    g = GraphFeatures(
+        ops=len(graph.nodes), tensors=len(graph.tensors),
+        macs=sum(n.macs for n in nodes), elementwise_ops=sum(n.elementwise_ops for n in nodes),
+        params=params, weight_bytes=weight_bytes, bias_bytes=bias_bytes,
+        input_bytes=sum(graph.tensors[t].nbytes for t in graph.inputs),
+        output_bytes=sum(graph.tensors[t].nbytes for t in graph.outputs),
+        peak_activation_bytes=peak_activation_bytes(graph), depth=depth(graph),
+        op_types=graph.op_types(),
+        input_shapes=[graph.tensors[t].shape for t in graph.inputs],
+        output_shapes=[graph.tensors[t].shape for t in graph.outputs])
+    return nodes, g

@@ -1,0 +1,166 @@
+"""Read a .tflite file (path or bytes) into the `Graph` IR, refusing anything malformed with one clear error."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from pathlib import Path
+
+from perfsage.errors import ModelFormatError
+from perfsage.graph import schema
+from perfsage.graph.flatbuf import Buffer, Table
+from perfsage.graph.ir import Graph, Node, Quantization, SubgraphSummary, Tensor
+from perfsage.graph.schema import Slot
+
+MAX_RANK = 16  # TFLite kernels support far fewer; anything above is corruption, not a model
+_ACT = schema.ACTIVATIONS
+_PAD = schema.PADDINGS
+
+
+def load_graph(source: str | os.PathLike | bytes | bytearray | memoryview) -> Graph:
+    """Parse the main subgraph of a TFLite model; other subgraphs are summarised in `other_subgraphs`."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _parse(source, "<bytes>")
+    path = Path(source)
+    if not path.exists():
+        raise ModelFormatError(f"{path}: no such file")
+    if path.is_dir():
+        raise ModelFormatError(f"{path}: is a directory, not a .tflite file")
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise ModelFormatError(f"{path}: empty file")
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _parse(data, str(path))
+    except OSError as e:
+        raise ModelFormatError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def _parse(data, source: str) -> Graph:
+    size = len(data)
+    if size < 8:
+        raise ModelFormatError(f"{source}: too small to be a TFLite model ({size} bytes)")
+    ident = bytes(data[4:8])
+    if ident != schema.FILE_IDENTIFIER:
+        raise ModelFormatError(
+            f"{source}: not a TFLite model (file identifier {ident!r}, expected {schema.FILE_IDENTIFIER!r})")
+    try:
+        return _read_model(Buffer(data), source)
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{source}: {e}") from None
+    except (struct.error, IndexError, ValueError, OverflowError, KeyError, TypeError,
+            RecursionError, MemoryError) as e:
+        raise ModelFormatError(f"{source}: corrupt flatbuffer ({type(e).__name__}: {e})") from None
+
+
+def _read_model(buf: Buffer, source: str) -> Graph:
+    model = buf.root()
+    version = int(model.scalar(Slot.MODEL_VERSION, "u32"))
+    opcodes = [_opcode(t) for t in model.tables(Slot.MODEL_OPCODES)]
+    subgraphs = model.tables(Slot.MODEL_SUBGRAPHS)
+    if not subgraphs:
+        raise ModelFormatError("the model has no subgraphs")
+    n_buffers = model.vector_len(Slot.MODEL_BUFFERS, 4)
+    buffer_bytes: dict[int, int] = {}
+
+    def data_bytes(index: int) -> int:
+        if index == 0:
+            return 0
+        if index in buffer_bytes:
+            return buffer_bytes[index]
+        if index >= n_buffers:
+            raise ModelFormatError(f"tensor refers to buffer {index} but the model has {n_buffers}")
+        b = model.table_at(Slot.MODEL_BUFFERS, index)
+        n = b.vector_len(Slot.BUFFER_DATA, 1) if b is not None else 0
+        if not n and b is not None:
+            off = int(b.scalar(Slot.BUFFER_OFFSET, "u64"))
+            n = int(b.scalar(Slot.BUFFER_SIZE, "u64"))
+            if n and (off <= 1 or off + n > buf.size):
+                raise ModelFormatError(f"buffer {index} points outside the file ({off}+{n})")
+        buffer_bytes[index] = n
+        return n
+
+    main = subgraphs[0]
+    tensors = [_tensor(i, t, data_bytes) for i, t in enumerate(main.tables(Slot.SUBGRAPH_TENSORS))]
+    n_tensors = len(tensors)
+
+    def indices(table: Table, slot: int, what: str, allow_optional: bool) -> tuple[int, ...]:
+        idx = table.scalars(slot, "i32")
+        lo = -1 if allow_optional else 0
+        for i in idx:
+            if not lo <= i < n_tensors:
+                raise ModelFormatError(f"{what} refers to tensor {i} but the subgraph has {n_tensors}")
+        return idx
+
+    nodes = []
+    for i, op in enumerate(main.tables(Slot.SUBGRAPH_OPERATORS)):
+        code = int(op.scalar(Slot.OP_OPCODE, "u32"))
+        if code >= len(opcodes):
+            raise ModelFormatError(f"operator {i} uses opcode {code} but the model has {len(opcodes)}")
+        name, op_version = opcodes[code]
+        nodes.append(Node(
+            index=i, op=name, version=op_version,
+            inputs=indices(op, Slot.OP_INPUTS, f"operator {i} input", True),
+            outputs=indices(op, Slot.OP_OUTPUTS, f"operator {i} output", True),
+            options=_options(op)))
+    others = [SubgraphSummary(index=k, name=sg.string(Slot.SUBGRAPH_NAME) or "",
+                              operators=sg.vector_len(Slot.SUBGRAPH_OPERATORS, 4),
+                              tensors=sg.vector_len(Slot.SUBGRAPH_TENSORS, 4))
+              for k, sg in enumerate(subgraphs[1:], start=1)]
+    return Graph(
+        tensors=tensors, nodes=nodes,
+        inputs=indices(main, Slot.SUBGRAPH_INPUTS, "subgraph input", False),
+        outputs=indices(main, Slot.SUBGRAPH_OUTPUTS, "subgraph output", False),
+        name=main.string(Slot.SUBGRAPH_NAME) or "", schema_version=version,
+        description=model.string(Slot.MODEL_DESCRIPTION) or "", source=source, other_subgraphs=others)
+
+
+def _opcode(t: Table) -> tuple[str, int]:
+    code = max(int(t.scalar(Slot.OPCODE_BUILTIN, "i32")), int(t.scalar(Slot.OPCODE_DEPRECATED, "i8")))
+    version = int(t.scalar(Slot.OPCODE_VERSION, "i32", 1))
+    if code == schema.CUSTOM_CODE:
+        return f"CUSTOM:{t.string(Slot.OPCODE_CUSTOM) or '?'}", version
+    name = schema.BUILTIN_OPS.get(code)
+    return (name if name is not None else f"CUSTOM:builtin_{code}"), version
+
+
+def _tensor(index: int, t: Table, data_bytes) -> Tensor:
+    shape = t.scalars(Slot.TENSOR_SHAPE, "i32")
+    if len(shape) > MAX_RANK:
+        raise ModelFormatError(f"tensor {index} has rank {len(shape)} (more than {MAX_RANK})")
+    dtype_code = int(t.scalar(Slot.TENSOR_TYPE, "i8"))
+    dtype = schema.TENSOR_TYPES.get(dtype_code, f"TYPE_{dtype_code}")
+    signature = t.scalars(Slot.TENSOR_SHAPE_SIGNATURE, "i32")
+    quant = None
+    q = t.table(Slot.TENSOR_QUANT)
+    if q is not None:
+        scale = q.scalars(Slot.QUANT_SCALE, "f32")
+        if scale:
+            quant = Quantization(scale=scale, zero_point=q.scalars(Slot.QUANT_ZERO_POINT, "i64"),
+                                 axis=int(q.scalar(Slot.QUANT_DIMENSION, "i32")))
+    buffer = int(t.scalar(Slot.TENSOR_BUFFER, "u32"))
+    return Tensor(
+        index=index, name=t.string(Slot.TENSOR_NAME) or "", shape=shape, dtype=dtype, buffer=buffer,
+        data_bytes=data_bytes(buffer), quant=quant, is_variable=bool(t.scalar(Slot.TENSOR_VARIABLE, "bool")),
+        dynamic=any(d < 0 for d in signature) or any(d < 0 for d in shape))
+
+
+def _options(op: Table) -> dict:
+    kind = schema.OPTION_TYPES.get(int(op.scalar(Slot.OP_OPTIONS_TYPE, "u8")))
+    fields = schema.OPTION_FIELDS.get(kind or "")
+    if not fields:
+        return {}
+    table = op.table(Slot.OP_OPTIONS)
+    if table is None:
+        return {}
+    out: dict = {}
+    for name, slot, kind_, default, enum in fields:
+        v = table.scalar(slot, kind_, default)
+        if enum == "act":
+            v = _ACT.get(v, f"ACT_{v}")
+        elif enum == "pad":
+            v = _PAD.get(v, f"PAD_{v}")
+        out[name] = v
+    return out

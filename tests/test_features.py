@@ -1,0 +1,103 @@
+"""Features: MACs against Vela itself, liveness-based peak memory and depth on hand-built graphs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import INT8_MODELS, TF_MODELS
+
+from perfsage.graph import Graph, Node, Tensor, load_graph
+from perfsage.graph.features import depth, featurise, peak_activation_bytes
+from perfsage.graph.ops import REGISTRY, count_macs, spec
+
+
+def _vela_macs(model: Path, tmp: Path) -> int:
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from ethosu.vela.vela import main; sys.exit(main())",
+         "--accelerator-config", "ethos-u55-128", "--system-config", "Ethos_U55_High_End_Embedded",
+         "--memory-mode", "Shared_Sram", "--output-dir", str(tmp), str(model)],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    cpu = re.search(r"CPU operators = (\d+)", out.stdout)
+    assert cpu and int(cpu.group(1)) == 0, "fixture must be fully NPU-mappable"
+    return int(re.search(r"Neural network macs\s+(\d+)", out.stdout).group(1))
+
+
+@pytest.mark.parametrize("path", INT8_MODELS, ids=lambda p: p.stem)
+def test_macs_agree_with_vela_within_1_percent(path, tmp_path):
+    ours = featurise(load_graph(path))[1].macs
+    theirs = _vela_macs(path, tmp_path)
+    assert abs(ours - theirs) <= 0.01 * theirs, (ours, theirs)
+
+
+def _t(i, shape, const=0, dtype="INT8"):
+    return Tensor(index=i, name=f"t{i}", shape=shape, dtype=dtype, buffer=i if const else 0, data_bytes=const)
+
+
+def _residual_graph() -> Graph:
+    # x(0) -> conv A -> a(1) -> conv B -> b(2);  add(a, b) -> y(3)
+    tensors = [_t(0, (1, 8, 8, 4)), _t(1, (1, 8, 8, 4)), _t(2, (1, 8, 8, 4)), _t(3, (1, 8, 8, 4)),
+               _t(4, (4, 3, 3, 4), const=144), _t(5, (4,), const=16, dtype="INT32"),
+               _t(6, (4, 1, 1, 4), const=16)]
+    nodes = [
+        Node(0, "CONV_2D", 1, (0, 4, 5), (1,), {"stride_h": 1, "stride_w": 1}),
+        Node(1, "CONV_2D", 1, (1, 6, 5), (2,), {"stride_h": 1, "stride_w": 1}),
+        Node(2, "ADD", 1, (1, 2), (3,), {"fused_activation": "RELU"}),
+    ]
+    return Graph(tensors=tensors, nodes=nodes, inputs=(0,), outputs=(3,))
+
+
+def test_peak_activation_is_liveness_based():
+    g = _residual_graph()
+    # at the ADD step a, b and y are live (x died after conv A): 3 x 256 B; at conv B x is dead too
+    assert peak_activation_bytes(g) == 3 * 256
+    nodes, gf = featurise(g)
+    assert gf.peak_activation_bytes == 768
+    assert gf.depth == depth(g) == 3
+
+
+def test_node_features_fold_constants():
+    g = _residual_graph()
+    nodes, gf = featurise(g)
+    a = nodes[0]
+    assert (a.kernel_h, a.kernel_w, a.macs) == (3, 3, 3 * 3 * 4 * 256)
+    assert (a.weight_bytes, a.bias_bytes, a.params) == (144, 16, 144 + 4)
+    assert a.input_bytes == 256 and a.output_bytes == 256
+    assert nodes[2].macs == 0 and nodes[2].elementwise_ops == 256
+    assert nodes[2].fused_activation == "RELU"
+    # the shared bias tensor counts once in the graph totals
+    assert gf.params == 144 + 4 + 16 and gf.weight_bytes == 144 + 16 + 16 and gf.bias_bytes == 16
+
+
+def test_every_fixture_featurises_consistently():
+    for path in TF_MODELS:
+        g = load_graph(path)
+        nodes, gf = featurise(g)
+        assert gf.ops == len(nodes) == len(g.nodes)
+        assert gf.macs == sum(n.macs for n in nodes)
+        assert 0 < gf.peak_activation_bytes
+        assert 1 <= gf.depth <= gf.ops
+        for n in nodes:
+            assert n.macs >= 0 and n.arithmetic_intensity >= 0
+
+
+def test_registry_is_the_one_vocabulary():
+    from perfsage.graph.schema import BUILTIN_OPS
+
+    assert set(REGISTRY) <= set(BUILTIN_OPS.values()), set(REGISTRY) - set(BUILTIN_OPS.values())
+    assert spec("CUSTOM:Foo").kind == "custom"
+    assert spec("SOME_FUTURE_OP").kind == "other"
+
+
+def test_depthwise_and_fc_macs():
+    tensors = [_t(0, (1, 10, 10, 8)), _t(1, (1, 8, 8, 8)), _t(2, (1, 3, 3, 8), const=72),
+               _t(3, (1, 512)), _t(4, (12, 512), const=6144), _t(5, (1, 12))]
+    dw = Node(0, "DEPTHWISE_CONV_2D", 1, (0, 2, -1), (1,), {})
+    fc = Node(1, "FULLY_CONNECTED", 1, (3, 4, -1), (5,), {})
+    g = Graph(tensors=tensors, nodes=[dw, fc], inputs=(0,), outputs=(5,))
+    assert count_macs(g, dw) == 9 * 8 * 8 * 8
+    assert count_macs(g, fc) == 512 * 12
