@@ -32,7 +32,7 @@ Outputs (all small, well under 1 MB each):
 * ``multi_subgraph.tflite``         tf.function with tf.cond + tf.while_loop -> IF/WHILE
                                     ops and 5 subgraphs, float32
 * ``transpose_conv_int8.tflite``    tiny encoder-decoder: Conv2DTranspose,
-                                    UpSampling2D, skip concatenations, full int8
+                                    UpSampling2D (bilinear), skip concatenations, full int8
 * ``MANIFEST.json``                 per-file description, TF version, quantisation mode,
                                     op histograms, subgraphs, I/O, sha256, Vela results
 
@@ -57,9 +57,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tensorflow.lite.python import schema_py_generated as tfl_schema  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as tfl_schema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT_DIR = REPO_ROOT / "tests" / "fixtures" / "tf"
@@ -155,7 +155,9 @@ def build_transpose_conv() -> keras.Model:
     d2 = layers.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu")(bott)
     d2 = layers.Concatenate()([d2, e2])  # 16x16x32
     d2 = layers.Conv2D(16, 3, padding="same", activation="relu")(d2)
-    d1 = layers.UpSampling2D(2)(d2)  # 32x32x16, nearest-neighbour resize
+    # Keras 3 lowers nearest-neighbour UpSampling2D to RESHAPE+TILE; bilinear gives a
+    # real RESIZE_BILINEAR op.
+    d1 = layers.UpSampling2D(2, interpolation="bilinear")(d2)  # 32x32x16
     d1 = layers.Concatenate()([d1, e1])  # 32x32x24
     d1 = layers.Conv2D(8, 3, padding="same", activation="relu")(d1)
     out = layers.Conv2D(2, 1, activation="sigmoid", name="mask")(d1)
@@ -211,10 +213,9 @@ def representative_dataset(input_shapes, low=-1.0, high=1.0):
     return gen
 
 
-def convert_keras(model: keras.Model, mode: str) -> tuple[bytes, str | None]:
-    """Convert a Keras model. Returns (flatbuffer bytes, note)."""
+def convert_keras(model: keras.Model, mode: str) -> bytes:
+    """Convert a Keras model with the given quantisation mode."""
     input_shapes = [tuple(1 if d is None else d for d in t.shape) for t in model.inputs]
-    note = None
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if mode == "float32":
         pass
@@ -239,7 +240,7 @@ def convert_keras(model: keras.Model, mode: str) -> tuple[bytes, str | None]:
         conv.inference_output_type = tf.int16
     else:
         raise ValueError(mode)
-    return conv.convert(), note
+    return conv.convert()
 
 
 def convert_control_flow() -> bytes:
@@ -253,12 +254,8 @@ def convert_control_flow() -> bytes:
 # Flatbuffer inspection (uses the schema bundled with TensorFlow)
 # --------------------------------------------------------------------------
 
-_BUILTIN_NAMES = {
-    v: k for k, v in vars(tfl_schema.BuiltinOperator).items() if not k.startswith("_")
-}
-_TENSOR_TYPE_NAMES = {
-    v: k for k, v in vars(tfl_schema.TensorType).items() if not k.startswith("_")
-}
+_BUILTIN_NAMES = {v: k for k, v in vars(tfl_schema.BuiltinOperator).items() if not k.startswith("_")}
+_TENSOR_TYPE_NAMES = {v: k for k, v in vars(tfl_schema.TensorType).items() if not k.startswith("_")}
 
 
 def _op_name(model, opcode_index: int) -> str:
@@ -295,9 +292,7 @@ def inspect_tflite(data: bytes) -> dict:
     subgraphs = []
     for si in range(model.SubgraphsLength()):
         sg = model.Subgraphs(si)
-        hist = Counter(
-            _op_name(model, sg.Operators(oi).OpcodeIndex()) for oi in range(sg.OperatorsLength())
-        )
+        hist = Counter(_op_name(model, sg.Operators(oi).OpcodeIndex()) for oi in range(sg.OperatorsLength()))
         total.update(hist)
         # dtype histogram of constant tensors (tensors that carry a non-empty buffer)
         const_types = Counter()
@@ -341,12 +336,10 @@ def inspect_tflite(data: bytes) -> dict:
         "op_histogram": dict(sorted(total.items())),
         "subgraphs": subgraphs,
         "inputs": [
-            dict(_tensor_info(model, main, int(i)), tensor_index=int(i))
-            for i in main.InputsAsNumpy()
+            dict(_tensor_info(model, main, int(i)), tensor_index=int(i)) for i in main.InputsAsNumpy()
         ],
         "outputs": [
-            dict(_tensor_info(model, main, int(i)), tensor_index=int(i))
-            for i in main.OutputsAsNumpy()
+            dict(_tensor_info(model, main, int(i)), tensor_index=int(i)) for i in main.OutputsAsNumpy()
         ],
         "signature_defs": signatures,
     }
@@ -505,7 +498,8 @@ FIXTURES = [
         build_transpose_conv,
         "int8",
         "tiny U-Net-like encoder-decoder 1x32x32x3: two strided convs, Conv2DTranspose "
-        "(stride 2), skip concatenation, UpSampling2D (nearest resize), second skip "
+        "(stride 2), skip concatenation, UpSampling2D(interpolation='bilinear') -> "
+        "RESIZE_BILINEAR, second skip "
         "concatenation, conv, 1x1 conv + sigmoid to 1x32x32x2; full-integer int8",
     ),
 ]
@@ -535,12 +529,8 @@ def main(argv=None) -> int:
         print(f"[make_tf_fixtures] building {name} ({mode})", flush=True)
         tf.keras.backend.clear_session()
         tf.keras.utils.set_random_seed(SEED)
-        note = None
         try:
-            if builder is None:
-                data = convert_control_flow()
-            else:
-                data, note = convert_keras(builder(), mode)
+            data = convert_control_flow() if builder is None else convert_keras(builder(), mode)
         except Exception as exc:  # e.g. a quantisation mode the converter lacks
             print(f"[make_tf_fixtures] FAILED {name}: {exc}", flush=True)
             entries[name + ".tflite"] = {
@@ -565,8 +555,6 @@ def main(argv=None) -> int:
             "sha256": hashlib.sha256(data).hexdigest(),
             **info,
         }
-        if note:
-            entry["note"] = note
         entry["litert_invoke_ok"] = None
         entry["vela_accelerator_config"] = VELA_ACCELERATOR
         entry["vela_compiled"] = None

@@ -1,4 +1,4 @@
-"""Shared fixtures: small real models converted by the TensorFlow converter (see scripts/make_tf_fixtures.py)."""
+"""Shared fixtures: small real models made by the TensorFlow converter (scripts/make_tf_fixtures.py)."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as s
 from ai_edge_litert.interpreter import Interpreter
-from conftest import TF_MODELS, manifest_entry
 
+from conftest import TF_MODELS, manifest_entry
 from perfsage.graph import load_graph
 from perfsage.graph.schema import BUILTIN_OPS, TENSOR_TYPES
 
@@ -32,7 +32,9 @@ def test_matches_generated_object_api(path):
         data = ref.buffers[rt.buffer].data if rt.buffer else None
         assert t.data_bytes == (len(data) if data is not None else 0)
         if rt.quantization is not None and rt.quantization.scale is not None:
-            np.testing.assert_allclose(t.quant.scale, rt.quantization.scale, rtol=1e-7)
+            np.testing.assert_allclose(t.quant.scale, rt.quantization.scale[0], rtol=1e-7)
+            assert t.quant.zero_point == rt.quantization.zeroPoint[0]
+            assert t.quant.channels == len(rt.quantization.scale)
             assert t.quant.axis == rt.quantization.quantizedDimension
     assert len(g.nodes) == len(sg.operators)
     for n, op in zip(g.nodes, sg.operators, strict=True):
@@ -43,7 +45,8 @@ def test_matches_generated_object_api(path):
         o = op.builtinOptions
         if isinstance(o, s.Conv2DOptionsT):
             assert (n.options["stride_h"], n.options["stride_w"]) == (o.strideH, o.strideW)
-            assert (n.options["dilation_h"], n.options["dilation_w"]) == (o.dilationHFactor, o.dilationWFactor)
+            dil = (n.options["dilation_h"], n.options["dilation_w"])
+            assert dil == (o.dilationHFactor, o.dilationWFactor)
         if isinstance(o, s.DepthwiseConv2DOptionsT):
             assert n.options["depth_multiplier"] == o.depthMultiplier
         if isinstance(o, s.Pool2DOptionsT):
@@ -120,7 +123,7 @@ def test_custom_and_unknown_operators_become_custom_nodes(mobilenet_path):
     ops = g.op_types()
     assert ops["CUSTOM:MyFancySoftmax"] == 1
     assert ops["CUSTOM:builtin_4000"] == 1
-    nodes, gf = featurise(g)
+    nodes, _gf = featurise(g)
     custom = [n for n in nodes if n.op.startswith("CUSTOM:")]
     assert {n.kind for n in custom} == {"custom"}
     assert all(n.output_bytes > 0 for n in custom)

@@ -156,7 +156,7 @@ def peak_activation_bytes(graph: Graph) -> int:
     for t in graph.outputs:
         last[t] = max(n - 1, 0)
         first.setdefault(t, 0)
-    delta = [0] * (n + 1)
+    delta = [0] * (n + 2)
     for t, start in first.items():
         end = max(last.get(t, start), start)
         b = tensors[t].nbytes

@@ -41,7 +41,7 @@ _BUDGET_FLOOR = 1 << 20
 class Buffer:
     """The raw bytes plus the remaining element budget shared by every table read from them."""
 
-    __slots__ = ("data", "size", "budget")
+    __slots__ = ("budget", "data", "size")
 
     def __init__(self, data: bytes | bytearray | memoryview) -> None:
         self.data = data
@@ -95,6 +95,55 @@ class Table:
         if voff >= self.vt_len:
             return 0
         return _U16.unpack_from(self.buf.data, self.vt + voff)[0]
+
+    def offsets(self, n: int) -> tuple[int, ...]:
+        """Field offsets of slots 0..n-1 in one read (0 = absent): the fast path for hot tables."""
+        have = min((self.vt_len - 4) // 2, n)
+        offs = struct.unpack_from(f"<{have}H", self.buf.data, self.vt + 4) if have > 0 else ()
+        return offs + (0,) * (n - have)
+
+    def scalar_at(self, off: int, kind: str, default: int | float = 0) -> int | float:
+        """Like `scalar`, given the field offset from `offsets`."""
+        if not off:
+            return default
+        s = SCALARS[kind]
+        p = self.pos + off
+        if p + s.size > self.buf.size:
+            raise self.buf.fail(f"field at {p} is outside the file")
+        return s.unpack_from(self.buf.data, p)[0]
+
+    def scalars_at(self, off: int, kind: str) -> tuple:
+        """Like `scalars`, given the field offset from `offsets`."""
+        if not off:
+            return ()
+        buf = self.buf
+        p = self.pos + off
+        start = p + buf.u32(p)
+        n = buf.u32(start)
+        start += 4
+        if start + n * _ELEM_SIZE[kind] > buf.size:
+            raise buf.fail(f"vector of {n} elements at {start - 4} runs past the end of the file")
+        buf.charge(n, "vector")
+        return struct.unpack_from(f"<{n}{_ELEM_FMT[kind]}", buf.data, start) if n else ()
+
+    def string_at(self, off: int) -> str:
+        if not off:
+            return ""
+        buf = self.buf
+        p = self.pos + off
+        start = p + buf.u32(p)
+        n = buf.u32(start)
+        start += 4
+        if start + n > buf.size:
+            raise buf.fail(f"string of {n} bytes at {start - 4} runs past the end of the file")
+        buf.charge(n, "string")
+        return bytes(buf.data[start:start + n]).decode("utf-8", errors="replace")
+
+    def table_at_off(self, off: int) -> Table | None:
+        if not off:
+            return None
+        p = self.pos + off
+        return Table(self.buf, p + self.buf.u32(p))
 
     def has(self, slot: int) -> bool:
         return self._offset(slot) != 0

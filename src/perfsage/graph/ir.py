@@ -20,15 +20,20 @@ DTYPE_BYTES: dict[str, float] = {
 
 @dataclass(slots=True)
 class Quantization:
-    """Affine quantisation; `per_channel` when there is more than one scale."""
+    """Affine quantisation, summarised: the first scale and zero point and how many channels there are.
 
-    scale: tuple[float, ...]
-    zero_point: tuple[int, ...]
-    axis: int
+    Per-channel scale vectors are not kept: no feature depends on them, and reading them all would
+    halve parsing speed. `channels` > 1 means per-channel along `axis`.
+    """
+
+    scale: float
+    zero_point: int
+    channels: int = 1
+    axis: int = 0
 
     @property
     def per_channel(self) -> bool:
-        return len(self.scale) > 1
+        return self.channels > 1
 
 
 @dataclass(slots=True)
@@ -42,19 +47,16 @@ class Tensor:
     quant: Quantization | None = None
     is_variable: bool = False
     dynamic: bool = False  # shape_signature has -1 somewhere
+    elements: int = field(init=False)  # unknown (-1) dimensions count as 1
+    nbytes: int = field(init=False)  # bytes at run time, rounded up for sub-byte types
+
+    def __post_init__(self) -> None:
+        self.elements = prod(d if d > 0 else 1 for d in self.shape)
+        self.nbytes = int(-(-self.elements * DTYPE_BYTES.get(self.dtype, 1) // 1))
 
     @property
     def is_constant(self) -> bool:
         return self.data_bytes > 0 and not self.is_variable
-
-    @property
-    def elements(self) -> int:
-        return prod(max(d, 1) for d in self.shape) if self.shape else 1
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes this tensor occupies at run time (rounded up for sub-byte types)."""
-        return int(-(-self.elements * DTYPE_BYTES.get(self.dtype, 1) // 1))
 
 
 @dataclass(slots=True)

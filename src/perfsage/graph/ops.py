@@ -109,7 +109,9 @@ def count_macs(graph: Graph, node: Node, s: OpSpec | None = None) -> int:
         return prod(max(d, 1) for d in w.shape[1:]) * out_elems if w is not None and w.shape else 0
     if kind == "depthwise":
         w = _input(graph, node, s.weight_input)
-        return prod(max(d, 1) for d in w.shape[1:-1]) * out_elems if w is not None and len(w.shape) >= 3 else 0
+        if w is None or len(w.shape) < 3:
+            return 0
+        return prod(max(d, 1) for d in w.shape[1:-1]) * out_elems
     if kind == "transpose_conv":  # weights are [out, kh, kw, in] like CONV_2D
         w = _input(graph, node, s.weight_input)
         return prod(max(d, 1) for d in w.shape[1:]) * out_elems if w is not None and w.shape else 0

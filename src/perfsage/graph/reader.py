@@ -1,4 +1,4 @@
-"""Read a .tflite file (path or bytes) into the `Graph` IR, refusing anything malformed with one clear error."""
+"""Read a .tflite file (path or bytes) into the `Graph` IR; anything malformed gets one clear error."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from perfsage.errors import ModelFormatError
 from perfsage.graph import schema
-from perfsage.graph.flatbuf import Buffer, Table
+from perfsage.graph.flatbuf import _F32, _I8, _I32, _I64, _U16, _U32, Buffer, Table
 from perfsage.graph.ir import Graph, Node, Quantization, SubgraphSummary, Tensor
 from perfsage.graph.schema import Slot
 
@@ -83,7 +83,7 @@ def _read_model(buf: Buffer, source: str) -> Graph:
         return n
 
     main = subgraphs[0]
-    tensors = [_tensor(i, t, data_bytes) for i, t in enumerate(main.tables(Slot.SUBGRAPH_TENSORS))]
+    tensors = _read_tensors(main, data_bytes)
     n_tensors = len(tensors)
 
     def indices(table: Table, slot: int, what: str, allow_optional: bool) -> tuple[int, ...]:
@@ -126,25 +126,94 @@ def _opcode(t: Table) -> tuple[str, int]:
     return (name if name is not None else f"CUSTOM:builtin_{code}"), version
 
 
-def _tensor(index: int, t: Table, data_bytes) -> Tensor:
-    shape = t.scalars(Slot.TENSOR_SHAPE, "i32")
-    if len(shape) > MAX_RANK:
-        raise ModelFormatError(f"tensor {index} has rank {len(shape)} (more than {MAX_RANK})")
-    dtype_code = int(t.scalar(Slot.TENSOR_TYPE, "i8"))
-    dtype = schema.TENSOR_TYPES.get(dtype_code, f"TYPE_{dtype_code}")
-    signature = t.scalars(Slot.TENSOR_SHAPE_SIGNATURE, "i32")
-    quant = None
-    q = t.table(Slot.TENSOR_QUANT)
-    if q is not None:
-        scale = q.scalars(Slot.QUANT_SCALE, "f32")
-        if scale:
-            quant = Quantization(scale=scale, zero_point=q.scalars(Slot.QUANT_ZERO_POINT, "i64"),
-                                 axis=int(q.scalar(Slot.QUANT_DIMENSION, "i32")))
-    buffer = int(t.scalar(Slot.TENSOR_BUFFER, "u32"))
-    return Tensor(
-        index=index, name=t.string(Slot.TENSOR_NAME) or "", shape=shape, dtype=dtype, buffer=buffer,
-        data_bytes=data_bytes(buffer), quant=quant, is_variable=bool(t.scalar(Slot.TENSOR_VARIABLE, "bool")),
-        dynamic=any(d < 0 for d in signature) or any(d < 0 for d in shape))
+def _read_tensors(sg: Table, data_bytes) -> list[Tensor]:
+    """All tensors of a subgraph. The hot loop of parsing, so the flatbuffer reads are inlined here;
+    every offset and vector is still bounds-checked and charged to the buffer's element budget."""
+    buf = sg.buf
+    data, size = buf.data, buf.size
+    u32 = _U32.unpack_from
+    i32 = _I32.unpack_from
+    types = schema.TENSOR_TYPES
+    out: list[Tensor] = []
+
+    def fields(pos: int, n: int) -> tuple[int, ...]:
+        if pos < 0 or pos + 4 > size:
+            raise buf.fail(f"table offset {pos} is outside the {size}-byte file")
+        vt = pos - i32(data, pos)[0]
+        if vt < 0 or vt + 4 > size:
+            raise buf.fail(f"vtable offset {vt} is outside the {size}-byte file")
+        vt_len = _U16.unpack_from(data, vt)[0]
+        have = min((vt_len - 4) // 2, n)
+        if vt_len < 4 or vt + vt_len > size:
+            raise buf.fail(f"vtable at {vt} has impossible size {vt_len}")
+        offs = struct.unpack_from(f"<{have}H", data, vt + 4) if have > 0 else ()
+        return offs + (0,) * (n - have)
+
+    def vector(p: int, elem: int) -> tuple[int, int]:
+        if p + 4 > size:
+            raise buf.fail(f"offset {p} is outside the {size}-byte file")
+        v = p + u32(data, p)[0]
+        if v + 4 > size:
+            raise buf.fail(f"vector at {v} is outside the {size}-byte file")
+        n = u32(data, v)[0]
+        if v + 4 + n * elem > size:
+            raise buf.fail(f"vector of {n} elements at {v} runs past the end of the file")
+        buf.charge(n, "vector")
+        return v + 4, n
+
+    for index, tpos in enumerate(_table_positions(sg, Slot.SUBGRAPH_TENSORS)):
+        f_shape, f_type, f_buffer, f_name, f_quant, f_var, _, f_sig = fields(tpos, 8)
+        shape: tuple[int, ...] = ()
+        if f_shape:
+            start, n = vector(tpos + f_shape, 4)
+            if n > MAX_RANK:
+                raise ModelFormatError(f"tensor {index} has rank {n} (more than {MAX_RANK})")
+            shape = struct.unpack_from(f"<{n}i", data, start)
+        dynamic = min(shape, default=0) < 0
+        if f_sig and not dynamic:
+            start, n = vector(tpos + f_sig, 4)
+            dynamic = n > 0 and min(struct.unpack_from(f"<{min(n, MAX_RANK)}i", data, start)) < 0
+        if tpos + 32 > size and (f_type or f_buffer or f_var):
+            for f in (f_type, f_buffer, f_var):
+                if f and tpos + f + 4 > size:
+                    raise buf.fail(f"tensor {index} field is outside the file")
+        dtype_code = _I8.unpack_from(data, tpos + f_type)[0] if f_type else 0
+        buffer = u32(data, tpos + f_buffer)[0] if f_buffer else 0
+        name = ""
+        if f_name:
+            start, n = vector(tpos + f_name, 1)
+            name = bytes(data[start:start + n]).decode("utf-8", errors="replace")
+        quant = None
+        if f_quant:
+            qp = tpos + f_quant
+            if qp + 4 > size:
+                raise buf.fail(f"tensor {index} quantisation is outside the file")
+            qpos = qp + u32(data, qp)[0]
+            _, _, f_scale, f_zp, _, _, f_dim = fields(qpos, 7)
+            if f_scale:
+                start, n_scale = vector(qpos + f_scale, 4)
+                if n_scale:
+                    scale = _F32.unpack_from(data, start)[0]
+                    zp = 0
+                    if f_zp:
+                        zstart, n_zp = vector(qpos + f_zp, 8)
+                        zp = _I64.unpack_from(data, zstart)[0] if n_zp else 0
+                    axis = i32(data, qpos + f_dim)[0] if f_dim and qpos + f_dim + 4 <= size else 0
+                    quant = Quantization(scale=scale, zero_point=zp, channels=n_scale, axis=axis)
+        is_var = bool(data[tpos + f_var]) if f_var else False
+        out.append(Tensor(
+            index=index, name=name, shape=shape, dtype=types.get(dtype_code) or f"TYPE_{dtype_code}",
+            buffer=buffer, data_bytes=data_bytes(buffer), quant=quant, is_variable=is_var, dynamic=dynamic))
+    return out
+
+
+def _table_positions(t: Table, slot: int) -> list[int]:
+    """Absolute positions of the tables in a vector of tables (bounds-checked, budget-charged)."""
+    start, n = t._vector(slot, 4)
+    if not n:
+        return []
+    offs = struct.unpack_from(f"<{n}I", t.buf.data, start)
+    return [start + 4 * i + o for i, o in enumerate(offs)]
 
 
 def _options(op: Table) -> dict:

@@ -12,8 +12,8 @@ def _tensor_info(graph: Graph, index: int) -> dict:
     t = graph.tensors[index]
     info = {"index": index, "name": t.name, "shape": list(t.shape), "dtype": t.dtype}
     if t.quant is not None and not t.quant.per_channel:
-        info["scale"] = t.quant.scale[0]
-        info["zero_point"] = t.quant.zero_point[0] if t.quant.zero_point else 0
+        info["scale"] = t.quant.scale
+        info["zero_point"] = t.quant.zero_point
     return info
 
 

@@ -1,0 +1,66 @@
+"""`perfsage inspect` as a user runs it: the table, the documented JSON schema, and no heavy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import TF_FIXTURES, run_cli
+from perfsage.graph import load_graph
+from perfsage.graph.features import featurise
+
+LAYER_KEYS = {"index", "op", "kind", "output_shape", "input_shape", "dtype", "fused_activation", "kernel",
+              "stride", "macs", "elementwise_ops", "params", "weight_bytes", "bias_bytes", "input_bytes",
+              "output_bytes", "arithmetic_intensity"}
+TOP_KEYS = {"schema_version", "model", "ops", "tensors", "macs", "elementwise_ops", "params", "weight_bytes",
+            "bias_bytes", "peak_activation_bytes", "depth", "op_types", "inputs", "outputs", "subgraphs",
+            "layers"}
+
+
+def test_inspect_json_schema(mobilenet_path):
+    r = run_cli("inspect", str(mobilenet_path), "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert set(rep) == TOP_KEYS
+    assert rep["model"] == str(mobilenet_path)
+    assert rep["ops"] == 65 and len(rep["layers"]) == 65
+    assert rep["op_types"]["CONV_2D"] == 35
+    assert set(rep["layers"][0]) == LAYER_KEYS
+    assert rep["macs"] == sum(layer["macs"] for layer in rep["layers"])
+    assert rep["inputs"][0]["shape"] == [1, 96, 96, 3] and rep["inputs"][0]["dtype"] == "INT8"
+    gf = featurise(load_graph(mobilenet_path))[1]
+    assert (rep["params"], rep["weight_bytes"], rep["peak_activation_bytes"]) == (
+        gf.params, gf.weight_bytes, gf.peak_activation_bytes)
+
+
+def test_inspect_table(mobilenet_path):
+    r = run_cli("inspect", str(mobilenet_path))
+    assert r.returncode == 0, r.stderr
+    assert "CONV_2D" in r.stdout and "DEPTHWISE_CONV_2D" in r.stdout
+    assert "total" in r.stdout and "peak activations" in r.stdout
+    assert "1x3x3x16" in r.stdout.replace(" ", "") or "1x48x48" in r.stdout
+
+
+def test_inspect_reports_unanalysed_subgraphs():
+    r = run_cli("inspect", str(TF_FIXTURES / "multi_subgraph.tflite"))
+    assert r.returncode == 0, r.stderr
+    assert "not analysed" in r.stdout
+
+
+def test_inspect_imports_neither_torch_nor_tensorflow(mobilenet_path):
+    code = ("import sys, io, contextlib\n"
+            "from perfsage.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    rc = main(['inspect', {str(mobilenet_path)!r}, '--json'])\n"
+            "heavy = [m for m in ('torch', 'tensorflow', 'torch_geometric', 'ethosu') if m in sys.modules]\n"
+            "print(rc, heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "0 []", out.stdout + out.stderr
+
+
+def test_usage_errors_exit_2():
+    r = run_cli("inspect")
+    assert r.returncode == 2
+    r = run_cli("no-such-command")
+    assert r.returncode == 2
