@@ -1,0 +1,86 @@
+"""What a search space is: sample an architecture from a seed, build it into int8 .tflite bytes.
+
+Everything is deterministic from (space, seed, GENERATOR_VERSION): `sample(seed)` draws the
+architecture, `build(arch, seed)` draws the weights. Bump GENERATOR_VERSION whenever a change alters
+the bytes any (space, seed) produces, so stored datasets can tell which generator made their rows.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+GENERATOR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """One architecture of a space: a JSON-able dict of its choices."""
+
+    space: str
+    arch: dict[str, Any] = field(hash=False)
+
+    def to_json(self) -> str:
+        return json.dumps({"space": self.space, "arch": self.arch}, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> ArchSpec:
+        d = json.loads(text)
+        return cls(space=d["space"], arch=d["arch"])
+
+
+class Space(ABC):
+    name: str
+    task: str
+    description: str
+
+    def _rng(self, seed: int, stream: int) -> np.random.Generator:
+        return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(self.name.encode()), stream,
+                                      GENERATOR_VERSION])
+
+    def sample_rng(self, seed: int) -> np.random.Generator:
+        return self._rng(seed, 0)
+
+    def weight_rng(self, seed: int) -> np.random.Generator:
+        return self._rng(seed, 1)
+
+    @abstractmethod
+    def sample(self, seed: int) -> ArchSpec:
+        """A random architecture, deterministic in `seed`."""
+
+    @abstractmethod
+    def build(self, arch: ArchSpec, seed: int = 0) -> bytes:
+        """The int8 .tflite for `arch`, with random weights deterministic in `seed`."""
+
+    @abstractmethod
+    def choices(self) -> dict[str, Any]:
+        """The documented choices and ranges of the space."""
+
+    @abstractmethod
+    def size_log10(self) -> float:
+        """log10 of the number of distinct architectures."""
+
+    def parse_arch(self, text: str) -> ArchSpec:
+        """An architecture from a user string (`--arch`): JSON of the arch dict by default."""
+        return ArchSpec(self.name, json.loads(text))
+
+    def synth(self, seed: int) -> tuple[ArchSpec, bytes]:
+        arch = self.sample(seed)
+        return arch, self.build(arch, seed)
+
+
+def choice(rng: np.random.Generator, options):
+    """One element of `options`, as a plain Python value."""
+    v = options[int(rng.integers(len(options)))]
+    return v.item() if hasattr(v, "item") else v
+
+
+def make_divisible(v: float, divisor: int = 8) -> int:
+    """Channel rounding of MobileNet (never below 90% of v)."""
+    new = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * v else new

@@ -1,0 +1,54 @@
+"""Quantisation rules of the int8 writer, in one place.
+
+Weights follow the TFLite int8 spec: symmetric per-channel, zero point 0, values in [-127, 127]. Real
+weights are drawn He-style (std sqrt(2 / fan_in)), so real activations stay near unit variance through
+any depth; every activation tensor then gets the fixed scale of its activation family below. That
+keeps every requantisation multiplier in a normal range (no ~1e-8 scales, which abort TFLite Micro)
+and makes tensors of the same family share quantisation, which CONCATENATION wants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class QParams:
+    scale: float
+    zero_point: int
+
+
+# Activation families: the real-valued range each covers, as (scale, zero point).
+INPUT = QParams(1 / 128, 0)  # inputs in [-1, 1)
+LINEAR = QParams(8 / 255, 0)  # unit-variance pre-activations, about +-4 sigma
+RELU = QParams(6 / 255, -128)  # [0, 6]
+RELU6 = QParams(6 / 255, -128)
+HARD_SWISH = QParams(6.375 / 255, -113)  # [-0.375, 6]
+LOGISTIC = QParams(1 / 256, -128)  # fixed by the TFLite int8 kernels
+TANH = QParams(1 / 128, 0)  # fixed by the TFLite int8 kernels
+SOFTMAX = QParams(1 / 256, -128)  # fixed by the TFLite int8 kernels
+SUM = QParams(12 / 255, 0)  # a sum of two unit-variance branches
+
+FUSED = {"NONE": LINEAR, "RELU": RELU, "RELU6": RELU6}
+
+_UNIFORM_STD = 127 / np.sqrt(3)  # std of integers uniform in [-127, 127]
+
+
+def weight_scales(rng: np.random.Generator, channels: int, fan_in: int) -> np.ndarray:
+    """Per-channel scales so that uniform int8 weights have He std, with +-20% spread per channel."""
+    he_std = np.sqrt(2.0 / max(fan_in, 1))
+    return (he_std / _UNIFORM_STD * rng.uniform(0.8, 1.2, channels)).astype(np.float32)
+
+
+def random_weights(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """int8 weights in [-127, 127] (never -128, per the spec)."""
+    return rng.integers(-127, 128, size=shape, dtype=np.int8)
+
+
+def random_bias(rng: np.random.Generator, bias_scales: np.ndarray) -> np.ndarray:
+    """int32 biases for real values ~ N(0, 0.1^2) at scale input_scale x weight_scale."""
+    real = rng.normal(0.0, 0.1, bias_scales.shape[0])
+    q = np.round(real / bias_scales.astype(np.float64))
+    return np.clip(q, -(2**31) + 1, 2**31 - 1).astype(np.int32)
