@@ -23,6 +23,7 @@ OPTION2_TYPES: dict[int, str] = _enum(_s.BuiltinOptions2)
 ACTIVATIONS: dict[int, str] = _enum(_s.ActivationFunctionType)
 PADDINGS: dict[int, str] = _enum(_s.Padding)
 CUSTOM_CODE = _s.BuiltinOperator.CUSTOM
+BUILTIN_OPS_CODE_PLACEHOLDER = _s.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES
 
 FILE_IDENTIFIER = b"TFL3"
 
@@ -92,4 +93,6 @@ OPTION_FIELDS: dict[str, tuple[OptionField, ...]] = {
     "GatherOptions": (("axis", 0, "i32", 0, None),),
     "PackOptions": (("values_count", 0, "i32", 0, None), ("axis", 1, "i32", 0, None)),
     "SplitOptions": (("num_splits", 0, "i32", 0, None),),
+    "PadOptions": (),
+    "ReshapeOptions": (),
 }

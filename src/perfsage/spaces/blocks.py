@@ -68,8 +68,8 @@ def sample_backbone(rng: np.random.Generator, stages=MBV2_STAGES, widths=(0.35, 
         n = int(rng.integers(lo, hi + 1))
         out["stages"].append({
             "channels": make_divisible(base * width), "stride": stride, "act": choice(rng, ACTIVATIONS),
-            "blocks": [{"k": choice(rng, KERNELS), "e": choice(rng, EXPANSIONS), "se": bool(rng.random() < 0.5)}
-                       for _ in range(n)]})
+            "blocks": [{"k": choice(rng, KERNELS), "e": choice(rng, EXPANSIONS),
+                        "se": bool(rng.random() < 0.5)} for _ in range(n)]})
     return out
 
 

@@ -1,10 +1,10 @@
-"""Write fully-int8 .tflite models directly through the flatbuffers object API (no TensorFlow).
+"""Write fully-int8 .tflite models directly (no TensorFlow).
 
 `ModelBuilder` is a small layer API (conv2d, depthwise, add, concat, ...) that computes output shapes,
 assigns quantisation by the rules in `perfsage.spaces.quant`, draws random weights from its seeded
-generator, and packs a schema-version-3 model with file identifier TFL3. The same seed always gives
-the same bytes. It writes what the TFLite converter writes: operator versions as the converter sets
-them for int8, per-channel symmetric weights (conv/transposed conv/FC on dimension 0, depthwise on
+generator, and serialises a schema-version-3 model with file identifier TFL3 (`tflite_writer`). The
+same seed always gives the same bytes. It writes what the TFLite converter writes: operator versions
+as the converter sets them for int8, per-channel symmetric weights (conv/transposed conv/FC on dimension 0, depthwise on
 dimension 3), int32 biases at input scale x weight scale, buffer 0 empty, 16-byte aligned buffers.
 Here every activation tensor points at buffer 0 (the converter gives each its own empty buffer; both
 are valid, ours is smaller).
@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as s
 
 from perfsage.spaces import quant as Q
 from perfsage.spaces.quant import QParams
+from perfsage.spaces.tflite_writer import ModelRecord, OperatorRecord, TensorRecord, pack_model
 
 # Operator versions the TFLite converter writes for int8 models (measured with TF 2.21; see
 # docs/notes/converter_facts.md). Keyed by builtin name; `_version()` handles the variants.
@@ -56,25 +56,8 @@ def conv_out(size: int, kernel: int, stride: int, padding: str, dilation: int = 
     return (size - (kernel - 1) * dilation - 1) // stride + 1
 
 
-class _AlignedBuffer(s.BufferT):
-    """A buffer whose data vector starts on a 16-byte boundary, as the converter aligns them."""
-
-    def __init__(self, data: bytes | None = None) -> None:
-        super().__init__()
-        self.raw = data
-
-    def Pack(self, builder: flatbuffers.Builder) -> int:
-        vec = None
-        if self.raw:
-            n = len(self.raw)
-            builder.StartVector(1, n, 16)
-            builder.head -= n
-            builder.Bytes[builder.head:builder.head + n] = self.raw
-            vec = builder.EndVector(n)
-        s.BufferStart(builder)
-        if vec is not None:
-            s.BufferAddData(builder, vec)
-        return s.BufferEnd(builder)
+_INT8 = s.TensorType.INT8
+_INT32 = s.TensorType.INT32
 
 
 class ModelBuilder:
@@ -85,9 +68,9 @@ class ModelBuilder:
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self.name = name
         self.description = description
-        self.tensors: list[s.TensorT] = []
-        self.buffers: list[s.BufferT] = [_AlignedBuffer()]  # buffer 0: empty, shared by activations
-        self.operators: list[s.OperatorT] = []
+        self.tensors: list[TensorRecord] = []
+        self.buffers: list[bytes] = [b""]  # buffer 0: empty, shared by every activation tensor
+        self.operators: list[OperatorRecord] = []
         self.opcodes: dict[tuple[int, int], int] = {}
         self.inputs: list[int] = []
         self._counter = 0
@@ -100,66 +83,53 @@ class ModelBuilder:
     def _tensor(self, shape: Sequence[int], dtype: int, name: str, buffer: int = 0,
                 scale: np.ndarray | float | None = None, zero_point: np.ndarray | int | None = None,
                 axis: int = 0) -> int:
-        t = s.TensorT()
-        t.shape = np.asarray(shape, dtype=np.int32)
-        t.type = dtype
-        t.buffer = buffer
-        t.name = name
+        sc = zp = None
         if scale is not None:
-            qp = s.QuantizationParametersT()
-            qp.scale = np.atleast_1d(np.asarray(scale, dtype=np.float32))
-            zp = np.zeros(qp.scale.shape, np.int64) if zero_point is None else zero_point
-            qp.zeroPoint = np.atleast_1d(np.asarray(zp, dtype=np.int64))
-            qp.quantizedDimension = axis
-            t.quantization = qp
-        self.tensors.append(t)
+            sc = np.atleast_1d(np.asarray(scale, dtype=np.float32))
+            zp = (np.zeros(sc.shape, np.int64) if zero_point is None
+                  else np.atleast_1d(np.asarray(zero_point, dtype=np.int64)))
+        self.tensors.append(TensorRecord(tuple(int(d) for d in shape), dtype, buffer, name, sc, zp, axis))
         return len(self.tensors) - 1
 
     def _act(self, shape: Sequence[int], q: QParams, kind: str) -> Act:
         shape = tuple(int(d) for d in shape)
-        i = self._tensor(shape, s.TensorType.INT8, self._name(kind), 0, q.scale, q.zero_point)
+        i = self._tensor(shape, _INT8, self._name(kind), 0, q.scale, q.zero_point)
         return Act(i, shape, q)
 
     def _const(self, data: np.ndarray, dtype: int, name: str, scale=None, zero_point=None,
                axis: int = 0) -> int:
-        self.buffers.append(_AlignedBuffer(np.ascontiguousarray(data).tobytes()))
+        self.buffers.append(np.ascontiguousarray(data).tobytes())
         return self._tensor(data.shape, dtype, name, len(self.buffers) - 1, scale, zero_point, axis)
 
     def _int32(self, values: Sequence[int] | np.ndarray, name: str) -> int:
-        return self._const(np.asarray(values, dtype=np.int32), s.TensorType.INT32, name)
+        return self._const(np.asarray(values, dtype=np.int32), _INT32, name)
 
     def _op(self, name: str, inputs: Sequence[int], outputs: Sequence[int],
-            options_type: int = 0, options=None, version: int | None = None) -> None:
-        code = getattr(s.BuiltinOperator, name)
-        key = (code, version or OP_VERSIONS[name])
+            options_table: str | None = None, options: dict | None = None,
+            version: int | None = None) -> None:
+        key = (getattr(s.BuiltinOperator, name), version or OP_VERSIONS[name])
         if key not in self.opcodes:
             self.opcodes[key] = len(self.opcodes)
-        op = s.OperatorT()
-        op.opcodeIndex = self.opcodes[key]
-        op.inputs = np.asarray(inputs, dtype=np.int32)
-        op.outputs = np.asarray(outputs, dtype=np.int32)
-        if options is not None:
-            op.builtinOptionsType = options_type
-            op.builtinOptions = options
-        self.operators.append(op)
+        self.operators.append(OperatorRecord(self.opcodes[key], tuple(inputs), tuple(outputs),
+                                             options_table, options or {}))
 
     def _weights(self, shape: tuple[int, ...], channels: int, fan_in: int, axis: int, kind: str,
                  x: Act, bias: bool = True) -> tuple[int, int]:
         """(weight tensor, bias tensor or -1): per-channel symmetric int8, int32 bias."""
         w_scale = Q.weight_scales(self.rng, channels, fan_in)
-        w = self._const(Q.random_weights(self.rng, shape), s.TensorType.INT8, f"{kind}/weights",
+        w = self._const(Q.random_weights(self.rng, shape), _INT8, f"{kind}/weights",
                         w_scale, np.zeros(channels, np.int64), axis)
         if not bias:
             return w, -1
         b_scale = (x.q.scale * w_scale.astype(np.float64)).astype(np.float32)
-        b = self._const(Q.random_bias(self.rng, b_scale), s.TensorType.INT32, f"{kind}/bias",
+        b = self._const(Q.random_bias(self.rng, b_scale), _INT32, f"{kind}/bias",
                         b_scale, np.zeros(channels, np.int64), 0)
         return w, b
 
     # ---------------------------------------------------------------- layers
     def input(self, shape: Sequence[int], q: QParams = Q.INPUT, name: str = "input") -> Act:
         shape = tuple(int(d) for d in shape)
-        i = self._tensor(shape, s.TensorType.INT8, name, 0, q.scale, q.zero_point)
+        i = self._tensor(shape, _INT8, name, 0, q.scale, q.zero_point)
         self.inputs.append(i)
         return Act(i, shape, q)
 
@@ -178,12 +148,9 @@ class ModelBuilder:
         name = self._name("conv")
         wt, b = self._weights((filters, kh, kw, c), filters, kh * kw * c, 0, name, x)
         y = self._act((n, oh, ow, filters), Q.FUSED[act], name)
-        o = s.Conv2DOptionsT()
-        o.padding = getattr(s.Padding, padding)
-        o.strideH, o.strideW = sh, sw
-        o.dilationHFactor = o.dilationWFactor = dilation
-        o.fusedActivationFunction = getattr(s.ActivationFunctionType, act)
-        self._op("CONV_2D", [x.index, wt, b], [y.index], s.BuiltinOptions.Conv2DOptions, o)
+        self._op("CONV_2D", [x.index, wt, b], [y.index], "Conv2DOptions", {
+            "padding": padding, "stride_h": sh, "stride_w": sw, "dilation_h": dilation,
+            "dilation_w": dilation, "fused_activation": act})
         return y
 
     def depthwise(self, x: Act, kernel: int | Sequence[int] = 3, stride: int | Sequence[int] = 1,
@@ -196,14 +163,9 @@ class ModelBuilder:
         name = self._name("depthwise")
         wt, b = self._weights((1, kh, kw, oc), oc, kh * kw, 3, name, x)
         y = self._act((n, oh, ow, oc), Q.FUSED[act], name)
-        o = s.DepthwiseConv2DOptionsT()
-        o.padding = getattr(s.Padding, padding)
-        o.strideH, o.strideW = sh, sw
-        o.depthMultiplier = multiplier
-        o.dilationHFactor = o.dilationWFactor = dilation
-        o.fusedActivationFunction = getattr(s.ActivationFunctionType, act)
-        self._op("DEPTHWISE_CONV_2D", [x.index, wt, b], [y.index],
-                 s.BuiltinOptions.DepthwiseConv2DOptions, o)
+        self._op("DEPTHWISE_CONV_2D", [x.index, wt, b], [y.index], "DepthwiseConv2DOptions", {
+            "padding": padding, "stride_h": sh, "stride_w": sw, "depth_multiplier": multiplier,
+            "dilation_h": dilation, "dilation_w": dilation, "fused_activation": act})
         return y
 
     def transpose_conv(self, x: Act, filters: int, kernel: int = 3, stride: int = 2,
@@ -216,12 +178,9 @@ class ModelBuilder:
         wt, b = self._weights((filters, kernel, kernel, c), filters, kernel * kernel * c, 0, name, x, bias)
         shape = self._int32([n, oh, ow, filters], f"{name}/output_shape")
         y = self._act((n, oh, ow, filters), Q.LINEAR, name)
-        o = s.TransposeConvOptionsT()
-        o.padding = getattr(s.Padding, padding)
-        o.strideH = o.strideW = stride
         inputs = [shape, wt, x.index] + ([b] if bias else [])
-        self._op("TRANSPOSE_CONV", inputs, [y.index], s.BuiltinOptions.TransposeConvOptions, o,
-                 version=3 if bias else 2)
+        self._op("TRANSPOSE_CONV", inputs, [y.index], "TransposeConvOptions",
+                 {"padding": padding, "stride_h": stride, "stride_w": stride}, version=3 if bias else 2)
         return y
 
     def fully_connected(self, x: Act, units: int, act: str = "NONE") -> Act:
@@ -230,20 +189,15 @@ class ModelBuilder:
         name = self._name("fc")
         wt, b = self._weights((units, fan_in), units, fan_in, 0, name, x)
         y = self._act((batch, units), Q.FUSED[act], name)
-        o = s.FullyConnectedOptionsT()
-        o.fusedActivationFunction = getattr(s.ActivationFunctionType, act)
-        self._op("FULLY_CONNECTED", [x.index, wt, b], [y.index], s.BuiltinOptions.FullyConnectedOptions, o)
+        self._op("FULLY_CONNECTED", [x.index, wt, b], [y.index], "FullyConnectedOptions",
+                 {"fused_activation": act})
         return y
 
     def _binary(self, op: str, a: Act, b: Act, act: str, q: QParams) -> Act:
         shape = tuple(max(x, y) for x, y in zip(a.shape, b.shape, strict=True))
         y = self._act(shape, q, op.lower())
-        opts_cls, opts_type = {"ADD": (s.AddOptionsT, s.BuiltinOptions.AddOptions),
-                               "MUL": (s.MulOptionsT, s.BuiltinOptions.MulOptions),
-                               "SUB": (s.SubOptionsT, s.BuiltinOptions.SubOptions)}[op]
-        o = opts_cls()
-        o.fusedActivationFunction = getattr(s.ActivationFunctionType, act)
-        self._op(op, [a.index, b.index], [y.index], opts_type, o)
+        table = {"ADD": "AddOptions", "MUL": "MulOptions", "SUB": "SubOptions"}[op]
+        self._op(op, [a.index, b.index], [y.index], table, {"fused_activation": act})
         return y
 
     def add(self, a: Act, b: Act, act: str = "NONE") -> Act:
@@ -255,11 +209,10 @@ class ModelBuilder:
 
     def scale_by_constant(self, x: Act, value: float) -> Act:
         """MUL by a broadcast int8 constant (e.g. 0 for NAS-Bench-201's `none` edges)."""
-        c = self._const(np.array([[[[0 if value == 0 else 127]]]], np.int8), s.TensorType.INT8,
+        c = self._const(np.array([[[[0 if value == 0 else 127]]]], np.int8), _INT8,
                         self._name("const"), np.float32(max(abs(value), 1e-3) / 127), np.int64(0))
         y = self._act(x.shape, x.q, "mul")
-        o = s.MulOptionsT()
-        self._op("MUL", [x.index, c], [y.index], s.BuiltinOptions.MulOptions, o)
+        self._op("MUL", [x.index, c], [y.index], "MulOptions", {"fused_activation": "NONE"})
         return y
 
     def _pool(self, op: str, x: Act, kernel: int | Sequence[int], stride: int | Sequence[int],
@@ -269,11 +222,9 @@ class ModelBuilder:
         n, h, w, c = x.shape
         y = self._act((n, conv_out(h, kh, sh, padding), conv_out(w, kw, sw, padding), c), x.q,
                       op.lower())
-        o = s.Pool2DOptionsT()
-        o.padding = getattr(s.Padding, padding)
-        o.strideH, o.strideW = sh, sw
-        o.filterHeight, o.filterWidth = kh, kw
-        self._op(op, [x.index], [y.index], s.BuiltinOptions.Pool2DOptions, o)
+        self._op(op, [x.index], [y.index], "Pool2DOptions", {
+            "padding": padding, "stride_h": sh, "stride_w": sw, "filter_h": kh, "filter_w": kw,
+            "fused_activation": "NONE"})
         return y
 
     def avg_pool(self, x: Act, kernel=2, stride=2, padding: str = "VALID") -> Act:
@@ -287,20 +238,17 @@ class ModelBuilder:
         n, _, _, c = x.shape
         axes = self._int32([1, 2], self._name("mean/axes"))
         y = self._act((n, 1, 1, c) if keep_dims else (n, c), x.q, "mean")
-        o = s.ReducerOptionsT()
-        o.keepDims = keep_dims
-        self._op("MEAN", [x.index, axes], [y.index], s.BuiltinOptions.ReducerOptions, o)
+        self._op("MEAN", [x.index, axes], [y.index], "ReducerOptions", {"keep_dims": keep_dims})
         return y
 
-    def _unary(self, op: str, x: Act, q: QParams, options_type: int = 0, options=None) -> Act:
+    def _unary(self, op: str, x: Act, q: QParams, options_table: str | None = None,
+               options: dict | None = None) -> Act:
         y = self._act(x.shape, q, op.lower())
-        self._op(op, [x.index], [y.index], options_type, options)
+        self._op(op, [x.index], [y.index], options_table, options)
         return y
 
     def softmax(self, x: Act) -> Act:
-        o = s.SoftmaxOptionsT()
-        o.beta = 1.0
-        return self._unary("SOFTMAX", x, Q.SOFTMAX, s.BuiltinOptions.SoftmaxOptions, o)
+        return self._unary("SOFTMAX", x, Q.SOFTMAX, "SoftmaxOptions", {"beta": 1.0})
 
     def logistic(self, x: Act) -> Act:
         return self._unary("LOGISTIC", x, Q.LOGISTIC)
@@ -335,9 +283,8 @@ class ModelBuilder:
         shape = list(xs[0].shape)
         shape[ax] = sum(x.shape[ax] for x in xs)
         y = self._act(shape, q, "concat")
-        o = s.ConcatenationOptionsT()
-        o.axis = axis
-        self._op("CONCATENATION", [x.index for x in xs], [y.index], s.BuiltinOptions.ConcatenationOptions, o)
+        self._op("CONCATENATION", [x.index for x in xs], [y.index], "ConcatenationOptions",
+                 {"axis": axis, "fused_activation": "NONE"})
         return y
 
     def reshape(self, x: Act, shape: Sequence[int]) -> Act:
@@ -351,58 +298,34 @@ class ModelBuilder:
         n, _, _, c = x.shape
         sz = self._int32(list(size), self._name("resize/size"))
         y = self._act((n, size[0], size[1], c), x.q, "resize")
+        opts = {"align_corners": False, "half_pixel_centers": half_pixel_centers}
         if method == "bilinear":
-            o = s.ResizeBilinearOptionsT()
-            o.halfPixelCenters = half_pixel_centers
-            self._op("RESIZE_BILINEAR", [x.index, sz], [y.index], s.BuiltinOptions.ResizeBilinearOptions,
-                     o, version=3 if half_pixel_centers else 2)
+            self._op("RESIZE_BILINEAR", [x.index, sz], [y.index], "ResizeBilinearOptions", opts,
+                     version=3 if half_pixel_centers else 2)
         else:
-            o = s.ResizeNearestNeighborOptionsT()
-            o.halfPixelCenters = half_pixel_centers
-            self._op("RESIZE_NEAREST_NEIGHBOR", [x.index, sz], [y.index],
-                     s.BuiltinOptions.ResizeNearestNeighborOptions, o, version=3 if half_pixel_centers else 2)
+            self._op("RESIZE_NEAREST_NEIGHBOR", [x.index, sz], [y.index], "ResizeNearestNeighborOptions",
+                     opts, version=3 if half_pixel_centers else 2)
         return y
 
     def pad(self, x: Act, pads: Sequence[tuple[int, int]]) -> Act:
         p = self._int32(np.asarray(pads, np.int32).reshape(-1, 2), self._name("pad/paddings"))
         shape = tuple(d + a + b for d, (a, b) in zip(x.shape, pads, strict=True))
         y = self._act(shape, x.q, "pad")
-        self._op("PAD", [x.index, p], [y.index], s.BuiltinOptions.PadOptions, s.PadOptionsT())
+        self._op("PAD", [x.index, p], [y.index], "PadOptions", {})
         return y
 
     def split(self, x: Act, n: int, axis: int = 3) -> list[Act]:
-        ax = self._const(np.asarray(axis, dtype=np.int32).reshape(()), s.TensorType.INT32,
-                         self._name("split/axis"))
+        ax = self._const(np.asarray(axis, dtype=np.int32).reshape(()), _INT32, self._name("split/axis"))
         shape = list(x.shape)
         shape[axis] //= n
         ys = [self._act(shape, x.q, "split") for _ in range(n)]
-        o = s.SplitOptionsT()
-        o.numSplits = n
-        self._op("SPLIT", [ax, x.index], [y.index for y in ys], s.BuiltinOptions.SplitOptions, o)
+        self._op("SPLIT", [ax, x.index], [y.index for y in ys], "SplitOptions", {"num_splits": n})
         return ys
 
     # ---------------------------------------------------------------- output
     def finish(self, outputs: Sequence[Act]) -> bytes:
-        sg = s.SubGraphT()
-        sg.tensors = self.tensors
-        sg.inputs = np.asarray(self.inputs, dtype=np.int32)
-        sg.outputs = np.asarray([o.index for o in outputs], dtype=np.int32)
-        sg.operators = self.operators
-        sg.name = self.name
-        model = s.ModelT()
-        model.version = 3
-        model.description = self.description
-        codes = []
-        for (code, version), _ in sorted(self.opcodes.items(), key=lambda kv: kv[1]):
-            oc = s.OperatorCodeT()
-            oc.builtinCode = code
-            oc.deprecatedBuiltinCode = min(code, s.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES)
-            oc.version = version
-            codes.append(oc)
-        model.operatorCodes = codes
-        model.subgraphs = [sg]
-        model.buffers = self.buffers
-        size = sum(len(b.raw or b"") for b in self.buffers) + 64 * len(self.tensors) + 4096
-        fb = flatbuffers.Builder(size)
-        fb.Finish(model.Pack(fb), file_identifier=b"TFL3")
-        return bytes(fb.Output())
+        return pack_model(ModelRecord(
+            opcodes=[k for k, _ in sorted(self.opcodes.items(), key=lambda kv: kv[1])],
+            tensors=self.tensors, operators=self.operators, inputs=self.inputs,
+            outputs=[o.index for o in outputs], buffers=self.buffers, name=self.name,
+            description=self.description))
