@@ -4,10 +4,10 @@
 assigns quantisation by the rules in `perfsage.spaces.quant`, draws random weights from its seeded
 generator, and serialises a schema-version-3 model with file identifier TFL3 (`tflite_writer`). The
 same seed always gives the same bytes. It writes what the TFLite converter writes: operator versions
-as the converter sets them for int8, per-channel symmetric weights (conv/transposed conv/FC on dimension 0, depthwise on
-dimension 3), int32 biases at input scale x weight scale, buffer 0 empty, 16-byte aligned buffers.
-Here every activation tensor points at buffer 0 (the converter gives each its own empty buffer; both
-are valid, ours is smaller).
+as the converter sets them for int8, per-channel symmetric weights (conv, transposed conv and FC on
+dimension 0, depthwise on dimension 3), int32 biases at input scale x weight scale, buffer 0 empty,
+16-byte aligned buffers. Here every activation tensor points at buffer 0 (the converter gives each
+its own empty buffer; both are valid, ours is smaller).
 """
 
 from __future__ import annotations
