@@ -29,7 +29,7 @@ OP_VERSIONS: dict[str, int] = {
     "AVERAGE_POOL_2D": 2, "MAX_POOL_2D": 2, "MEAN": 2, "SOFTMAX": 2, "LOGISTIC": 2, "TANH": 2,
     "HARD_SWISH": 1, "RELU": 2, "RELU6": 2, "LEAKY_RELU": 2, "CONCATENATION": 2, "RESHAPE": 1,
     "PAD": 2, "RESIZE_BILINEAR": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "TRANSPOSE_CONV": 3, "SPLIT": 2,
-    "QUANTIZE": 2,
+    "QUANTIZE": 2, "TRANSPOSE": 4,
 }
 
 
@@ -214,6 +214,34 @@ class ModelBuilder:
         y = self._act(x.shape, x.q, "mul")
         self._op("MUL", [x.index, c], [y.index], "MulOptions", {"fused_activation": "NONE"})
         return y
+
+    def batch_norm(self, x: Act, act: str = "NONE") -> Act:
+        """A batch norm with no convolution to fold into: MUL by a per-channel scale, then ADD a
+        per-channel shift with the activation fused, as the converter lowers it."""
+        c = x.channels
+        gamma = self._const(Q.random_weights(self.rng, (c,)), _INT8, self._name("bn/gamma"),
+                            np.float32(1.5 / 127), np.int64(0))
+        beta = self._const(Q.random_weights(self.rng, (c,)), _INT8, self._name("bn/beta"),
+                           np.float32(0.5 / 127), np.int64(0))
+        y = self._act(x.shape, Q.LINEAR, "bn_mul")
+        self._op("MUL", [x.index, gamma], [y.index], "MulOptions", {"fused_activation": "NONE"})
+        z = self._act(x.shape, Q.FUSED[act], "bn_add")
+        self._op("ADD", [y.index, beta], [z.index], "AddOptions", {"fused_activation": act})
+        return z
+
+    def transpose(self, x: Act, perm: Sequence[int]) -> Act:
+        p = self._int32(perm, self._name("transpose/perm"))
+        y = self._act([x.shape[i] for i in perm], x.q, "transpose")
+        self._op("TRANSPOSE", [x.index, p], [y.index])
+        return y
+
+    def channel_shuffle(self, x: Act, groups: int) -> Act:
+        """ShuffleNet channel shuffle as the converter lowers it: RESHAPE -> TRANSPOSE -> RESHAPE
+        (written 4-D, [1, H*W, g, C/g], which Ethos-U can transpose)."""
+        n, h, w, c = x.shape
+        y = self.reshape(x, (n, h * w, groups, c // groups))
+        y = self.transpose(y, (0, 1, 3, 2))
+        return self.reshape(y, (n, h, w, c))
 
     def _pool(self, op: str, x: Act, kernel: int | Sequence[int], stride: int | Sequence[int],
               padding: str) -> Act:
