@@ -64,3 +64,37 @@ def test_usage_errors_exit_2():
     assert r.returncode == 2
     r = run_cli("no-such-command")
     assert r.returncode == 2
+
+
+def test_spaces_lists_every_space():
+    r = run_cli("spaces", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [x["name"] for x in rows] == ["classification", "detection", "kws", "segmentation", "nasbench201",
+                                         "fbnet"]
+    assert all(x["size_log10"] > 3 and x["choices"] and x["description"] for x in rows)
+
+
+def test_synth_writes_a_model_and_arch_round_trips(tmp_path):
+    out = tmp_path / "m.tflite"
+    r = run_cli("synth", "--space", "kws", "--seed", "3", "-o", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert out.stat().st_size == info["bytes"]
+    again = tmp_path / "again.tflite"
+    r = run_cli("synth", "--space", "kws", "--seed", "3", "-o", str(again), "--arch", json.dumps(info["arch"]))
+    assert r.returncode == 0, r.stderr
+    assert again.read_bytes() == out.read_bytes()
+    cell = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|"
+    r = run_cli("synth", "--space", "nasbench201", "--arch", cell, "-o", str(tmp_path / "nb.tflite"))
+    assert r.returncode == 0, r.stderr
+    assert load_graph(tmp_path / "nb.tflite").tensors[0].shape == (1, 32, 32, 3)
+
+
+def test_synth_bad_input_one_line(tmp_path):
+    for args in (["--space", "nope"], ["--space", "nasbench201", "--arch", "bogus"],
+                 ["--space", "fbnet", "--arch", "k3_e1"], ["--space", "classification", "--arch", "{"],
+                 ["--space", "classification", "--arch", '{"resolution": 96}']):
+        r = run_cli("synth", *args, "-o", str(tmp_path / "x.tflite"))
+        assert r.returncode == 2, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr

@@ -38,3 +38,46 @@ def inspect(
     from perfsage.cli.render import render_inspect
 
     render_inspect(report)
+
+
+@app.command()
+def spaces(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+    """List the search spaces with their task, description, choices and size."""
+    from perfsage.spaces import get_space, space_names
+
+    rows = []
+    for name in space_names():
+        sp = get_space(name)
+        rows.append({"name": name, "task": sp.task, "description": sp.description,
+                     "size_log10": round(sp.size_log10(), 2), "choices": sp.choices()})
+    if as_json:
+        _print_json(rows)
+        return
+    from perfsage.cli.render import render_spaces
+
+    render_spaces(rows)
+
+
+@app.command()
+def synth(
+    space: Annotated[str, typer.Option("--space", help="Search space (see `perfsage spaces`).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the .tflite.")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the architecture and the weights.")] = 0,
+    arch: Annotated[str | None, typer.Option(
+        "--arch", help="A given architecture instead of a sampled one: a NAS-Bench-201 cell string, an "
+                       "FBNet block string, or the JSON arch of any space (as `--json` prints it).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the architecture as JSON.")] = False,
+) -> None:
+    """Write one fully-int8 .tflite model of a search space, deterministic in (space, seed)."""
+    from perfsage.spaces import GENERATOR_VERSION, get_space
+    from perfsage.spaces.synth import synthesise
+
+    spec, data = synthesise(get_space(space), seed, arch)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    info = {"space": space, "seed": seed, "generator_version": GENERATOR_VERSION, "path": str(out),
+            "bytes": len(data), "arch": spec.arch}
+    if as_json:
+        _print_json(info)
+    else:
+        typer.echo(f"wrote {out} ({len(data):,} bytes): {space} seed {seed}")

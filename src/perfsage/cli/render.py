@@ -43,3 +43,10 @@ def render_inspect(report: dict, console: Console | None = None) -> None:
         console.print(f"[yellow]{len(skipped)} further subgraph(s) not analysed:[/yellow] "
                       + ", ".join(f"#{s['index']} {s['name'] or '(unnamed)'} ({s['operators']} ops)"
                                   for s in skipped))
+
+
+def render_spaces(rows: list[dict], console: Console | None = None) -> None:
+    console = console or Console()
+    for r in rows:
+        console.print(f"[bold]{r['name']}[/bold]  {r['task']}  (10^{r['size_log10']:.1f} architectures)")
+        console.print(f"    {r['description']}", highlight=False)

@@ -43,7 +43,7 @@ def parse_arch_string(text: str) -> tuple[str, ...]:
     if not m or any(op not in OPS for op in m.groups()):
         raise PerfsageError(f"not a NAS-Bench-201 cell string: {text!r} (expected e.g. "
                             "'|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|"
-                            "skip_connect~2|', ops from {', '.join(OPS)})")
+                            f"skip_connect~2|', ops from {', '.join(OPS)})")
     return m.groups()
 
 
