@@ -56,7 +56,7 @@ def test_spec_checker_catches_converter_differences():
 
 def test_nasbench201_macs_equal_published_flops():
     """Conv + linear MACs of our NB201 graphs equal the FLOPs table for sampled cells."""
-    rows = list(csv.DictReader(open(SHARED / "nasbench201" / "flops_params.csv")))
+    rows = list(csv.DictReader((SHARED / "nasbench201" / "flops_params.csv").read_text().splitlines()))
     sp = get_space("nasbench201")
     for r in random.Random(0).sample(rows, 40):
         nodes, _ = featurise(load_graph(sp.build(sp.parse_arch(r["arch"]))))
@@ -65,7 +65,7 @@ def test_nasbench201_macs_equal_published_flops():
 
 
 def test_fbnet_parses_every_shared_architecture():
-    rows = list(csv.DictReader(open(SHARED / "fbnet" / "latency.csv")))
+    rows = list(csv.DictReader((SHARED / "fbnet" / "latency.csv").read_text().splitlines()))
     sp = get_space("fbnet")
     for r in rows[:200]:
         assert sp.parse_arch(r["arch"]).arch["arch"] == r["arch"]
