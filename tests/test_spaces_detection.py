@@ -1,0 +1,76 @@
+"""The SSDLite-style detection space: deterministic bytes, valid graphs, and every model runs on LiteRT,
+TFLite Micro and Vela (all operators on the NPU)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from perfsage.graph import load_graph
+from perfsage.graph.features import featurise
+from perfsage.spaces import ArchSpec, get_space
+from perfsage.spaces.detection import DetectionSpace
+from perfsage.spaces.validate import run_gates
+
+SPACE = get_space("detection")
+# Small models covering 2/3/4 extra layers, last_conv on/off, 20 and 90 classes, both head kernels.
+GATE_SEEDS = (8, 78, 112)
+
+
+
+@cache
+def _model(seed: int) -> bytes:
+    return SPACE.build(SPACE.sample(seed), seed)
+
+
+def _expected_anchors(arch: dict) -> int:
+    size = arch["resolution"]
+    sizes = []
+    for _ in range(4):  # stem + stages down to stride 16
+        size = -(-size // 2)
+    sizes.append(size)
+    size = -(-size // 2)
+    sizes.append(size)
+    for _ in arch["extra_channels"]:
+        size = -(-size // 2)
+        sizes.append(size)
+    return sum(s * s * a for s, a in zip(sizes, arch["anchors"], strict=True))
+
+
+def test_registered_and_documented():
+    assert isinstance(SPACE, DetectionSpace)
+    assert SPACE.task == "object detection" and SPACE.description
+    ch = SPACE.choices()
+    assert ch["anchors (per feature map)"] == [3, 6] and ch["classes (+1 background logit)"] == [20, 90]
+    assert 30 < SPACE.size_log10() < 60
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_graph_is_valid(seed):
+    arch = SPACE.sample(seed)
+    assert ArchSpec.from_json(arch.to_json()) == arch and arch.to_json() == SPACE.sample(seed).to_json()
+    a = arch.arch
+    assert 2 <= len(a["extra_channels"]) <= 4 and len(a["anchors"]) == len(a["head_kernels"]) == 2 + len(
+        a["extra_channels"])
+    _, gf = featurise(load_graph(_model(seed)))
+    n = _expected_anchors(a)
+    assert gf.input_shapes == [(1, a["resolution"], a["resolution"], 3)]
+    assert gf.output_shapes == [(1, n, 4), (1, n, a["classes"] + 1)]
+    assert "QUANTIZE" not in gf.op_types  # concatenated head outputs share one quantisation
+    assert "CUSTOM" not in gf.op_types
+    assert gf.op_types["CONCATENATION"] == 2 and gf.op_types["RESHAPE"] == 2 * len(a["anchors"])
+    assert 50 <= gf.ops <= 400 and gf.macs > 1e7
+
+
+@pytest.mark.parametrize("seed", GATE_SEEDS)
+def test_deterministic(seed):
+    assert SPACE.build(SPACE.sample(seed), seed) == _model(seed)
+    assert SPACE.build(SPACE.sample(seed), seed + 1) != _model(seed)
+
+
+@pytest.mark.parametrize("seed", GATE_SEEDS)
+def test_gates(seed, tmp_path):
+    """int8 spec, LiteRT, TFLite Micro and Vela (0 CPU operators) on seeds covering the main choices."""
+    rep = run_gates(_model(seed), tmp_path)
+    assert rep.ok, rep
