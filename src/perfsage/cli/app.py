@@ -81,3 +81,42 @@ def synth(
         _print_json(info)
     else:
         typer.echo(f"wrote {out} ({len(data):,} bytes): {space} seed {seed}")
+
+
+@app.command()
+def targets(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+    """List the hardware targets and their metrics (units, and how each is obtained)."""
+    from perfsage.targets import get_target, target_names
+    from perfsage.targets.metrics import METRICS
+
+    rows = []
+    for name in target_names():
+        t = get_target(name)
+        rows.append({"name": name, "description": t.description,
+                     "metrics": [{"name": m.name, "unit": METRICS[m.name].unit, "how": m.how} for m in t.metrics]})
+    if as_json:
+        _print_json(rows)
+        return
+    from perfsage.cli.render import render_targets
+
+    render_targets(rows)
+
+
+@app.command()
+def label(
+    model: Annotated[Path, typer.Argument(help="A .tflite model.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Target name or a device .toml file.")]
+    = "ethos-u55-128",
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="Per-operator breakdown.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Measure ground truth for a model on a target with the real tool (Vela, LiteRT, TFLite Micro, ...)."""
+    from perfsage.targets.label import label_model
+
+    result = label_model(model, target, per_layer)
+    if as_json:
+        _print_json(result)
+        return
+    from perfsage.cli.render import render_label
+
+    render_label(result)

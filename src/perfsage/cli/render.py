@@ -50,3 +50,38 @@ def render_spaces(rows: list[dict], console: Console | None = None) -> None:
     for r in rows:
         console.print(f"[bold]{r['name']}[/bold]  {r['task']}  (10^{r['size_log10']:.1f} architectures)")
         console.print(f"    {r['description']}", highlight=False)
+
+
+def render_targets(rows: list[dict], console: Console | None = None) -> None:
+    console = console or Console()
+    for r in rows:
+        console.print(f"[bold]{r['name']}[/bold]  {r['description']}", highlight=False)
+        for m in r["metrics"]:
+            console.print(f"    {m['name']:<14} {m['unit']:<10} {m['how']}", highlight=False)
+
+
+def render_label(result: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(f"[bold]{result['model']}[/bold] on [bold]{result['target']}[/bold]", highlight=False)
+    for name, value in result["metrics"].items():
+        shown = f"{value:>14,.0f}" if float(value).is_integer() else f"{value:>14,.4f}"
+        console.print(f"  {name:<14} {shown} {result['units'][name]:<10} ({result['how'].get(name, '')})",
+                      highlight=False)
+    if result["layers"]:
+        keys = [k for k in ("latency_ms", "npu_cycles", "energy_mj", "macs") if k in result["layers"][0]]
+        table = Table(box=None, header_style="bold")
+        table.add_column("#", justify="right")
+        table.add_column("op", no_wrap=True)
+        for k in keys:
+            table.add_column(k, justify="right")
+        total = result["metrics"].get("latency_ms") or 0
+        if "latency_ms" in keys:
+            table.add_column("share", justify="right")
+        for row in result["layers"]:
+            cells = [str(row["index"]), row["op"]] + [f"{row[k]:,.4g}" for k in keys]
+            if "latency_ms" in keys:
+                cells.append(f"{100 * row['latency_ms'] / total:.1f}%" if total else "")
+            table.add_row(*cells)
+        console.print(table)
+    p = result["provenance"]
+    console.print(f"  {p.get('tool', '')} {p.get('version', '')}  {p.get('cpu', '')}", highlight=False)

@@ -1,0 +1,166 @@
+"""Arm Ethos-U NPUs through Vela, the Ethos-U compiler's performance estimator.
+
+Vela runs in-process inside an isolated worker (it can segfault on malformed input; one warm worker
+saves its ~0.8 s start-up per model). System config and memory mode are always passed explicitly, as
+are `--verbose-performance` and `--enable-debug-db`: the debug database's `source` table maps Vela's
+internal operators back to TFLite operator indices (`ext_key`), and its `perf`/`perf_debug` tables
+give cycles, MACs and bytes per memory for each internal operator. Per TFLite operator they are summed,
+so the per-layer labels add up exactly to Vela's totals (tested).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perfsage.targets.base import Labels, Target, TargetError, TargetMetric, host_info, model_bytes
+from perfsage.targets.energy import energy_model_for
+from perfsage.targets.isolation import IsolatedWorker, fd_captured
+from perfsage.targets.metrics import COUNTED, ESTIMATED_BY_VELA, MODELLED
+
+_MEMORIES = {"Sram": "sram", "Dram": "dram", "OffChipFlash": "off_chip_flash", "OnChipFlash": "on_chip_flash"}
+_BYTES_COL = re.compile(r"^(Sram|Dram|OffChipFlash|OnChipFlash)\w*_(read|write)$")
+
+
+@dataclass(frozen=True, slots=True)
+class VelaConfig:
+    accelerator: str
+    system_config: str
+    memory_mode: str
+    macs_per_cycle: int
+
+
+CONFIGS: dict[str, VelaConfig] = {
+    "ethos-u55-128": VelaConfig("ethos-u55-128", "Ethos_U55_High_End_Embedded", "Shared_Sram", 128),
+    "ethos-u55-64": VelaConfig("ethos-u55-64", "Ethos_U55_High_End_Embedded", "Shared_Sram", 64),
+    "ethos-u65-256": VelaConfig("ethos-u65-256", "Ethos_U65_High_End", "Dedicated_Sram", 256),
+    "ethos-u85-256": VelaConfig("ethos-u85-256", "Ethos_U85_SYS_DRAM_Mid", "Dedicated_Sram_384KB", 256),
+}
+
+
+def _debug_table(xml: str, name: str) -> list[dict[str, str]]:
+    m = re.search(rf'<table name="{re.escape(name)}">\s*<!\[CDATA\[(.*?)\]\]>', xml, re.S)
+    return list(csv.DictReader(io.StringIO(m.group(1).strip()))) if m else []
+
+
+def compile_in_worker(model: bytes, cfg: VelaConfig) -> dict[str, Any]:
+    """Runs inside the isolated worker: compile, then parse Vela's summary and debug database."""
+    import ethosu.vela
+    from ethosu.vela.vela import main
+
+    from perfsage.graph import load_graph
+
+    config_file = Path(ethosu.vela.__file__).parent.parent / "config_files" / "Arm" / "vela.ini"
+    with tempfile.TemporaryDirectory(prefix="perfsage-vela-") as tmp:
+        src = Path(tmp) / "model.tflite"
+        src.write_bytes(model)
+        out = Path(tmp) / "out"
+        argv = [str(src), "--accelerator-config", cfg.accelerator, "--system-config", cfg.system_config,
+                "--memory-mode", cfg.memory_mode, "--config", str(config_file), "--output-dir", str(out),
+                "--verbose-performance", "--enable-debug-db"]
+        with fd_captured() as log:
+            rc = main(argv)
+            log.seek(0)
+            text = log.read().decode(errors="replace")
+        if rc:
+            raise RuntimeError(f"vela exited {rc}: {text.strip()[-400:]}")
+        summary = next(out.glob("*_summary_*.csv"), None)
+        if summary is None:
+            raise RuntimeError(f"vela wrote no summary: {text.strip()[-400:]}")
+        with open(summary) as f:
+            s = next(csv.DictReader(f))
+        xml = next(out.glob("*_debug.xml")).read_text()
+        compiled = load_graph(next(out.glob("*_vela.tflite")).read_bytes())
+    cpu_ops = sum(1 for n in compiled.nodes if n.op != "CUSTOM:ethos-u")
+    ext_key = {r["id"]: int(r["ext_key"]) for r in _debug_table(xml, "source")}
+    debug = {r["id"]: r for r in _debug_table(xml, "perf_debug")}
+    layers: dict[int, dict[str, float]] = {}
+    for r in _debug_table(xml, "perf"):
+        idx = ext_key.get(r["source_id"], -1)
+        row = layers.setdefault(idx, {"npu_cycles": 0, "macs": 0, "sram": 0, "dram": 0, "off_chip_flash": 0,
+                                      "on_chip_flash": 0, "vela_ops": 0})
+        row["npu_cycles"] += int(r["op_cycles"])
+        row["macs"] += int(r["mac_count"])
+        row["vela_ops"] += 1
+        for col, v in debug.get(r["id"], {}).items():
+            m = _BYTES_COL.match(col)
+            if m and v:
+                row[_MEMORIES[m.group(1)]] += float(v)
+    return {"summary": s, "layers": layers, "cpu_ops": cpu_ops,
+            "version": getattr(ethosu.vela, "__version__", None) or _vela_version()}
+
+
+def _vela_version() -> str:
+    from importlib.metadata import version
+
+    return version("ethos-u-vela")
+
+
+class VelaTarget(Target):
+    def __init__(self, cfg: VelaConfig, timeout: float = 600.0) -> None:
+        self.cfg = cfg
+        self.name = cfg.accelerator
+        self.description = (f"Arm {cfg.accelerator} NPU ({cfg.macs_per_cycle} MACs/cycle), Vela "
+                            f"{cfg.system_config} / {cfg.memory_mode}")
+        self.metrics = (
+            TargetMetric("latency_ms", ESTIMATED_BY_VELA), TargetMetric("npu_cycles", ESTIMATED_BY_VELA),
+            TargetMetric("energy_mj", MODELLED), TargetMetric("sram_kib", ESTIMATED_BY_VELA),
+            TargetMetric("flash_kib", ESTIMATED_BY_VELA), TargetMetric("cpu_ops", COUNTED))
+        self.timeout = timeout
+        self.energy = energy_model_for(cfg.macs_per_cycle)
+        self._worker: IsolatedWorker | None = None
+        self._compile = compile_in_worker  # swapped by the tests for a crashing / hanging stand-in
+
+    def measure(self, model: str | Path | bytes, per_layer: bool = True) -> Labels:
+        data = model_bytes(model)
+        if self._worker is None:
+            self._worker = IsolatedWorker()
+        res = self._worker.call(self._compile, data, self.cfg, timeout=self.timeout)
+        if not res.ok:
+            raise TargetError(self.name, res.kind, res.reason)
+        return self._labels(res.value, per_layer)
+
+    def _labels(self, r: dict[str, Any], per_layer: bool) -> Labels:
+        s = r["summary"]
+        clock = float(s["core_clock"])
+        cycles = int(float(s["cycles_total"]))
+        seconds = cycles / clock
+        mem_bytes = {m: float(s[f"{m}_total_bytes"]) for m in ("sram", "dram", "off_chip_flash", "on_chip_flash")}
+        macs = float(s["nn_macs"])
+        metrics = {
+            "latency_ms": seconds * 1e3,
+            "npu_cycles": cycles,
+            "energy_mj": self.energy.energy_mj(macs, mem_bytes, seconds),
+            "sram_kib": float(s["sram_memory_used"]),
+            "flash_kib": float(s["off_chip_flash_memory_used"]) + float(s["on_chip_flash_memory_used"])
+            + float(s["dram_memory_used"]),
+            "cpu_ops": r["cpu_ops"],
+        }
+        layers = []
+        if per_layer:
+            for idx in sorted(r["layers"]):
+                row = r["layers"][idx]
+                sec = row["npu_cycles"] / clock
+                layers.append({
+                    "index": idx, "latency_ms": sec * 1e3, "npu_cycles": row["npu_cycles"], "macs": row["macs"],
+                    "energy_mj": self.energy.energy_mj(
+                        row["macs"], {m: row[m] for m in ("sram", "dram", "off_chip_flash", "on_chip_flash")}, sec),
+                    "bytes": {m: row[m] for m in ("sram", "dram", "off_chip_flash", "on_chip_flash") if row[m]},
+                    "vela_ops": row["vela_ops"]})
+        provenance = {"tool": "ethos-u-vela", "version": r["version"], "accelerator": self.cfg.accelerator,
+                      "system_config": self.cfg.system_config, "memory_mode": self.cfg.memory_mode,
+                      "core_clock_hz": clock, "nn_macs": int(macs),
+                      "bytes": {k: v for k, v in mem_bytes.items() if v},
+                      "energy_model": {"e_mac_pj": self.energy.e_mac_pj, "e_byte_pj": dict(self.energy.e_byte_pj),
+                                       "static_mw": self.energy.static_mw}, **host_info()}
+        return Labels(self.name, metrics, layers, provenance)
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
