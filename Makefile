@@ -13,8 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+DEMO_MODEL := src/perfsage/data/models/demo_kws_int8.tflite
+
 demo: $(STAMP)
-	$(BIN)/perfsage inspect src/perfsage/data/models/demo_kws_int8.tflite
+	$(BIN)/perfsage inspect $(DEMO_MODEL)
+	$(BIN)/perfsage label $(DEMO_MODEL) --target ethos-u55-128 --per-layer
+	$(BIN)/perfsage label $(DEMO_MODEL) --target mcu-tflm
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -27,6 +31,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/parse_speed.py
+	$(BIN)/python benchmarks/synthesis.py
+	$(BIN)/python benchmarks/labelling.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

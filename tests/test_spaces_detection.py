@@ -43,7 +43,7 @@ def test_registered_and_documented():
     assert SPACE.task == "object detection" and SPACE.description
     ch = SPACE.choices()
     assert ch["anchors (per feature map)"] == [3, 6] and ch["classes (+1 background logit)"] == [20, 90]
-    assert 30 < SPACE.size_log10() < 60
+    assert 30 < SPACE.size_log10() < 90
 
 
 @pytest.mark.parametrize("seed", range(30))

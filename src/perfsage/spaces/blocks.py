@@ -16,6 +16,9 @@ EXPANSIONS = (1, 3, 4, 6)
 # MobileNetV2's stage layout: (output channels at width 1.0, stride, min blocks, max blocks).
 MBV2_STAGES = ((16, 1, 1, 1), (24, 2, 1, 4), (32, 2, 1, 4), (64, 2, 1, 4), (96, 1, 1, 4), (160, 2, 1, 4),
                (320, 1, 1, 1))
+# The same stages with up to 8 blocks in the middle five (EfficientNet-B0 / MobileNetV3-Large depth and
+# beyond), so classification and detection reach several hundred operators.
+DEEP_STAGES = tuple((c, s, lo, 8 if 1 <= i <= 5 else hi) for i, (c, s, lo, hi) in enumerate(MBV2_STAGES))
 
 
 def conv_act(b: ModelBuilder, x: Act, filters: int, kernel=1, stride=1, act: str = "RELU6") -> Act:

@@ -9,9 +9,9 @@ import numpy as np
 from perfsage.spaces.base import ArchSpec, Space, choice, make_divisible
 from perfsage.spaces.blocks import (
     ACTIVATIONS,
+    DEEP_STAGES,
     EXPANSIONS,
     KERNELS,
-    MBV2_STAGES,
     backbone_size_log10,
     build_backbone,
     conv_act,
@@ -20,6 +20,7 @@ from perfsage.spaces.blocks import (
 from perfsage.spaces.builder import ModelBuilder
 
 RESOLUTIONS = tuple(range(96, 225, 16))
+STAGES = DEEP_STAGES
 HEAD_CHANNELS = (1024, 1280)
 CLASSES = (10, 100, 1000)
 
@@ -28,12 +29,12 @@ class ClassificationSpace(Space):
     name = "classification"
     task = "image classification"
     description = ("MobileNetV2/V3-style: 7 stages of inverted residual blocks (kernel 3/5/7, expansion "
-                   "1/3/4/6, squeeze-excite on/off), ReLU/ReLU6/hard-swish per stage, 1-4 blocks per "
-                   "stage, width 0.35-1.4, input 96-224, 1x1 head conv + global pool + classifier")
+                   "1/3/4/6, squeeze-excite on/off), ReLU/ReLU6/hard-swish per stage, 1-8 blocks per "
+                   "middle stage, width 0.35-1.4, input 96-224, 1x1 head conv + global pool + classifier")
 
     def sample(self, seed: int) -> ArchSpec:
         rng = self.sample_rng(seed)
-        arch = {"resolution": choice(rng, RESOLUTIONS), **sample_backbone(rng),
+        arch = {"resolution": choice(rng, RESOLUTIONS), **sample_backbone(rng, STAGES),
                 "head_channels": choice(rng, HEAD_CHANNELS), "head_act": choice(rng, ACTIVATIONS),
                 "classes": choice(rng, CLASSES)}
         return ArchSpec(self.name, arch)
@@ -52,11 +53,11 @@ class ClassificationSpace(Space):
     def choices(self) -> dict[str, Any]:
         return {"resolution": list(RESOLUTIONS), "width": [0.35, 0.5, 0.75, 1.0, 1.25, 1.4],
                 "stages (channels at width 1, stride, blocks)": [
-                    f"{c}/s{s}/{lo}-{hi}" for c, s, lo, hi in MBV2_STAGES],
+                    f"{c}/s{s}/{lo}-{hi}" for c, s, lo, hi in STAGES],
                 "kernel": list(KERNELS), "expansion": list(EXPANSIONS), "squeeze_excite": [False, True],
                 "activation (per stage, stem, head)": list(ACTIVATIONS),
                 "head_channels (x max(1, width))": list(HEAD_CHANNELS), "classes": list(CLASSES)}
 
     def size_log10(self) -> float:
-        return float(backbone_size_log10() + np.log10(len(RESOLUTIONS) * len(HEAD_CHANNELS)
+        return float(backbone_size_log10(STAGES) + np.log10(len(RESOLUTIONS) * len(HEAD_CHANNELS)
                                                       * len(ACTIVATIONS) ** 2 * len(CLASSES)))

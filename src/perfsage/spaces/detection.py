@@ -23,9 +23,9 @@ import numpy as np
 from perfsage.spaces.base import ArchSpec, Space, choice, make_divisible
 from perfsage.spaces.blocks import (
     ACTIVATIONS,
+    DEEP_STAGES,
     EXPANSIONS,
     KERNELS,
-    MBV2_STAGES,
     backbone_size_log10,
     build_backbone,
     sample_backbone,
@@ -63,7 +63,7 @@ class DetectionSpace(Space):
     name = "detection"
     task = "object detection"
     description = ("SSDLite-style: MobileNetV2/V3-style backbone (width 0.35-1.0, kernel 3/5/7, expansion "
-                   "1/3/4/6, SE on/off, ReLU/ReLU6/hard-swish, 1-4 blocks per stage), input 160-320, "
+                   "1/3/4/6, SE on/off, ReLU/ReLU6/hard-swish, 1-8 blocks per middle stage), input 160-320, "
                    "features at stride 16, stride 32 (optional 1x1 conv to 1280 x width) and 2-4 extra "
                    "1x1/depthwise-s2/1x1 ReLU6 layers (width x0.25/0.5/1 of 512-256-256-128); per map a "
                    "depthwise 3/5 + 1x1 box head and class head with 3 or 6 anchors, 20 or 90 classes, "
@@ -71,7 +71,8 @@ class DetectionSpace(Space):
 
     def sample(self, seed: int) -> ArchSpec:
         rng = self.sample_rng(seed)
-        arch: dict[str, Any] = {"resolution": choice(rng, RESOLUTIONS), **sample_backbone(rng, widths=WIDTHS)}
+        arch: dict[str, Any] = {"resolution": choice(rng, RESOLUTIONS),
+                                **sample_backbone(rng, DEEP_STAGES, widths=WIDTHS)}
         arch["last_conv"] = bool(rng.random() < 0.5)
         n_extra = choice(rng, EXTRA_LAYERS)
         scale = choice(rng, EXTRA_SCALES)
@@ -103,7 +104,7 @@ class DetectionSpace(Space):
     def choices(self) -> dict[str, Any]:
         return {"resolution (square)": list(RESOLUTIONS), "width": list(WIDTHS),
                 "stages (channels at width 1, stride, blocks)": [
-                    f"{c}/s{s}/{lo}-{hi}" for c, s, lo, hi in MBV2_STAGES],
+                    f"{c}/s{s}/{lo}-{hi}" for c, s, lo, hi in DEEP_STAGES],
                 "kernel": list(KERNELS), "expansion": list(EXPANSIONS), "squeeze_excite": [False, True],
                 "activation (per stage, stem)": list(ACTIVATIONS),
                 "feature maps": "stride-16 stage output, last stage output, then the extra layers",
@@ -119,5 +120,5 @@ class DetectionSpace(Space):
     def size_log10(self) -> float:
         per_map = len(ANCHORS) * len(HEAD_KERNELS)
         heads = sum(per_map ** (2 + n) for n in EXTRA_LAYERS)
-        return float(backbone_size_log10(widths=len(WIDTHS)) + np.log10(heads)
+        return float(backbone_size_log10(DEEP_STAGES, widths=len(WIDTHS)) + np.log10(heads)
                      + np.log10(len(RESOLUTIONS) * 2 * len(EXTRA_SCALES) * len(CLASSES)))
