@@ -120,3 +120,58 @@ def label(
     from perfsage.cli.render import render_label
 
     render_label(result)
+
+
+dataset_app = typer.Typer(no_args_is_help=True, help="Build and describe EdgeDLPerf-style datasets.")
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("build")
+def dataset_build(
+    out: Annotated[Path, typer.Option("--out", help="Dataset directory (created, or resumed).")],
+    spaces: Annotated[str, typer.Option(help="Comma-separated spaces.")] = "classification,detection,kws,segmentation",
+    per_space: Annotated[int, typer.Option("--per-space", help="Models per space (seeds first-seed...).")] = 100,
+    targets: Annotated[str, typer.Option(help="Comma-separated targets.")] = "ethos-u55-128,ethos-u65-256,mcu-tflm",
+    workers: Annotated[int, typer.Option(help="Worker processes (local) or CPUs (Ray).")] = 2,
+    ray: Annotated[str | None, typer.Option("--ray", help="Ray address, or 'local' for a local cluster.")] = None,
+    keep_models: Annotated[bool, typer.Option("--keep-models", help="Also store the .tflite files.")] = False,
+    first_seed: Annotated[int, typer.Option("--first-seed", help="First seed of each space.")] = 0,
+    flush_every: Annotated[int, typer.Option("--flush-every", help="Write a shard every N models.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Synthesise and label models; rerun the same command to resume after an interruption."""
+    from perfsage.dataset.build import BuildConfig, build
+
+    cfg = BuildConfig(out=out, spaces=[s for s in spaces.split(",") if s], per_space=per_space,
+                      targets=[t for t in targets.split(",") if t], workers=workers, ray_address=ray,
+                      keep_models=keep_models, first_seed=first_seed, flush_every=max(flush_every, 1))
+    try:
+        summary = build(cfg, progress=not as_json)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: everything finished so far is saved; rerun the same command to resume",
+                   err=True)
+        raise typer.Exit(130) from None
+    result = {"out": str(out), "planned": summary.planned, "done": summary.done, "labels": summary.labels,
+              "failures": summary.failures, "seconds": round(summary.seconds, 1)}
+    if as_json:
+        _print_json(result)
+    else:
+        typer.echo(f"{summary.done} models in {summary.seconds:.0f} s: {summary.labels} labels, "
+                   f"{summary.failures} failures -> {out}")
+
+
+@dataset_app.command("info")
+def dataset_info_cmd(
+    path: Annotated[Path, typer.Argument(help="Dataset directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Counts per space and target, label ranges and failures."""
+    from perfsage.dataset.info import dataset_info
+
+    info = dataset_info(path)
+    if as_json:
+        _print_json(info)
+        return
+    from perfsage.cli.render import render_dataset_info
+
+    render_dataset_info(info)

@@ -85,3 +85,23 @@ def render_label(result: dict, console: Console | None = None) -> None:
         console.print(table)
     p = result["provenance"]
     console.print(f"  {p.get('tool', '')} {p.get('version', '')}  {p.get('cpu', '')}", highlight=False)
+
+
+def render_dataset_info(info: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(f"[bold]{info['path']}[/bold]: {info['models']:,} models (generator v{info['generator_version']})",
+                  highlight=False)
+    console.print("  " + "  ".join(f"{s} {n:,}" for s, n in info["spaces"].items()), highlight=False)
+    table = Table(box=None, header_style="bold")
+    for col in ("target", "labelled", "metric", "min", "median", "max", "unit"):
+        table.add_column(col, justify="left" if col in ("target", "metric", "unit") else "right")
+    for t, d in info["targets"].items():
+        first = True
+        for m, r in d["ranges"].items():
+            table.add_row(t if first else "", f"{d['labelled']:,}" if first else "", m, f"{r['min']:.4g}",
+                          f"{r['median']:.4g}", f"{r['max']:.4g}", r["unit"])
+            first = False
+    console.print(table)
+    for t, f in info["failures"].items():
+        kinds = ", ".join(f"{k} {n}" for k, n in f["kinds"].items())
+        console.print(f"  [yellow]failures[/yellow] {t}: {f['count']} ({kinds})", highlight=False)

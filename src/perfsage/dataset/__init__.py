@@ -1,0 +1,76 @@
+"""EdgeDLPerf-style datasets: build (local processes or Ray), Parquet storage, splits, info.
+
+`load(DIR)` returns one row per model joined with `<target>/<metric>` label columns; `graphs(DIR, ids)`
+returns the encoded graphs from the cache (regenerating any the cache lacks from space + seed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from perfsage.dataset import store
+from perfsage.dataset.records import decode_graph_row
+from perfsage.errors import PerfsageError
+from perfsage.graph.encode import ENCODING_VERSION, EncodedGraph
+
+
+def load(root: str | Path, targets: list[str] | None = None, with_layers: bool = False) -> pa.Table:
+    root = Path(root)
+    store.read_manifest(root)
+    models = store.read_folder(root / "models")
+    if models is None:
+        raise PerfsageError(f"{root}: the dataset has no models yet")
+    table = store.dedup(models)
+    for t in targets or store.label_targets(root):
+        labels = store.read_folder(root / "labels" / t)
+        if labels is None:
+            continue
+        labels = store.dedup(labels)
+        keep = [c for c in labels.column_names if c != "id" and (with_layers or not c.startswith("layer_"))
+                and c not in ("provenance", "seconds")]
+        # a left join by position (pyarrow's hash join cannot carry the per-layer list columns)
+        rows = labels.take(pc.index_in(table.column("id"), value_set=labels.column("id")))
+        for c in keep:
+            table = table.append_column(f"{t}/{c}", rows.column(c))
+    return table.sort_by("id")
+
+
+def failures(root: str | Path) -> pa.Table | None:
+    root = Path(root)
+    parts = [store.read_folder(root / "failures" / t) for t in store.label_targets(root)]
+    parts = [p for p in parts if p is not None]
+    return pa.concat_tables(parts, promote_options="default") if parts else None
+
+
+def provenance(root: str | Path, target: str) -> dict:
+    t = store.read_folder(Path(root) / "labels" / target, ["provenance"])
+    if t is None or not len(t):
+        return {}
+    return json.loads(t.column("provenance")[0].as_py())
+
+
+def graphs(root: str | Path, ids: list[str]) -> dict[str, EncodedGraph]:
+    """Encoded graphs for ids, from the cache; missing or stale ones are rebuilt from space + seed."""
+    root = Path(root)
+    out: dict[str, EncodedGraph] = {}
+    cache = store.read_folder(root / "graphs")
+    wanted = set(ids)
+    if cache is not None:
+        cache = cache.filter(pc.is_in(cache.column("id"), pa.array(sorted(wanted))))
+        for row in cache.to_pylist():
+            if row["encoding_version"] == ENCODING_VERSION and row["id"] not in out:
+                out[row["id"]] = decode_graph_row(row)
+    missing = [i for i in ids if i not in out]
+    if missing:
+        from perfsage.graph import load_graph
+        from perfsage.graph.encode import encode
+        from perfsage.spaces import get_space
+
+        for mid in missing:
+            space, seed = mid.rsplit("-", 1)
+            out[mid] = encode(load_graph(get_space(space).synth(int(seed))[1]))
+    return out

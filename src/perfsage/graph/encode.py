@@ -1,0 +1,95 @@
+"""Numeric encoding of a graph: the arrays every learned model starts from, and the dataset's graph cache.
+
+Numbers are raw but log-compressed (log1p of counts and bytes) so that one encoding serves all models;
+per-feature normalisation is learned by each model from its training data and saved with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import log1p
+
+import numpy as np
+
+from perfsage.graph.features import GraphFeatures, NodeFeatures, featurise
+from perfsage.graph.ir import Graph
+from perfsage.graph.ops import KINDS
+from perfsage.graph.schema import BUILTIN_OPS
+
+ENCODING_VERSION = 1
+OP_VOCAB: tuple[str, ...] = ("<unknown>", "CUSTOM", *sorted(set(BUILTIN_OPS.values()) - {"CUSTOM"}))
+_OP_ID = {name: i for i, name in enumerate(OP_VOCAB)}
+_KIND_ID = {k: i for i, k in enumerate(KINDS)}
+_ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1", "TANH", "SIGN_BIT")
+_DTYPES = ("INT8", "UINT8", "INT16", "FLOAT32", "FLOAT16", "INT32")
+
+NODE_FEATURES: tuple[str, ...] = (
+    "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_bias_bytes", "log_input_bytes",
+    "log_output_bytes", "log_arithmetic_intensity", "kernel_h", "kernel_w", "stride_h", "stride_w",
+    "dilation_h", "dilation_w", "depth_multiplier", "log_groups", "same_padding", "per_channel", "n_inputs",
+    "n_outputs", "log_out_h", "log_out_w", "log_out_c", "log_out_elements", "log_in_h", "log_in_w", "log_in_c",
+    *(f"act_{a.lower()}" for a in _ACTS), *(f"in_{d.lower()}" for d in _DTYPES),
+    *(f"out_{d.lower()}" for d in _DTYPES))
+GRAPH_FEATURES: tuple[str, ...] = (
+    "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_peak_activation_bytes",
+    "log_input_bytes", "log_output_bytes", "log_ops", "log_depth", "log_tensors")
+EDGE_FEATURES: tuple[str, ...] = ("log_bytes", "log_elements")
+
+
+@dataclass(slots=True)
+class EncodedGraph:
+    op: np.ndarray  # int16 [N], index into OP_VOCAB
+    kind: np.ndarray  # int8 [N], index into perfsage.graph.ops.KINDS
+    x: np.ndarray  # float32 [N, len(NODE_FEATURES)]
+    edge_index: np.ndarray  # int32 [2, E], producer -> consumer node
+    edge_attr: np.ndarray  # float32 [E, len(EDGE_FEATURES)]
+    g: np.ndarray  # float32 [len(GRAPH_FEATURES)]
+
+
+def _hw_c(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    dims = [max(d, 1) for d in shape]
+    if len(dims) >= 4:
+        return dims[-3], dims[-2], dims[-1]
+    if len(dims) == 3:
+        return dims[-2], 1, dims[-1]
+    if len(dims) == 2:
+        return 1, 1, dims[-1]
+    return 1, 1, dims[0] if dims else 1
+
+
+def _node_row(n: NodeFeatures) -> list[float]:
+    oh, ow, oc = _hw_c(n.output_shape)
+    ih, iw, ic = _hw_c(n.input_shape)
+    out_elems = oh * ow * oc * (max(n.output_shape[0], 1) if len(n.output_shape) >= 4 else 1)
+    return [log1p(n.macs), log1p(n.elementwise_ops), log1p(n.params), log1p(n.weight_bytes), log1p(n.bias_bytes),
+            log1p(n.input_bytes), log1p(n.output_bytes), log1p(n.arithmetic_intensity), n.kernel_h, n.kernel_w,
+            n.stride_h, n.stride_w, n.dilation_h, n.dilation_w, n.depth_multiplier, log1p(n.groups),
+            float(n.padding == "SAME"), float(n.per_channel), n.n_inputs, n.n_outputs, log1p(oh), log1p(ow),
+            log1p(oc), log1p(out_elems), log1p(ih), log1p(iw), log1p(ic),
+            *(float(n.fused_activation == a) for a in _ACTS), *(float(n.input_dtype == d) for d in _DTYPES),
+            *(float(n.output_dtype == d) for d in _DTYPES)]
+
+
+def _graph_row(g: GraphFeatures) -> list[float]:
+    return [log1p(g.macs), log1p(g.elementwise_ops), log1p(g.params), log1p(g.weight_bytes),
+            log1p(g.peak_activation_bytes), log1p(g.input_bytes), log1p(g.output_bytes), log1p(g.ops),
+            log1p(g.depth), log1p(g.tensors)]
+
+
+def op_id(op: str) -> int:
+    if op.startswith("CUSTOM:"):
+        return _OP_ID["CUSTOM"]
+    return _OP_ID.get(op, 0)
+
+
+def encode(graph: Graph, features: tuple[list[NodeFeatures], GraphFeatures] | None = None) -> EncodedGraph:
+    nodes, gf = features or featurise(graph)
+    edges = graph.edges()
+    ei = np.array([[p for p, _, _ in edges], [c for _, c, _ in edges]], dtype=np.int32).reshape(2, -1)
+    ea = np.array([[log1p(graph.tensors[t].nbytes), log1p(graph.tensors[t].elements)] for _, _, t in edges],
+                  dtype=np.float32).reshape(-1, len(EDGE_FEATURES))
+    return EncodedGraph(
+        op=np.array([op_id(n.op) for n in nodes], dtype=np.int16),
+        kind=np.array([_KIND_ID.get(n.kind, _KIND_ID["other"]) for n in nodes], dtype=np.int8),
+        x=np.array([_node_row(n) for n in nodes], dtype=np.float32).reshape(-1, len(NODE_FEATURES)),
+        edge_index=ei, edge_attr=ea, g=np.array(_graph_row(gf), dtype=np.float32))

@@ -1,0 +1,150 @@
+"""Dataset builder: rows, byte-identical regeneration, SIGKILL-safe resume, failures, Ray, splits, info."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import run_cli
+from perfsage.dataset import graphs, load, store
+from perfsage.dataset.build import BuildConfig, build
+from perfsage.dataset.splits import make_split
+from perfsage.graph import load_graph
+from perfsage.graph.encode import encode
+from perfsage.spaces import get_space
+
+FAKE_BOARD = Path(__file__).parent / "fixtures" / "device" / "fake_board.py"
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds")
+    cfg = BuildConfig(out=out, spaces=["kws", "nasbench201"], per_space=3, targets=["ethos-u55-128", "mcu-tflm"],
+                      workers=2, keep_models=True)
+    s = build(cfg, progress=False)
+    assert s.done == 6 and s.labels == 12 and s.failures == 0
+    return out
+
+
+def test_rows_and_labels(small):
+    t = load(small, with_layers=True)
+    assert t.num_rows == 6
+    rows = t.to_pylist()
+    assert {r["space"] for r in rows} == {"kws", "nasbench201"}
+    for r in rows:
+        assert r["ethos-u55-128/latency_ms"] > 0 and r["mcu-tflm/arena_kib"] > 0
+        assert sum(r["ethos-u55-128/layer_npu_cycles"]) == r["ethos-u55-128/npu_cycles"]
+        assert len(r["ethos-u55-128/layer_index"]) <= r["ops"]
+        assert json.loads(r["arch"])
+
+
+def test_regeneration_is_byte_identical(small):
+    for r in load(small).to_pylist():
+        data = get_space(r["space"]).synth(r["seed"])[1]
+        assert hashlib.sha256(data).hexdigest() == r["sha256"]
+        assert (small / "tflite" / f"{r['id']}.tflite").read_bytes() == data
+
+
+def test_graph_cache_matches_fresh_encoding(small):
+    t = load(small)
+    ids = t.column("id").to_pylist()
+    cached = graphs(small, ids)
+    for r in t.to_pylist()[:3]:
+        fresh = encode(load_graph(get_space(r["space"]).synth(r["seed"])[1]))
+        assert (cached[r["id"]].x == fresh.x).all() and (cached[r["id"]].edge_index == fresh.edge_index).all()
+
+
+def test_rerun_is_idempotent(small):
+    s = build(BuildConfig(out=small, spaces=["kws", "nasbench201"], per_space=3,
+                          targets=["ethos-u55-128", "mcu-tflm"], workers=1), progress=False)
+    assert s.planned == 0
+    assert len(store.ids_in(small / "models")) == 6
+
+
+def _raw_ids(folder: Path) -> list[str]:
+    return [i for f in store.shards(folder) for i in pq.read_table(f, columns=["id"]).column("id").to_pylist()]
+
+
+def test_sigkill_at_any_moment_then_resume(tmp_path):
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "perfsage", "dataset", "build", "--out", str(out), "--spaces", "kws,nasbench201",
+           "--per-space", "8", "--targets", "ethos-u55-128,mcu-tflm", "--workers", "2", "--flush-every", "1",
+           "--json"]
+    for delay in (1.5, 3.0, 4.5):
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(delay)
+        os.killpg(p.pid, signal.SIGKILL)  # the builder and all its workers, mid-write or not
+        p.wait()
+        for f in store.shards(out / "models"):  # every visible shard is whole
+            pq.read_table(f)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    expected = {f"{s}-{i}" for s in ("kws", "nasbench201") for i in range(8)}
+    for folder in (out / "models", out / "graphs", out / "labels" / "ethos-u55-128", out / "labels" / "mcu-tflm"):
+        ids = _raw_ids(folder)
+        assert sorted(ids) == sorted(expected), folder  # none lost, none duplicated
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_failures_are_recorded_not_dropped(tmp_path):
+    dev = tmp_path / "flaky.toml"
+    dev.write_text(f'name = "flaky"\ncommand = "{sys.executable} {FAKE_BOARD} fail {{model}}"\n'
+                   '[metrics.latency_ms]\nregex = "avg: ([0-9.]+)"\n')
+    out = tmp_path / "ds"
+    s = build(BuildConfig(out=out, spaces=["kws"], per_space=2, targets=["mcu-tflm", str(dev)], workers=1),
+              progress=False)
+    assert s.failures == 2 and s.labels == 2
+    r = run_cli("dataset", "info", str(out), "--json")
+    info = json.loads(r.stdout)
+    assert info["failures"]["flaky"]["count"] == 2 and "exited 3" in info["failures"]["flaky"]["examples"][0]
+    assert info["targets"]["mcu-tflm"]["labelled"] == 2
+
+
+def test_ray_local_cluster_gives_the_same_rows(tmp_path, small):
+    pytest.importorskip("ray")
+    out = tmp_path / "ray"
+    s = build(BuildConfig(out=out, spaces=["kws"], per_space=3, targets=["ethos-u55-128"], workers=2,
+                          ray_address="local"), progress=False)
+    assert s.done == 3
+    a = {r["id"]: r for r in load(out).to_pylist()}
+    b = {r["id"]: r for r in load(small).to_pylist() if r["space"] == "kws"}
+    assert set(a) == set(b)
+    for k in a:
+        assert a[k]["sha256"] == b[k]["sha256"]
+        assert a[k]["ethos-u55-128/npu_cycles"] == b[k]["ethos-u55-128/npu_cycles"]  # Vela is deterministic
+
+
+def test_splits_are_deterministic_and_disjoint():
+    ids = [f"{s}-{i}" for s in ("kws", "classification", "detection") for i in range(300)]
+    spaces = [i.rsplit("-", 1)[0] for i in ids]
+    macs = [float(hash(i) % 1000 + 1) for i in ids]
+    for name in ("random", "size", "leave-out:kws"):
+        a = make_split(name, ids, spaces, macs)
+        b = make_split(name, ids, spaces, macs)
+        assert a == b
+        parts = [set(a.train), set(a.val), set(a.test)]
+        assert sum(map(len, parts)) == len(ids) and not (parts[0] & parts[1] or parts[0] & parts[2])
+    r = make_split("random", ids, spaces)
+    assert 0.15 < len(r.test) / len(ids) < 0.25
+    lo = make_split("leave-out:kws", ids, spaces)
+    assert {i.rsplit("-", 1)[0] for i in lo.test} == {"kws"} and not any(i.startswith("kws") for i in lo.train)
+    grown = make_split("random", [*ids, "kws-9999"], [*spaces, "kws"])
+    assert set(r.test) <= set(grown.test)  # adding models never moves old ones between sides
+
+
+def test_dataset_cli_errors(tmp_path):
+    for args in (["--spaces", "nope"], ["--per-space", "0"], ["--targets", "cpu-litert", "--workers", "2"],
+                 ["--targets", "warp-drive"]):
+        r = run_cli("dataset", "build", "--out", str(tmp_path / "x"), *args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+    r = run_cli("dataset", "info", str(tmp_path / "nothing"))
+    assert r.returncode == 2 and "not a perfsage dataset" in r.stderr
