@@ -148,3 +148,19 @@ def test_dataset_cli_errors(tmp_path):
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
     r = run_cli("dataset", "info", str(tmp_path / "nothing"))
     assert r.returncode == 2 and "not a perfsage dataset" in r.stderr
+
+
+def test_table_graphs_for_real_device_tables(tmp_path):
+    from perfsage.dataset.table_graphs import build_table_graphs
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "nasbench201" / "flops_params.csv"
+    rows = shared.read_text().splitlines()[:6]
+    table = tmp_path / "nb.csv"
+    table.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "g"
+    assert build_table_graphs("nasbench201", table, out, workers=1) == 5
+    assert build_table_graphs("nasbench201", table, out, workers=1) == 0  # resumable: nothing left
+    t = store.read_folder(out / "models").to_pylist()
+    assert sorted(r["id"] for r in t) == [f"nasbench201:{i}" for i in range(5)]
+    g = graphs(out, [r["id"] for r in t])
+    assert all(g[r["id"]].x.shape[0] == r["ops"] for r in t)

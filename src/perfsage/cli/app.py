@@ -175,3 +175,17 @@ def dataset_info_cmd(
     from perfsage.cli.render import render_dataset_info
 
     render_dataset_info(info)
+
+
+@dataset_app.command("graphs")
+def dataset_graphs(
+    space: Annotated[str, typer.Option("--space", help="nasbench201 or fbnet.")],
+    table: Annotated[Path, typer.Option("--table", help="The real-device table (CSV with index, arch).")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory (resumable).")],
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+) -> None:
+    """Build the graphs of every architecture in a NAS-Bench-201 / FBNet real-device table."""
+    from perfsage.dataset.table_graphs import build_table_graphs
+
+    n = build_table_graphs(space, table, out, workers)
+    typer.echo(f"{n} graphs built -> {out}")

@@ -58,6 +58,7 @@ def conv_out(size: int, kernel: int, stride: int, padding: str, dilation: int = 
 
 _INT8 = s.TensorType.INT8
 _INT32 = s.TensorType.INT32
+_QARRAYS: dict[QParams, tuple[np.ndarray, np.ndarray]] = {}
 
 
 class ModelBuilder:
@@ -74,6 +75,7 @@ class ModelBuilder:
         self.opcodes: dict[tuple[int, int], int] = {}
         self.inputs: list[int] = []
         self._counter = 0
+        self._weight_pool: Q.WeightPool | None = None
 
     # ---------------------------------------------------------------- tensors
     def _name(self, kind: str) -> str:
@@ -93,8 +95,12 @@ class ModelBuilder:
 
     def _act(self, shape: Sequence[int], q: QParams, kind: str) -> Act:
         shape = tuple(int(d) for d in shape)
-        i = self._tensor(shape, _INT8, self._name(kind), 0, q.scale, q.zero_point)
-        return Act(i, shape, q)
+        arrays = _QARRAYS.get(q)
+        if arrays is None:  # activation quantisation is shared by many tensors: build its arrays once
+            arrays = _QARRAYS[q] = (np.array([q.scale], np.float32), np.array([q.zero_point], np.int64))
+        self._counter += 1
+        self.tensors.append(TensorRecord(shape, _INT8, 0, f"{kind}_{self._counter}", *arrays))
+        return Act(len(self.tensors) - 1, shape, q)
 
     def _const(self, data: np.ndarray, dtype: int, name: str, scale=None, zero_point=None,
                axis: int = 0) -> int:
@@ -117,7 +123,9 @@ class ModelBuilder:
                  x: Act, bias: bool = True) -> tuple[int, int]:
         """(weight tensor, bias tensor or -1): per-channel symmetric int8, int32 bias."""
         w_scale = Q.weight_scales(self.rng, channels, fan_in)
-        w = self._const(Q.random_weights(self.rng, shape), _INT8, f"{kind}/weights",
+        if self._weight_pool is None:
+            self._weight_pool = Q.WeightPool(self.rng)
+        w = self._const(self._weight_pool.take(shape), _INT8, f"{kind}/weights",
                         w_scale, np.zeros(channels, np.int64), axis)
         if not bias:
             return w, -1

@@ -65,8 +65,10 @@ class ModelRecord:
 Field = tuple[int, str, object]
 
 
-_OFFSET_KINDS = ("table", "tables", "string", "bytes16")
+_OFFSET_KINDS = ("table", "tables", "string", "bytes16", "tensors")
+_U32 = struct.Struct("<I")
 _PLANS: dict[tuple, tuple] = {}
+_SUB: dict[tuple, tuple] = {}
 
 
 def _plan(key: tuple[tuple[int, str], ...]) -> tuple:
@@ -146,6 +148,9 @@ class _Writer:
 
     def _place(self, at: int, kind: str, value) -> None:
         buf = self.buf
+        if kind == "tensors":
+            self._place_tensors(at, value)
+            return
         if kind == "table":
             target = self.table(value)
         elif kind == "tables":
@@ -181,6 +186,89 @@ class _Writer:
             buf.extend(payload)
         self._patch(at, target)
 
+    def _subtable(self, key: tuple, scalars: list, children: list) -> tuple[int, list[int]]:
+        """Write a table with `scalars` (values in key order) whose offset fields are placed by the
+        caller right after it; returns (table position, absolute positions of its offset fields)."""
+        plan = _PLANS.get(key)
+        if plan is None:
+            plan = _PLANS[key] = _plan(key)
+        vt_bytes, big, obj_len, fmt, scalar_idx, offset_idx, first_off = plan
+        extra = _SUB.get(key)
+        if extra is None:
+            order = [i for i, (_, kind) in enumerate(key) if kind in _OFFSET_KINDS or kind.startswith("vec:")]
+            key_pos = {i: k for k, i in enumerate(order)}
+            head = fmt[: fmt.rfind(f"{len(offset_idx)}I")] if offset_idx else fmt
+            extra = _SUB[key] = (head, [first_off + 4 * key_pos[i] for i in offset_idx])
+        head, rel = extra
+        buf = self.buf
+        pad = (-len(buf)) % 2
+        if pad:
+            buf.extend(bytes(pad))
+        vt_pos = len(buf)
+        buf.extend(vt_bytes)
+        pad = (-len(buf)) % (8 if big else 4)
+        if pad:
+            buf.extend(bytes(pad))
+        t_pos = len(buf)
+        buf.extend(bytes(obj_len))
+        struct.pack_into(head, buf, t_pos, t_pos - vt_pos, *[scalars[i] for i in scalar_idx])
+        return t_pos, [t_pos + r for r in rel]
+
+    def _vector_bytes(self, at: int, payload: bytes, n: int, elem_align: int) -> None:
+        buf = self.buf
+        pad = (-(len(buf) + 4)) % max(4, elem_align)
+        if pad:
+            buf.extend(bytes(pad))
+        target = len(buf)
+        buf.extend(_U32.pack(n))
+        buf.extend(payload)
+        _U32.pack_into(buf, at, target - at)
+
+    def _place_tensors(self, at: int, tensors: list[TensorRecord]) -> None:
+        """The hot path: every tensor with its shape, name and quantisation written depth-first right
+        after it (children still follow parents, so every offset points forward)."""
+        buf = self.buf
+        pad = (-len(buf)) % 4
+        if pad:
+            buf.extend(bytes(pad))
+        vec = len(buf)
+        buf.extend(_U32.pack(len(tensors)))
+        buf.extend(bytes(4 * len(tensors)))
+        _U32.pack_into(buf, at, vec - at)
+        for i, t in enumerate(tensors):
+            key = [(Slot.TENSOR_SHAPE, "vec:i32")]
+            scal = [None]
+            if t.dtype:
+                key.append((Slot.TENSOR_TYPE, "i8"))
+                scal.append(t.dtype)
+            if t.buffer:
+                key.append((Slot.TENSOR_BUFFER, "u32"))
+                scal.append(t.buffer)
+            key.append((Slot.TENSOR_NAME, "string"))
+            scal.append(None)
+            if t.scale is not None:
+                key.append((Slot.TENSOR_QUANT, "table"))
+                scal.append(None)
+            t_pos, offs = self._subtable(tuple(key), scal, [])
+            _U32.pack_into(buf, vec + 4 + 4 * i, t_pos - (vec + 4 + 4 * i))
+            n = len(t.shape)
+            self._vector_bytes(offs[0], struct.pack(f"<{n}i", *t.shape), n, 4)
+            name = t.name.encode()
+            self._vector_bytes(offs[1], name + b"\0", len(name), 4)
+            if t.scale is not None:
+                zp = t.zero_point if t.zero_point is not None else np.zeros(len(t.scale), np.int64)
+                qkey = ((Slot.QUANT_SCALE, "vec:f32"), (Slot.QUANT_ZERO_POINT, "vec:i64"))
+                qscal: list = [None, None]
+                if t.axis:
+                    qkey += ((Slot.QUANT_DIMENSION, "i32"),)
+                    qscal.append(t.axis)
+                q_pos, qoffs = self._subtable(qkey, qscal, [])
+                _U32.pack_into(buf, offs[2], q_pos - offs[2])
+                sc = t.scale.astype("<f4", copy=False)
+                self._vector_bytes(qoffs[0], sc.tobytes(), sc.size, 4)
+                z = np.asarray(zp).astype("<i8", copy=False)
+                self._vector_bytes(qoffs[1], z.tobytes(), z.size, 8)
+
     def finish(self, root: list[Field], identifier: bytes) -> bytes:
         root_pos = self.table(root)
         while self.todo:
@@ -206,16 +294,6 @@ def _options_fields(table: str, options: dict) -> list[Field]:
 
 def pack_model(m: ModelRecord) -> bytes:
     """Serialise a model record to .tflite bytes (file identifier TFL3)."""
-    tensors = []
-    for t in m.tensors:
-        f: list[Field] = [(Slot.TENSOR_SHAPE, "vec:i32", t.shape), (Slot.TENSOR_TYPE, "i8", t.dtype or None),
-                          (Slot.TENSOR_BUFFER, "u32", t.buffer or None), (Slot.TENSOR_NAME, "string", t.name)]
-        if t.scale is not None:
-            zp = t.zero_point if t.zero_point is not None else np.zeros(len(t.scale), np.int64)
-            f.append((Slot.TENSOR_QUANT, "table", [
-                (Slot.QUANT_SCALE, "vec:f32", t.scale), (Slot.QUANT_ZERO_POINT, "vec:i64", zp),
-                (Slot.QUANT_DIMENSION, "i32", t.axis or None)]))
-        tensors.append(f)
     ops = []
     for op in m.operators:
         f = [(Slot.OP_OPCODE, "u32", op.opcode or None), (Slot.OP_INPUTS, "vec:i32", op.inputs),
@@ -224,7 +302,7 @@ def pack_model(m: ModelRecord) -> bytes:
             f.append((Slot.OP_OPTIONS_TYPE, "u8", _OPTION_CODE[op.options_table]))
             f.append((Slot.OP_OPTIONS, "table", _options_fields(op.options_table, op.options)))
         ops.append(f)
-    subgraph = [(Slot.SUBGRAPH_TENSORS, "tables", tensors), (Slot.SUBGRAPH_INPUTS, "vec:i32", m.inputs),
+    subgraph = [(Slot.SUBGRAPH_TENSORS, "tensors", m.tensors), (Slot.SUBGRAPH_INPUTS, "vec:i32", m.inputs),
                 (Slot.SUBGRAPH_OUTPUTS, "vec:i32", m.outputs), (Slot.SUBGRAPH_OPERATORS, "tables", ops),
                 (Slot.SUBGRAPH_NAME, "string", m.name)]
     placeholder = schema.BUILTIN_OPS_CODE_PLACEHOLDER
