@@ -63,6 +63,18 @@ def test_graph_cache_matches_fresh_encoding(small):
         assert (cached[r["id"]].x == fresh.x).all() and (cached[r["id"]].edge_index == fresh.edge_index).all()
 
 
+def test_resume_without_graph_cache(small, tmp_path):
+    """A fresh clone has the committed label shards but not the graph cache: nothing is redone."""
+    import shutil
+
+    copy = tmp_path / "clone"
+    shutil.copytree(small, copy, ignore=shutil.ignore_patterns("graphs", "tflite"))
+    cfg = BuildConfig(out=copy, spaces=["kws", "nasbench201"], per_space=3, targets=["ethos-u55-128", "mcu-tflm"])
+    s = build(cfg, progress=False)
+    assert s.planned == 0
+    assert len(graphs(copy, load(copy).column("id").to_pylist())) == 6
+
+
 def test_rerun_is_idempotent(small):
     s = build(BuildConfig(out=small, spaces=["kws", "nasbench201"], per_space=3,
                           targets=["ethos-u55-128", "mcu-tflm"], workers=1), progress=False)
@@ -89,9 +101,12 @@ def test_sigkill_at_any_moment_then_resume(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     expected = {f"{s}-{i}" for s in ("kws", "nasbench201") for i in range(8)}
-    for folder in (out / "models", out / "graphs", out / "labels" / "ethos-u55-128", out / "labels" / "mcu-tflm"):
+    for folder in (out / "models", out / "labels" / "ethos-u55-128", out / "labels" / "mcu-tflm"):
         ids = _raw_ids(folder)
         assert sorted(ids) == sorted(expected), folder  # none lost, none duplicated
+    cached = _raw_ids(out / "graphs")  # the cache may miss a model killed between shards, never repeat one
+    assert len(cached) == len(set(cached)) and set(cached) <= expected
+    assert set(graphs(out, sorted(expected))) == expected
     assert not list(out.rglob("*.tmp"))
 
 
