@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,10 @@ def test_command_target_failures(tmp_path, mode, kind):
     with pytest.raises(TargetError) as e:
         t.measure(DSCNN)
     assert e.value.kind == kind
+    if mode == "hang":  # nothing the command started may outlive the timeout
+        time.sleep(0.5)
+        leftover = subprocess.run(["pgrep", "-f", f"{FAKE_BOARD} hang"], capture_output=True, text=True)
+        assert leftover.stdout.strip() == ""
 
 
 @pytest.mark.parametrize("body,msg", [("", "needs 'metrics'"), ("[metrics.speed]\nregex='(1)'", "unknown metric"),

@@ -19,9 +19,12 @@ a recorded failure with the command's last output lines.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shlex
+import signal
 import subprocess
 import tempfile
 import tomllib
@@ -111,15 +114,20 @@ class CommandTarget(Target):
             path = Path(tmp) / "model.tflite"
             path.write_bytes(data)
             cmd = self.command.replace("{model}", shlex.quote(str(path)))
+            proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    start_new_session=True)
             try:
-                r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=self.timeout,
-                                   start_new_session=True)
+                stdout, stderr = proc.communicate(timeout=self.timeout)
             except subprocess.TimeoutExpired:
+                # the whole process group: the shell and everything it started (adb, ssh, ...)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
                 raise TargetError(self.name, "timeout", f"no result within {self.timeout:g} s") from None
-        out = r.stdout + "\n" + r.stderr
-        if r.returncode != 0:
+        out = stdout + "\n" + stderr
+        if proc.returncode != 0:
             tail = " | ".join(out.strip().splitlines()[-3:])
-            raise TargetError(self.name, "error", f"command exited {r.returncode}: {tail}")
+            raise TargetError(self.name, "error", f"command exited {proc.returncode}: {tail}")
         metrics = {}
         for p in self.parsers:
             try:
