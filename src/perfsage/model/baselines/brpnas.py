@@ -1,0 +1,142 @@
+"""BRP-NAS-style GCN (Dudziak et al., NeurIPS 2020): graph convolutions over the operator graph made
+undirected, with a global node joined to every operator whose embedding is the readout.
+
+Same node features as PerfSAGE (op/kind embeddings + numeric), same log-L1 loss and early stopping; what
+differs is the architecture: symmetric-normalised GCN propagation (no edge features, no direction) and
+a learned global-node readout, as BRP-NAS uses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB
+from perfsage.graph.ops import KINDS
+from perfsage.model.base import Estimator, write_json
+from perfsage.model.perfsage import collate, cosine_lr, normalisation
+
+
+class GCNNet(nn.Module):
+    def __init__(self, n_out: int, hidden: int = 256, layers: int = 4) -> None:
+        super().__init__()
+        self.op_emb = nn.Embedding(len(OP_VOCAB), 32)
+        self.kind_emb = nn.Embedding(len(KINDS), 8)
+        self.inp = nn.Linear(40 + len(NODE_FEATURES), hidden)
+        self.global_init = nn.Parameter(torch.zeros(hidden))
+        self.lins = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(layers)])
+        self.out = nn.Sequential(nn.Linear(hidden + len(GRAPH_FEATURES), hidden), nn.ReLU(), nn.Linear(hidden, n_out))
+
+    def forward(self, batch):
+        n, b, ng = batch["x"].shape[0], batch["batch"], batch["n_graphs"]
+        h = self.inp(torch.cat([self.op_emb(batch["op"]), self.kind_emb(batch["kind"]), batch["x"]], 1))
+        h = torch.cat([h, self.global_init.expand(ng, -1)], 0)  # global nodes are n .. n+ng-1
+        src, dst = batch["edge_index"]
+        glob = torch.arange(n) * 0 + n + b
+        nodes = torch.arange(n)
+        # undirected edges, node <-> global node edges, self loops
+        s = torch.cat([src, dst, nodes, glob, torch.arange(n + ng)])
+        d = torch.cat([dst, src, glob, nodes, torch.arange(n + ng)])
+        deg = torch.zeros(n + ng).index_add_(0, d, torch.ones_like(d, dtype=torch.float32))
+        w = (deg[s] * deg[d]).rsqrt().unsqueeze(1)
+        for lin in self.lins:
+            m = lin(h)
+            h = torch.relu(torch.zeros_like(m).index_add_(0, d, m[s] * w))
+        return self.out(torch.cat([h[n:], batch["g"]], 1))
+
+
+class BRPNASGCN(Estimator):
+    name = "brp-nas-gcn"
+
+    def __init__(self, metrics: list[str], hidden: int = 256, layers: int = 4, epochs: int = 120,
+                 batch_size: int = 64, lr: float = 1e-3, patience: int = 25, seed: int = 0, log=None) -> None:
+        self.metrics = list(metrics)
+        self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+                   "patience": patience, "seed": seed}
+        self.log = log or (lambda r: None)
+        self.net: GCNNet | None = None
+        self.norm: dict[str, np.ndarray] = {}
+        self.y_offset: list[float] = []
+
+    def _y(self, gs, idx):
+        return torch.tensor(np.stack([np.log(np.where(gs.y[m][idx] > 0, gs.y[m][idx], np.nan))
+                                      for m in self.metrics], 1), dtype=torch.float32)
+
+    def fit(self, train, val=None) -> BRPNASGCN:
+        torch.manual_seed(self.hp["seed"])
+        rng = np.random.default_rng(self.hp["seed"])
+        self.norm = normalisation(train.graphs)
+        self.y_offset = [float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics]
+        off = torch.tensor(self.y_offset)
+        self.net = GCNNet(len(self.metrics), self.hp["hidden"], self.hp["layers"])
+        opt = torch.optim.AdamW(self.net.parameters(), lr=self.hp["lr"], weight_decay=1e-4)
+        n, bs = len(train), self.hp["batch_size"]
+        spe = max(1, math.ceil(n / bs))
+        total, step, best, bad, best_state = self.hp["epochs"] * spe, 0, float("inf"), 0, None
+        for epoch in range(self.hp["epochs"]):
+            self.net.train()
+            order = rng.permutation(n)
+            for s in range(spe):
+                idx = order[s * bs:(s + 1) * bs].tolist()
+                y = self._y(train, idx)
+                pred = self.net(collate(train.graphs, self.norm, idx)) + off
+                mask = torch.isfinite(y)
+                loss = torch.abs(pred - torch.nan_to_num(y))[mask].mean()
+                for g in opt.param_groups:
+                    g["lr"] = cosine_lr(step, total, spe, self.hp["lr"])
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
+                opt.step()
+                step += 1
+            if val is not None and len(val):
+                p = self.predict(val.graphs)
+                score = float(np.mean([np.mean(np.abs(p[m][val.y[m] > 0] / val.y[m][val.y[m] > 0] - 1))
+                                       for m in self.metrics]))
+                self.log({"epoch": epoch + 1, "val_mape": score * 100})
+                if score < best - 1e-6:
+                    best, bad = score, 0
+                    best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+                else:
+                    bad += 1
+                    if bad >= self.hp["patience"]:
+                        break
+        if best_state is not None:
+            self.net.load_state_dict(best_state)
+        return self
+
+    @torch.no_grad()
+    def predict(self, graphs) -> dict[str, np.ndarray]:
+        self.net.eval()
+        out = np.zeros((len(graphs), len(self.metrics)))
+        for s in range(0, len(graphs), 256):
+            idx = list(range(s, min(s + 256, len(graphs))))
+            out[idx] = (self.net(collate(graphs, self.norm, idx)) + torch.tensor(self.y_offset)).numpy()
+        return {m: np.exp(out[:, k]) for k, m in enumerate(self.metrics)}
+
+    def save(self, path: Path) -> None:
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, path / "weights.safetensors")
+        write_json(path / "config.json", {"estimator": self.name, "metrics": self.metrics, "hp": self.hp,
+                                          "norm": self.norm, "y_offset": self.y_offset})
+
+    @classmethod
+    def load(cls, path: Path) -> BRPNASGCN:
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        cfg = json.loads((path / "config.json").read_text())
+        est = cls(cfg["metrics"], **cfg["hp"])
+        est.norm = {k: np.asarray(v, np.float32) for k, v in cfg["norm"].items()}
+        est.y_offset = cfg["y_offset"]
+        est.net = GCNNet(len(est.metrics), est.hp["hidden"], est.hp["layers"])
+        est.net.load_state_dict(load_file(path / "weights.safetensors"))
+        return est

@@ -1,0 +1,84 @@
+"""Training data for the estimators: encoded graphs plus labels of one target, from a dataset directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from perfsage.dataset import graphs, load
+from perfsage.errors import PerfsageError
+from perfsage.graph.encode import EncodedGraph
+
+# Metrics that are sums over operators: the per-layer labels add up to them, so PerfSAGE predicts them
+# as a sum of per-operator predictions. The rest (memory) are peaks, predicted from the whole graph.
+ADDITIVE = ("latency_ms", "npu_cycles", "energy_mj")
+
+
+@dataclass
+class GraphSet:
+    ids: list[str]
+    spaces: list[str]
+    graphs: list[EncodedGraph]
+    y: dict[str, np.ndarray]  # metric -> values (nan where missing)
+    layer_share: list[np.ndarray | None] = field(default_factory=list)  # per node, of the latency label
+    layer_values: dict[str, list[np.ndarray | None]] = field(default_factory=dict)  # metric -> per node
+    macs: np.ndarray | None = None
+    params: np.ndarray | None = None
+
+    def subset(self, ids: list[str]) -> GraphSet:
+        pos = {i: k for k, i in enumerate(self.ids)}
+        idx = [pos[i] for i in ids if i in pos]
+        return GraphSet([self.ids[k] for k in idx], [self.spaces[k] for k in idx], [self.graphs[k] for k in idx],
+                        {m: v[idx] for m, v in self.y.items()},
+                        [self.layer_share[k] for k in idx] if self.layer_share else [],
+                        {m: [v[k] for k in idx] for m, v in self.layer_values.items()},
+                        self.macs[idx] if self.macs is not None else None,
+                        self.params[idx] if self.params is not None else None)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def load_graphset(root: str | Path, target: str, metrics: list[str] | None = None) -> GraphSet:
+    table = load(root, [target], with_layers=True)
+    prefix = f"{target}/"
+    available = [c[len(prefix):] for c in table.column_names
+                 if c.startswith(prefix) and not c[len(prefix):].startswith("layer_")]
+    if not available:
+        raise PerfsageError(f"{root}: no labels for target {target!r}")
+    metrics = metrics or [m for m in available if m != "cpu_ops"]
+    missing = [m for m in metrics if m not in available]
+    if missing:
+        raise PerfsageError(f"target {target} has no metric(s) {', '.join(missing)} (has {', '.join(available)})")
+    first = table.column(prefix + metrics[0]).to_pylist()
+    keep = [k for k, v in enumerate(first) if v is not None]
+    table = table.take(keep)
+    ids = table.column("id").to_pylist()
+    g = graphs(root, ids)
+    y = {m: np.array([np.nan if v is None else v for v in table.column(prefix + m).to_pylist()], float)
+         for m in metrics}
+    layer_values: dict[str, list[np.ndarray | None]] = {}
+    if prefix + "layer_index" in table.column_names:
+        index_col = table.column(prefix + "layer_index").to_pylist()
+        for m in ADDITIVE:
+            if prefix + f"layer_{m}" not in table.column_names or m not in metrics:
+                continue
+            vals = []
+            for gid, idx, v in zip(ids, index_col, table.column(prefix + f"layer_{m}").to_pylist(), strict=True):
+                if idx is None:
+                    vals.append(None)
+                    continue
+                per_node = np.zeros(g[gid].x.shape[0], np.float64)
+                for i, val in zip(idx, v, strict=True):
+                    if 0 <= i < len(per_node):
+                        per_node[i] += val
+                vals.append(per_node)
+            layer_values[m] = vals
+    shares: list[np.ndarray | None] = []
+    for v in layer_values.get("latency_ms", []):
+        shares.append(None if v is None or v.sum() <= 0 else (v / v.sum()).astype(np.float32))
+    return GraphSet(ids, table.column("space").to_pylist(), [g[i] for i in ids], y, shares, layer_values,
+                    np.array(table.column("macs").to_pylist(), float),
+                    np.array(table.column("params").to_pylist(), float))

@@ -1,0 +1,325 @@
+"""PerfSAGE: a GraphSAGE-style GNN over the operator graph (Chai, Tripathy, Zhou et al., arXiv 2301.10999).
+
+Nodes are operators: an op-type embedding, an op-kind embedding and normalised numeric features
+(perfsage.graph.encode). Each layer aggregates messages from producers and from consumers separately
+(the graph is directed: what feeds an operator differs from what it feeds), each message gated by the
+connecting tensor's features, then a residual update with layer norm. Readout:
+- additive metrics (latency, cycles, energy) are sums over operators: each node predicts a log value
+  z_i, the graph's log prediction is logsumexp(z) (so the total is exactly the sum of per-operator
+  predictions), and softmax(z) is the predicted per-operator share, supervised by the target's
+  per-layer labels where it has them;
+- peak metrics (SRAM, flash, arena, heap) come from [sum, mean, max] pooling plus the graph-level
+  features through an MLP.
+Training minimises |log y_hat - log y| (which tracks relative error, the paper's MAPE), plus the
+per-layer share cross-entropy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from perfsage.graph.encode import EDGE_FEATURES, GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB
+from perfsage.graph.ops import KINDS
+
+
+def scatter_mean(src: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
+    out = torch.zeros(n, src.shape[1], dtype=src.dtype, device=src.device).index_add_(0, index, src)
+    ones = torch.ones_like(index, dtype=src.dtype)
+    cnt = torch.zeros(n, dtype=src.dtype, device=src.device).index_add_(0, index, ones)
+    return out / cnt.clamp(min=1).unsqueeze(1)
+
+
+def scatter_max(src: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
+    out = torch.full((n, src.shape[1]), -1e30, dtype=src.dtype, device=src.device)
+    out = out.scatter_reduce(0, index.unsqueeze(1).expand_as(src), src, reduce="amax", include_self=True)
+    return torch.where(out < -1e29, torch.zeros_like(out), out)
+
+
+def segment_logsumexp(z: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
+    m = torch.full((n,), -1e30, dtype=z.dtype, device=z.device).scatter_reduce(0, index, z, "amax")
+    s = torch.zeros(n, dtype=z.dtype, device=z.device).index_add_(0, index, torch.exp(z - m[index]))
+    return m + torch.log(s.clamp(min=1e-30))
+
+
+class SageLayer(nn.Module):
+    def __init__(self, h: int, e: int) -> None:
+        super().__init__()
+        self.self_lin = nn.Linear(h, h)
+        self.in_lin = nn.Linear(h, h)
+        self.out_lin = nn.Linear(h, h)
+        self.gate_in = nn.Linear(e, h)
+        self.gate_out = nn.Linear(e, h)
+        self.norm = nn.LayerNorm(h)
+
+    def forward(self, h, edge_index, edge_attr):
+        src, dst = edge_index
+        n = h.shape[0]
+        m_in = scatter_mean(self.in_lin(h)[src] * torch.sigmoid(self.gate_in(edge_attr)), dst, n)
+        m_out = scatter_mean(self.out_lin(h)[dst] * torch.sigmoid(self.gate_out(edge_attr)), src, n)
+        return self.norm(h + torch.relu(self.self_lin(h) + m_in + m_out))
+
+
+class PerfSAGENet(nn.Module):
+    def __init__(self, additive: list[str], peak: list[str], hidden: int = 128, layers: int = 4,
+                 op_dim: int = 32, kind_dim: int = 8) -> None:
+        super().__init__()
+        self.additive, self.peak = list(additive), list(peak)
+        self.op_emb = nn.Embedding(len(OP_VOCAB), op_dim)
+        self.kind_emb = nn.Embedding(len(KINDS), kind_dim)
+        self.inp = nn.Sequential(nn.Linear(op_dim + kind_dim + len(NODE_FEATURES), hidden), nn.ReLU(),
+                                 nn.Linear(hidden, hidden))
+        self.edge = nn.Sequential(nn.Linear(len(EDGE_FEATURES), 16), nn.ReLU())
+        self.layers = nn.ModuleList([SageLayer(hidden, 16) for _ in range(layers)])
+        self.g_mlp = nn.Sequential(nn.Linear(len(GRAPH_FEATURES), hidden), nn.ReLU())
+        # additive heads see the node and its graph's context (global features)
+        self.node_head = nn.Sequential(nn.Linear(2 * hidden + len(NODE_FEATURES), hidden), nn.ReLU(),
+                                       nn.Linear(hidden, len(self.additive))) if self.additive else None
+        self.graph_head = nn.Sequential(nn.Linear(4 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                                        nn.ReLU(), nn.Linear(hidden, len(self.peak))) if self.peak else None
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x = torch.cat([self.op_emb(batch["op"]), self.kind_emb(batch["kind"]), batch["x"]], dim=1)
+        h = self.inp(x)
+        e = self.edge(batch["edge_attr"])
+        for layer in self.layers:
+            h = layer(h, batch["edge_index"], e)
+        b, n_graphs = batch["batch"], batch["n_graphs"]
+        g = self.g_mlp(batch["g"])
+        out: dict[str, torch.Tensor] = {}
+        if self.node_head is not None:
+            z = self.node_head(torch.cat([h, g[b], batch["x"]], dim=1))  # [N, additive]
+            out["node_log"] = z
+            out["graph_log_additive"] = torch.stack(
+                [segment_logsumexp(z[:, k], b, n_graphs) for k in range(z.shape[1])], dim=1)
+        if self.graph_head is not None:
+            pooled = torch.cat([torch.zeros(n_graphs, h.shape[1]).index_add_(0, b, h),
+                                scatter_mean(h, b, n_graphs), scatter_max(h, b, n_graphs), g], dim=1)
+            out["graph_log_peak"] = self.graph_head(pooled)
+        return out
+
+
+def collate(graphs, norm: dict[str, np.ndarray], idx: list[int]) -> dict[str, torch.Tensor]:
+    """Stack graphs idx into one disjoint batch graph, normalising numeric features."""
+    xs, ops, kinds, eis, eas, gs, bs, offs = [], [], [], [], [], [], [], 0
+    for k, i in enumerate(idx):
+        e = graphs[i]
+        n = e.x.shape[0]
+        xs.append(e.x)
+        ops.append(e.op)
+        kinds.append(e.kind)
+        eis.append(e.edge_index + offs)
+        eas.append(e.edge_attr)
+        gs.append(e.g)
+        bs.append(np.full(n, k, np.int64))
+        offs += n
+    x = (np.concatenate(xs) - norm["x_mean"]) / norm["x_std"]
+    ea = (np.concatenate(eas) - norm["e_mean"]) / norm["e_std"] if sum(len(a) for a in eas) else \
+        np.zeros((0, len(EDGE_FEATURES)), np.float32)
+    g = (np.stack(gs) - norm["g_mean"]) / norm["g_std"]
+    return {"x": torch.from_numpy(x.astype(np.float32)), "op": torch.from_numpy(np.concatenate(ops).astype(np.int64)),
+            "kind": torch.from_numpy(np.concatenate(kinds).astype(np.int64)),
+            "edge_index": torch.from_numpy(np.concatenate(eis, axis=1).astype(np.int64)),
+            "edge_attr": torch.from_numpy(ea.astype(np.float32)), "g": torch.from_numpy(g.astype(np.float32)),
+            "batch": torch.from_numpy(np.concatenate(bs)), "n_graphs": len(idx)}
+
+
+def normalisation(graphs) -> dict[str, np.ndarray]:
+    x = np.concatenate([e.x for e in graphs])
+    ea = np.concatenate([e.edge_attr for e in graphs if len(e.edge_attr)] or [np.zeros((1, len(EDGE_FEATURES)))])
+    g = np.stack([e.g for e in graphs])
+
+    def ms(a):
+        s = a.std(0)
+        return a.mean(0).astype(np.float32), np.where(s > 1e-6, s, 1.0).astype(np.float32)
+
+    (xm, xs), (em, es), (gm, gsd) = ms(x), ms(ea), ms(g)
+    return {"x_mean": xm, "x_std": xs, "e_mean": em, "e_std": es, "g_mean": gm, "g_std": gsd}
+
+
+def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+class PerfSAGE:
+    """The estimator: fit / predict / predict_layers / save / load."""
+
+    name = "perfsage"
+
+    def __init__(self, metrics: list[str], hidden: int = 128, layers: int = 4, epochs: int = 120,
+                 batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, layer_weight: float = 0.3,
+                 patience: int = 25, seed: int = 0, device: str | None = None, log=None) -> None:
+        from perfsage.model.data import ADDITIVE
+
+        self.metrics = list(metrics)
+        self.additive = [m for m in self.metrics if m in ADDITIVE]
+        self.peak = [m for m in self.metrics if m not in ADDITIVE]
+        self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+                   "weight_decay": weight_decay, "layer_weight": layer_weight, "patience": patience, "seed": seed}
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.log = log or (lambda msg: None)
+        self.net: PerfSAGENet | None = None
+        self.norm: dict[str, np.ndarray] = {}
+        self.y_offset: dict[str, float] = {}
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------------ training
+    def _targets(self, gs, idx):
+        cols = []
+        for m in self.additive + self.peak:
+            v = gs.y[m][idx]
+            cols.append(np.log(np.where(v > 0, v, np.nan)))
+        return torch.tensor(np.stack(cols, 1), dtype=torch.float32)
+
+    def _loss(self, out, y, batch, shares):
+        losses = []
+        k = len(self.additive)
+        pred = []
+        if self.additive:
+            pred.append(out["graph_log_additive"])
+        if self.peak:
+            pred.append(out["graph_log_peak"])
+        pred = torch.cat(pred, 1) + torch.tensor([self.y_offset[m] for m in self.additive + self.peak])
+        mask = torch.isfinite(y)
+        losses.append(torch.abs(pred - torch.nan_to_num(y))[mask].mean())
+        if k and shares is not None and self.hp["layer_weight"] > 0:
+            z = out["node_log"][:, 0]  # the first additive metric carries the per-layer shares
+            b = batch["batch"]
+            logp = z - segment_logsumexp(z, b, batch["n_graphs"])[b]
+            have = shares >= 0
+            if have.any():
+                losses.append(self.hp["layer_weight"] * -(shares[have] * logp[have]).sum() / batch["n_graphs"])
+        return sum(losses), pred
+
+    def fit(self, train, val=None) -> PerfSAGE:
+        torch.manual_seed(self.hp["seed"])
+        rng = np.random.default_rng(self.hp["seed"])
+        self.norm = normalisation(train.graphs)
+        self.y_offset = {m: float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics}
+        self.net = PerfSAGENet(self.additive, self.peak, self.hp["hidden"], self.hp["layers"]).to(self.device)
+        opt = torch.optim.AdamW(self.net.parameters(), lr=self.hp["lr"], weight_decay=self.hp["weight_decay"])
+        n, bs = len(train), self.hp["batch_size"]
+        steps_per_epoch = max(1, math.ceil(n / bs))
+        total = self.hp["epochs"] * steps_per_epoch
+        best, best_state, bad, step = float("inf"), None, 0, 0
+        for epoch in range(self.hp["epochs"]):
+            self.net.train()
+            order = rng.permutation(n)
+            tot_loss = 0.0
+            for s in range(steps_per_epoch):
+                idx = order[s * bs:(s + 1) * bs].tolist()
+                batch = collate(train.graphs, self.norm, idx)
+                shares = self._shares(train, idx)
+                for g in opt.param_groups:
+                    g["lr"] = cosine_lr(step, total, steps_per_epoch, self.hp["lr"])
+                loss, _ = self._loss(self.net(batch), self._targets(train, idx), batch, shares)
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
+                opt.step()
+                tot_loss += float(loss)
+                step += 1
+            rec = {"epoch": epoch + 1, "train_loss": tot_loss / steps_per_epoch}
+            if val is not None and len(val):
+                rec["val_mape"] = self._val_mape(val)
+                score = rec["val_mape"]
+                if score < best - 1e-4:
+                    best, bad = score, 0
+                    best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+                else:
+                    bad += 1
+            self.history.append(rec)
+            self.log(rec)
+            if val is not None and bad >= self.hp["patience"]:
+                break
+        if best_state is not None:
+            self.net.load_state_dict(best_state)
+        return self
+
+    def _shares(self, gs, idx) -> torch.Tensor | None:
+        if not self.additive or not gs.layer_share:
+            return None
+        parts = []
+        for i in idx:
+            s = gs.layer_share[i]
+            parts.append(s if s is not None else np.full(gs.graphs[i].x.shape[0], -1.0, np.float32))
+        return torch.from_numpy(np.concatenate(parts).astype(np.float32))
+
+    def _val_mape(self, val) -> float:
+        pred = self.predict(val.graphs)
+        errs = []
+        for m in self.metrics:
+            t = val.y[m]
+            ok = t > 0
+            errs.append(np.mean(np.abs(pred[m][ok] - t[ok]) / t[ok]) * 100)
+        return float(np.mean(errs))
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def _forward_all(self, graphs, batch_size: int = 256):
+        self.net.eval()
+        outs = []
+        for s in range(0, len(graphs), batch_size):
+            idx = list(range(s, min(s + batch_size, len(graphs))))
+            batch = collate(graphs, self.norm, idx)
+            outs.append((idx, batch, self.net(batch)))
+        return outs
+
+    def predict(self, graphs) -> dict[str, np.ndarray]:
+        res = {m: np.zeros(len(graphs)) for m in self.metrics}
+        for idx, _, out in self._forward_all(graphs):
+            for k, m in enumerate(self.additive):
+                res[m][idx] = np.exp(out["graph_log_additive"][:, k].numpy() + self.y_offset[m])
+            for k, m in enumerate(self.peak):
+                res[m][idx] = np.exp(out["graph_log_peak"][:, k].numpy() + self.y_offset[m])
+        return res
+
+    def predict_layers(self, graphs) -> list[dict[str, np.ndarray]]:
+        """Per operator, each additive metric's predicted value; rows sum exactly to `predict`."""
+        result: list[dict[str, np.ndarray]] = []
+        for _, batch, out in self._forward_all(graphs):
+            b = batch["batch"].numpy()
+            z = out["node_log"].numpy()
+            for gi in range(batch["n_graphs"]):
+                zi = z[b == gi]
+                result.append({m: np.exp(zi[:, k] + self.y_offset[m]) for k, m in enumerate(self.additive)})
+        return result
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path) -> None:
+        from pathlib import Path
+
+        from safetensors.torch import save_file
+
+        from perfsage.model.base import write_json
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, path / "weights.safetensors")
+        write_json(path / "config.json", {"estimator": self.name, "metrics": self.metrics, "hp": self.hp,
+                                          "norm": self.norm, "y_offset": self.y_offset,
+                                          "op_vocab_size": len(OP_VOCAB), "history": self.history[-5:]})
+
+    @classmethod
+    def load(cls, path) -> PerfSAGE:
+        import json
+        from pathlib import Path
+
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        cfg = json.loads((path / "config.json").read_text())
+        hp = cfg["hp"]
+        est = cls(cfg["metrics"], **{k: hp[k] for k in ("hidden", "layers", "epochs", "batch_size", "lr",
+                                                          "weight_decay", "layer_weight", "patience", "seed")})
+        est.norm = {k: np.asarray(v, np.float32) for k, v in cfg["norm"].items()}
+        est.y_offset = cfg["y_offset"]
+        est.net = PerfSAGENet(est.additive, est.peak, hp["hidden"], hp["layers"])
+        est.net.load_state_dict(load_file(path / "weights.safetensors"))
+        est.net.eval()
+        return est
