@@ -189,3 +189,64 @@ def dataset_graphs(
 
     n = build_table_graphs(space, table, out, workers)
     typer.echo(f"{n} graphs built -> {out}")
+
+
+@app.command("train")
+def train_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Dataset directory.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Target whose labels to learn.")],
+    out: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write.")],
+    metrics: Annotated[str | None, typer.Option(help="Comma-separated metrics (default: all).")] = None,
+    estimator: Annotated[str, typer.Option(help="perfsage, flops, gbdt, brp-nas-gcn, nn-meter-kernels")]
+    = "perfsage",
+    split: Annotated[str, typer.Option(help="random, size, or leave-out:SPACE")] = "random",
+    seed: Annotated[int, typer.Option(help="Seed for the split and the training.")] = 0,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (neural estimators).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the training summary as JSON.")] = False,
+) -> None:
+    """Train a predictor on a dataset split (early stopping on the validation part) and save it."""
+    from perfsage.model.train import train
+
+    params = {"epochs": epochs} if epochs is not None and estimator in ("perfsage", "brp-nas-gcn") else {}
+    log = None
+    if not as_json:
+        def log(rec):
+            typer.echo("  " + "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                        for k, v in rec.items()))
+    _, info = train(data, target, out, [m for m in metrics.split(",")] if metrics else None, estimator, split,
+                    seed, log, **params)
+    if as_json:
+        _print_json(info)
+    else:
+        typer.echo(f"trained {estimator} on {info['n_train']} models in {info['train_seconds']} s -> {out}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    target: Annotated[str, typer.Option("--target", "-t", help="Target to evaluate on.")],
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset directory.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Checkpoint directory.")] = None,
+    split: Annotated[str, typer.Option(help="random, size, or leave-out:SPACE")] = "random",
+    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    plots: Annotated[Path | None, typer.Option("--plots", help="Write scatter and error-CDF PNGs here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Score a predictor on the test part of a split: MAPE, RMSPE, +-5/10% accuracy, Spearman, Kendall."""
+    from perfsage.errors import PerfsageError
+    from perfsage.model.data import load_graphset
+    from perfsage.model.evaluate import evaluate
+    from perfsage.model.registry import load_estimator
+    from perfsage.model.train import split_graphset
+
+    if data is None or model is None:
+        raise PerfsageError("give --data and --model (shipped predictors arrive with the predict issue)")
+    est = load_estimator(model)
+    gs = load_graphset(data, target, est.metrics)
+    _, _, test = split_graphset(gs, split, seed)
+    result = {"target": target, "split": split, **evaluate(est, test, plots, f"{est.name} on {target}")}
+    if as_json:
+        _print_json(result)
+        return
+    from perfsage.cli.render import render_evaluation
+
+    render_evaluation(result)

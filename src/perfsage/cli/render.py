@@ -105,3 +105,22 @@ def render_dataset_info(info: dict, console: Console | None = None) -> None:
     for t, f in info["failures"].items():
         kinds = ", ".join(f"{k} {n}" for k, n in f["kinds"].items())
         console.print(f"  [yellow]failures[/yellow] {t}: {f['count']} ({kinds})", highlight=False)
+
+
+def render_evaluation(result: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(f"[bold]{result['target']}[/bold], split {result['split']}, {result['n_test']} test models",
+                  highlight=False)
+    table = Table(box=None, header_style="bold")
+    for col in ("metric", "space", "n", "MAPE %", "RMSPE %", "±5%", "±10%", "Spearman", "Kendall"):
+        table.add_column(col, justify="left" if col in ("metric", "space") else "right")
+
+    def row(m, s, r):
+        table.add_row(m, s, str(r["n"]), f"{r['mape']:.2f}", f"{r['rmspe']:.2f}", f"{r['acc5']:.3f}",
+                      f"{r['acc10']:.3f}", f"{r['spearman']:.4f}", f"{r['kendall']:.4f}")
+
+    for m, r in result["metrics"].items():
+        row(m, "all", r)
+        for s, per in result["per_space"].items():
+            row("", s, per[m])
+    console.print(table)

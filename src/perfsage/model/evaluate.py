@@ -1,0 +1,59 @@
+"""Evaluate an estimator on a split: scores per metric and per space, plus scatter and error-CDF plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from perfsage.model.data import GraphSet
+from perfsage.model.scores import regression_report
+
+
+def evaluate(est, test: GraphSet, plots: Path | None = None, title: str = "") -> dict[str, Any]:
+    pred = est.predict(test.graphs)
+    spaces = np.array(test.spaces)
+    out: dict[str, Any] = {"n_test": len(test), "metrics": {}, "per_space": {}}
+    for m, p in pred.items():
+        out["metrics"][m] = regression_report(test.y[m], p)
+        for s in sorted(set(test.spaces)):
+            sel = spaces == s
+            out["per_space"].setdefault(s, {})[m] = regression_report(test.y[m][sel], p[sel])
+    if plots is not None:
+        write_plots(pred, test, Path(plots), title)
+    return out
+
+
+def write_plots(pred: dict[str, np.ndarray], test: GraphSet, folder: Path, title: str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    spaces = np.array(test.spaces)
+    paths = []
+    for m, p in pred.items():
+        t = test.y[m]
+        ok = t > 0
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.5))
+        for s in sorted(set(test.spaces)):
+            sel = ok & (spaces == s)
+            a1.scatter(t[sel], p[sel], s=6, alpha=0.6, label=s)
+        lo, hi = t[ok].min(), t[ok].max()
+        a1.plot([lo, hi], [lo, hi], "k--", lw=1)
+        a1.set(xscale="log", yscale="log", xlabel=f"true {m}", ylabel=f"predicted {m}", title=title)
+        a1.legend(fontsize=7)
+        err = np.sort(np.abs(p[ok] / t[ok] - 1) * 100)
+        a2.plot(err, np.arange(1, len(err) + 1) / len(err))
+        a2.axvline(5, color="grey", ls=":")
+        a2.axvline(10, color="grey", ls=":")
+        a2.set(xscale="symlog", xlabel="absolute percentage error (%)", ylabel="share of test models",
+               title="error CDF")
+        fig.tight_layout()
+        path = folder / f"{m}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths

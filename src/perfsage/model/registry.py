@@ -1,0 +1,36 @@
+"""Estimators by name, and loading any saved one from its directory (config.json names the class)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from perfsage.errors import PerfsageError
+
+
+def estimator_class(name: str):
+    from perfsage.model.baselines.brpnas import BRPNASGCN
+    from perfsage.model.baselines.flops import FlopsRegression
+    from perfsage.model.baselines.gbdt import GradientBoosting
+    from perfsage.model.baselines.nnmeter import NNMeterKernels
+    from perfsage.model.perfsage import PerfSAGE
+
+    classes = {c.name: c for c in (PerfSAGE, FlopsRegression, GradientBoosting, BRPNASGCN, NNMeterKernels)}
+    if name not in classes:
+        raise PerfsageError(f"unknown estimator {name!r} (choose from {', '.join(classes)})")
+    return classes[name]
+
+
+ESTIMATORS = ("perfsage", "flops", "gbdt", "brp-nas-gcn", "nn-meter-kernels")
+
+
+def load_estimator(path: str | Path):
+    path = Path(path)
+    cfg_path = path / "config.json"
+    if not cfg_path.is_file():
+        raise PerfsageError(f"{path}: not a perfsage checkpoint (no config.json)")
+    try:
+        name = json.loads(cfg_path.read_text())["estimator"]
+    except (json.JSONDecodeError, KeyError):
+        raise PerfsageError(f"{cfg_path}: not a perfsage checkpoint config") from None
+    return estimator_class(name).load(path)

@@ -1,0 +1,53 @@
+"""Train one estimator on a dataset split and save it with a model card's worth of provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from perfsage.dataset.splits import make_split
+from perfsage.model.data import GraphSet, load_graphset
+from perfsage.model.registry import estimator_class
+
+
+def data_hash(gs: GraphSet) -> str:
+    h = hashlib.sha256()
+    for i in sorted(range(len(gs)), key=lambda k: gs.ids[k]):
+        h.update(gs.ids[i].encode())
+        for m in sorted(gs.y):
+            h.update(np.float64(gs.y[m][i]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def split_graphset(gs: GraphSet, split: str, seed: int = 0) -> tuple[GraphSet, GraphSet, GraphSet]:
+    s = make_split(split, gs.ids, gs.spaces, list(gs.macs) if gs.macs is not None else None, seed=seed)
+    return gs.subset(s.train), gs.subset(s.val), gs.subset(s.test)
+
+
+def train(data: str | Path, target: str, out: str | Path, metrics: list[str] | None = None,
+          estimator: str = "perfsage", split: str = "random", seed: int = 0, log=None,
+          **params) -> tuple[Any, dict[str, Any]]:
+    gs = load_graphset(data, target, metrics)
+    tr, va, te = split_graphset(gs, split, seed)
+    cls = estimator_class(estimator)
+    kwargs = dict(params)
+    if estimator in ("perfsage", "brp-nas-gcn") and log is not None:
+        kwargs["log"] = log
+    if estimator != "flops":
+        kwargs.setdefault("seed", seed)
+    est = cls(list(gs.y), **kwargs)
+    t0 = time.time()
+    est.fit(tr, va)
+    seconds = time.time() - t0
+    est.save(Path(out))
+    info = {"target": target, "metrics": list(gs.y), "split": split, "seed": seed, "n_train": len(tr),
+            "n_val": len(va), "n_test": len(te), "train_seconds": round(seconds, 1), "data_hash": data_hash(tr),
+            "data": str(data)}
+    from perfsage.model.base import write_json
+
+    write_json(Path(out) / "training.json", info)
+    return est, info

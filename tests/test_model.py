@@ -1,0 +1,93 @@
+"""Estimators: one interface, lossless save/load without pickles, per-layer sums, evaluation, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_cli
+from perfsage.dataset.build import BuildConfig, build
+from perfsage.model.data import load_graphset
+from perfsage.model.evaluate import evaluate
+from perfsage.model.registry import ESTIMATORS, estimator_class, load_estimator
+from perfsage.model.train import split_graphset
+
+METRICS = ["latency_ms", "energy_mj", "sram_kib", "flash_kib"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("model-ds")
+    build(BuildConfig(out=out, spaces=["kws", "nasbench201"], per_space=24, targets=["ethos-u55-128"], workers=2),
+          progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def graphset(data):
+    return load_graphset(data, "ethos-u55-128", METRICS)
+
+
+def _small(name: str):
+    params = {"perfsage": {"epochs": 40, "batch_size": 16, "hidden": 64, "layers": 2},
+              "brp-nas-gcn": {"epochs": 20, "batch_size": 16, "hidden": 64},
+              "gbdt": {"n_estimators": 60}, "nn-meter-kernels": {"n_estimators": 20}}.get(name, {})
+    return estimator_class(name)(METRICS, **params)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_fit_predict_save_load(name, graphset, tmp_path):
+    torch.set_num_threads(1)
+    train, val, test = split_graphset(graphset, "random")
+    est = _small(name).fit(train, val)
+    pred = est.predict(test.graphs)
+    expected = METRICS if name != "nn-meter-kernels" else ["latency_ms", "energy_mj"]
+    assert sorted(pred) == sorted(expected)
+    assert all(np.all(np.isfinite(v)) and np.all(v > 0) for v in pred.values())
+    est.save(tmp_path / name)
+    assert not list((tmp_path / name).glob("*.pkl")) and not list((tmp_path / name).glob("*.pt"))
+    again = load_estimator(tmp_path / name).predict(test.graphs)
+    for m in pred:
+        np.testing.assert_allclose(again[m], pred[m], rtol=1e-5)
+
+
+def test_perfsage_learns_and_layers_sum_to_total(graphset):
+    torch.set_num_threads(1)
+    train, val, test = split_graphset(graphset, "random")
+    est = _small("perfsage").fit(train, val)
+    rep = evaluate(est, train)
+    baseline = np.mean(np.abs(np.median(train.y["latency_ms"]) / train.y["latency_ms"] - 1)) * 100
+    assert rep["metrics"]["latency_ms"]["mape"] < baseline / 2  # far better than a constant guess
+    layers = est.predict_layers(test.graphs[:5])
+    total = est.predict(test.graphs[:5])["latency_ms"]
+    for per_op, t, g in zip(layers, total, test.graphs[:5], strict=True):
+        assert len(per_op["latency_ms"]) == g.x.shape[0]
+        assert per_op["latency_ms"].sum() == pytest.approx(t, rel=1e-5)
+
+
+def test_evaluate_report_and_plots(graphset, tmp_path):
+    est = _small("flops").fit(graphset)
+    rep = evaluate(est, graphset, plots=tmp_path)
+    assert set(rep["metrics"]["latency_ms"]) == {"n", "mape", "rmspe", "acc5", "acc10", "spearman", "kendall"}
+    assert set(rep["per_space"]) == {"kws", "nasbench201"}
+    assert (tmp_path / "latency_ms.png").stat().st_size > 5000
+
+
+def test_train_and_evaluate_cli(data, tmp_path):
+    ck = tmp_path / "ck"
+    r = run_cli("train", "--data", str(data), "--target", "ethos-u55-128", "--out", str(ck), "--estimator", "gbdt",
+                "--metrics", "latency_ms,sram_kib", "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["n_train"] > 0 and info["metrics"] == ["latency_ms", "sram_kib"]
+    r = run_cli("evaluate", "--data", str(data), "--model", str(ck), "--target", "ethos-u55-128", "--json",
+                timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["target"] == "ethos-u55-128" and out["split"] == "random" and out["n_test"] > 0
+    assert 0 <= out["metrics"]["latency_ms"]["acc10"] <= 1
+    r = run_cli("evaluate", "--data", str(data), "--model", str(tmp_path / "nope"), "--target", "ethos-u55-128")
+    assert r.returncode == 2 and "not a perfsage checkpoint" in r.stderr
