@@ -7,6 +7,7 @@ returns the encoded graphs from the cache (regenerating any the cache lacks from
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -65,12 +66,21 @@ def graphs(root: str | Path, ids: list[str]) -> dict[str, EncodedGraph]:
             if row["encoding_version"] == ENCODING_VERSION and row["id"] not in out:
                 out[row["id"]] = decode_graph_row(row)
     missing = [i for i in ids if i not in out]
-    if missing:
-        from perfsage.graph import load_graph
-        from perfsage.graph.encode import encode
-        from perfsage.spaces import get_space
+    if len(missing) > 200 and (os.cpu_count() or 1) > 1:
+        from concurrent.futures import ProcessPoolExecutor
 
-        for mid in missing:
-            space, seed = mid.rsplit("-", 1)
-            out[mid] = encode(load_graph(get_space(space).synth(int(seed))[1]))
+        with ProcessPoolExecutor(max_workers=os.cpu_count()) as ex:
+            out.update(zip(missing, ex.map(_regenerate, missing, chunksize=32), strict=True))
+    else:
+        out.update((mid, _regenerate(mid)) for mid in missing)
     return out
+
+
+def _regenerate(mid: str) -> EncodedGraph:
+    """The encoded graph of a model id, from space + seed (or a real-device table's space:index)."""
+    from perfsage.graph import load_graph
+    from perfsage.graph.encode import encode
+    from perfsage.spaces import get_space
+
+    space, seed = mid.rsplit("-", 1)
+    return encode(load_graph(get_space(space).synth(int(seed))[1]))

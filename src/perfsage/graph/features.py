@@ -133,12 +133,11 @@ def node_features(graph: Graph, node: Node) -> NodeFeatures:
         n_inputs=sum(1 for t in node.inputs if t >= 0), n_outputs=len(node.outputs))
 
 
-def peak_activation_bytes(graph: Graph) -> int:
-    """Peak bytes of simultaneously live activation tensors when operators run in file order.
+def live_bytes(graph: Graph) -> list[int]:
+    """Bytes of activation tensors live while each operator runs (file order = execution order).
 
     A tensor is live from the step that produces it (step 0 for graph inputs) through its last reader
-    (the end for graph outputs); an operator's inputs and outputs are live together. No in-place reuse
-    is assumed, so this is an upper bound on a planner like TFLM's that shares non-overlapping buffers.
+    (the end for graph outputs); an operator's inputs and outputs are live together.
     """
     tensors = graph.tensors
     n = len(graph.nodes)
@@ -162,11 +161,21 @@ def peak_activation_bytes(graph: Graph) -> int:
         b = tensors[t].nbytes
         delta[start] += b
         delta[end + 1] -= b
-    peak = live = 0
-    for d in delta:
+    out, live = [], 0
+    for d in delta[: max(n, 1)]:
         live += d
-        peak = max(peak, live)
-    return peak
+        out.append(live)
+    return out[:n] if n else out
+
+
+def peak_activation_bytes(graph: Graph) -> int:
+    """Peak bytes of simultaneously live activation tensors when operators run in file order.
+
+    A tensor is live from the step that produces it (step 0 for graph inputs) through its last reader
+    (the end for graph outputs); an operator's inputs and outputs are live together. No in-place reuse
+    is assumed, so this is an upper bound on a planner like TFLM's that shares non-overlapping buffers.
+    """
+    return max(live_bytes(graph), default=0)
 
 
 def depth(graph: Graph) -> int:

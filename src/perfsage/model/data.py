@@ -11,9 +11,11 @@ from perfsage.dataset import graphs, load
 from perfsage.errors import PerfsageError
 from perfsage.graph.encode import EncodedGraph
 
-# Metrics that are sums over operators: the per-layer labels add up to them, so PerfSAGE predicts them
-# as a sum of per-operator predictions. The rest (memory) are peaks, predicted from the whole graph.
-ADDITIVE = ("latency_ms", "npu_cycles", "energy_mj")
+# Metrics that are sums over operators (per-layer labels, where a target has them, add up to them;
+# flash is the sum of each operator's encoded weights and commands), and metrics that are peaks over
+# the execution (the most memory live at any operator). PerfSAGE reads both out of per-operator values.
+ADDITIVE = ("latency_ms", "npu_cycles", "energy_mj", "flash_kib")
+PEAK = ("sram_kib", "arena_kib", "peak_heap_kib")
 
 
 @dataclass

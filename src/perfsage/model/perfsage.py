@@ -4,14 +4,16 @@ Nodes are operators: an op-type embedding, an op-kind embedding and normalised n
 (perfsage.graph.encode). Each layer aggregates messages from producers and from consumers separately
 (the graph is directed: what feeds an operator differs from what it feeds), each message gated by the
 connecting tensor's features, then a residual update with layer norm. Readout:
-- additive metrics (latency, cycles, energy) are sums over operators: each node predicts a log value
-  z_i, the graph's log prediction is logsumexp(z) (so the total is exactly the sum of per-operator
-  predictions), and softmax(z) is the predicted per-operator share, supervised by the target's
-  per-layer labels where it has them;
-- peak metrics (SRAM, flash, arena, heap) come from [sum, mean, max] pooling plus the graph-level
-  features through an MLP.
-Training minimises |log y_hat - log y| (which tracks relative error, the paper's MAPE), plus the
-per-layer share cross-entropy.
+- additive metrics (latency, cycles, energy, flash) are sums over operators: each node predicts a log
+  value z_i, the graph's log prediction is logsumexp(z) (so the total is exactly the sum of
+  per-operator predictions), supervised per operator by the target's per-layer labels where it has
+  them (Vela);
+- peak metrics (SRAM, arena, heap) are a maximum over the execution: each node predicts the log memory
+  in use while it runs (it sees the liveness-based live bytes at its step), the graph takes a sharp
+  smooth maximum, logsumexp(T z) / T with T = 8, plus a graph-level correction from pooled embeddings
+  and graph features (planners share and pad buffers in ways no single step shows).
+Training minimises |log y_hat - log y| (which tracks relative error, the paper's MAPE) on totals and,
+where available, on every operator's own label.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def segment_logsumexp(z: torch.Tensor, index: torch.Tensor, n: int) -> torch.Ten
     m = torch.full((n,), -1e30, dtype=z.dtype, device=z.device).scatter_reduce(0, index, z, "amax")
     s = torch.zeros(n, dtype=z.dtype, device=z.device).index_add_(0, index, torch.exp(z - m[index]))
     return m + torch.log(s.clamp(min=1e-30))
+
+
+PEAK_T = 8.0
 
 
 class SageLayer(nn.Module):
@@ -78,6 +83,8 @@ class PerfSAGENet(nn.Module):
         # additive heads see the node and its graph's context (global features)
         self.node_head = nn.Sequential(nn.Linear(2 * hidden + len(NODE_FEATURES), hidden), nn.ReLU(),
                                        nn.Linear(hidden, len(self.additive))) if self.additive else None
+        self.peak_node_head = nn.Sequential(nn.Linear(2 * hidden + len(NODE_FEATURES), hidden), nn.ReLU(),
+                                            nn.Linear(hidden, len(self.peak))) if self.peak else None
         self.graph_head = nn.Sequential(nn.Linear(4 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
                                         nn.ReLU(), nn.Linear(hidden, len(self.peak))) if self.peak else None
 
@@ -96,9 +103,12 @@ class PerfSAGENet(nn.Module):
             out["graph_log_additive"] = torch.stack(
                 [segment_logsumexp(z[:, k], b, n_graphs) for k in range(z.shape[1])], dim=1)
         if self.graph_head is not None:
+            zp = self.peak_node_head(torch.cat([h, g[b], batch["x"]], dim=1))  # [N, peak]
+            smooth_max = torch.stack([segment_logsumexp(PEAK_T * zp[:, k], b, n_graphs) / PEAK_T
+                                      for k in range(zp.shape[1])], dim=1)
             pooled = torch.cat([torch.zeros(n_graphs, h.shape[1]).index_add_(0, b, h),
                                 scatter_mean(h, b, n_graphs), scatter_max(h, b, n_graphs), g], dim=1)
-            out["graph_log_peak"] = self.graph_head(pooled)
+            out["graph_log_peak"] = smooth_max + 0.1 * self.graph_head(pooled)
         return out
 
 
@@ -151,12 +161,12 @@ class PerfSAGE:
 
     name = "perfsage"
 
-    def __init__(self, metrics: list[str], hidden: int = 128, layers: int = 4, epochs: int = 120,
-                 batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, layer_weight: float = 0.3,
+    def __init__(self, metrics: list[str], hidden: int = 64, layers: int = 3, epochs: int = 120,
+                 batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, layer_weight: float = 0.5,
                  patience: int = 25, seed: int = 0, device: str | None = None, log=None) -> None:
         from perfsage.model.data import ADDITIVE
 
-        self.metrics = list(metrics)
+        self.metrics = list(metrics)  # additive ones are summed over operators, the rest are peaks
         self.additive = [m for m in self.metrics if m in ADDITIVE]
         self.peak = [m for m in self.metrics if m not in ADDITIVE]
         self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
@@ -176,25 +186,32 @@ class PerfSAGE:
             cols.append(np.log(np.where(v > 0, v, np.nan)))
         return torch.tensor(np.stack(cols, 1), dtype=torch.float32)
 
-    def _loss(self, out, y, batch, shares):
-        losses = []
-        k = len(self.additive)
+    def _loss(self, out, y, batch, node_y):
+        """log-L1 on graph totals, plus (where the target has per-layer labels) log-L1 on every operator
+        with a positive label and a hinge pushing operators with a zero label below 0.01% of the total."""
         pred = []
         if self.additive:
             pred.append(out["graph_log_additive"])
         if self.peak:
             pred.append(out["graph_log_peak"])
-        pred = torch.cat(pred, 1) + torch.tensor([self.y_offset[m] for m in self.additive + self.peak])
+        offsets = torch.tensor([self.y_offset[m] for m in self.additive + self.peak])
+        pred = torch.cat(pred, 1) + offsets
         mask = torch.isfinite(y)
-        losses.append(torch.abs(pred - torch.nan_to_num(y))[mask].mean())
-        if k and shares is not None and self.hp["layer_weight"] > 0:
-            z = out["node_log"][:, 0]  # the first additive metric carries the per-layer shares
-            b = batch["batch"]
-            logp = z - segment_logsumexp(z, b, batch["n_graphs"])[b]
-            have = shares >= 0
-            if have.any():
-                losses.append(self.hp["layer_weight"] * -(shares[have] * logp[have]).sum() / batch["n_graphs"])
-        return sum(losses), pred
+        loss = torch.abs(pred - torch.nan_to_num(y))[mask].mean()
+        if node_y is not None and self.hp["layer_weight"] > 0:
+            z = out["node_log"] + offsets[: len(self.additive)]
+            have = torch.isfinite(node_y)
+            pos = have & (node_y > -1e29)
+            zero = have & (node_y <= -1e29)
+            terms = []
+            if pos.any():
+                terms.append(torch.abs(z - torch.nan_to_num(node_y))[pos].mean())
+            if zero.any():
+                floor = (pred[:, : len(self.additive)] - 9.2)[batch["batch"]]  # log(1e-4) below the total
+                terms.append(torch.relu(z - floor)[zero].mean())
+            if terms:
+                loss = loss + self.hp["layer_weight"] * sum(terms)
+        return loss, pred
 
     def fit(self, train, val=None) -> PerfSAGE:
         torch.manual_seed(self.hp["seed"])
@@ -214,15 +231,15 @@ class PerfSAGE:
             for s in range(steps_per_epoch):
                 idx = order[s * bs:(s + 1) * bs].tolist()
                 batch = collate(train.graphs, self.norm, idx)
-                shares = self._shares(train, idx)
+                node_y = self._node_targets(train, idx)
                 for g in opt.param_groups:
                     g["lr"] = cosine_lr(step, total, steps_per_epoch, self.hp["lr"])
-                loss, _ = self._loss(self.net(batch), self._targets(train, idx), batch, shares)
+                loss, _ = self._loss(self.net(batch), self._targets(train, idx), batch, node_y)
                 opt.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
                 opt.step()
-                tot_loss += float(loss)
+                tot_loss += float(loss.detach())
                 step += 1
             rec = {"epoch": epoch + 1, "train_loss": tot_loss / steps_per_epoch}
             if val is not None and len(val):
@@ -241,14 +258,24 @@ class PerfSAGE:
             self.net.load_state_dict(best_state)
         return self
 
-    def _shares(self, gs, idx) -> torch.Tensor | None:
-        if not self.additive or not gs.layer_share:
+    def _node_targets(self, gs, idx) -> torch.Tensor | None:
+        """[nodes, additive] log per-layer labels: nan where unknown, -1e30 where the label is zero."""
+        if not self.additive or not any(m in gs.layer_values for m in self.additive):
             return None
-        parts = []
-        for i in idx:
-            s = gs.layer_share[i]
-            parts.append(s if s is not None else np.full(gs.graphs[i].x.shape[0], -1.0, np.float32))
-        return torch.from_numpy(np.concatenate(parts).astype(np.float32))
+        cols = []
+        for m in self.additive:
+            vals = gs.layer_values.get(m)
+            parts = []
+            for i in idx:
+                n = gs.graphs[i].x.shape[0]
+                v = vals[i] if vals is not None else None
+                if v is None:
+                    parts.append(np.full(n, np.nan))
+                else:
+                    with np.errstate(divide="ignore"):
+                        parts.append(np.where(v > 0, np.log(np.maximum(v, 1e-300)), -1e30))
+            cols.append(np.concatenate(parts))
+        return torch.tensor(np.stack(cols, 1), dtype=torch.float32)
 
     def _val_mape(self, val) -> float:
         pred = self.predict(val.graphs)

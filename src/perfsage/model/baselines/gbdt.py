@@ -57,7 +57,7 @@ class GradientBoosting(Estimator):
             kw = {}
             if xv is not None:
                 okv = val.y[m] > 0
-                kw = {"eval_set": [(xv[okv], np.log(val.y[m][okv]))],
+                kw = {"eval_X": (xv[okv],), "eval_y": (np.log(val.y[m][okv]),),
                       "callbacks": [lgb.early_stopping(100, verbose=False)]}
             model.fit(x[ok], np.log(train.y[m][ok]), **kw)
             self.boosters[m] = model.booster_
