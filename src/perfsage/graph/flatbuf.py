@@ -51,10 +51,6 @@ class Buffer:
     def fail(self, what: str) -> ModelFormatError:
         return ModelFormatError(f"corrupt flatbuffer: {what}")
 
-    def check(self, pos: int, length: int, what: str) -> None:
-        if pos < 0 or length < 0 or pos + length > self.size:
-            raise self.fail(f"{what} at offset {pos} (+{length}) is outside the {self.size}-byte file")
-
     def u32(self, pos: int) -> int:
         if pos < 0 or pos + 4 > self.size:
             raise self.fail(f"offset {pos} is outside the {self.size}-byte file")
@@ -96,12 +92,6 @@ class Table:
             return 0
         return _U16.unpack_from(self.buf.data, self.vt + voff)[0]
 
-    def offsets(self, n: int) -> tuple[int, ...]:
-        """Field offsets of slots 0..n-1 in one read (0 = absent): the fast path for hot tables."""
-        have = min((self.vt_len - 4) // 2, n)
-        offs = struct.unpack_from(f"<{have}H", self.buf.data, self.vt + 4) if have > 0 else ()
-        return offs + (0,) * (n - have)
-
     def scalar_at(self, off: int, kind: str, default: int | float = 0) -> int | float:
         """Like `scalar`, given the field offset from `offsets`."""
         if not off:
@@ -112,51 +102,8 @@ class Table:
             raise self.buf.fail(f"field at {p} is outside the file")
         return s.unpack_from(self.buf.data, p)[0]
 
-    def scalars_at(self, off: int, kind: str) -> tuple:
-        """Like `scalars`, given the field offset from `offsets`."""
-        if not off:
-            return ()
-        buf = self.buf
-        p = self.pos + off
-        start = p + buf.u32(p)
-        n = buf.u32(start)
-        start += 4
-        if start + n * _ELEM_SIZE[kind] > buf.size:
-            raise buf.fail(f"vector of {n} elements at {start - 4} runs past the end of the file")
-        buf.charge(n, "vector")
-        return struct.unpack_from(f"<{n}{_ELEM_FMT[kind]}", buf.data, start) if n else ()
-
-    def string_at(self, off: int) -> str:
-        if not off:
-            return ""
-        buf = self.buf
-        p = self.pos + off
-        start = p + buf.u32(p)
-        n = buf.u32(start)
-        start += 4
-        if start + n > buf.size:
-            raise buf.fail(f"string of {n} bytes at {start - 4} runs past the end of the file")
-        buf.charge(n, "string")
-        return bytes(buf.data[start:start + n]).decode("utf-8", errors="replace")
-
-    def table_at_off(self, off: int) -> Table | None:
-        if not off:
-            return None
-        p = self.pos + off
-        return Table(self.buf, p + self.buf.u32(p))
-
-    def has(self, slot: int) -> bool:
-        return self._offset(slot) != 0
-
     def scalar(self, slot: int, kind: str, default: int | float = 0) -> int | float:
-        off = self._offset(slot)
-        if not off:
-            return default
-        s = SCALARS[kind]
-        p = self.pos + off
-        if p + s.size > self.buf.size:
-            raise self.buf.fail(f"field at {p} is outside the file")
-        v = s.unpack_from(self.buf.data, p)[0]
+        v = self.scalar_at(self._offset(slot), kind, default)
         return bool(v) if kind == "bool" else v
 
     def _indirect(self, slot: int) -> int:
@@ -170,9 +117,6 @@ class Table:
     def table(self, slot: int) -> Table | None:
         p = self._indirect(slot)
         return None if p < 0 else Table(self.buf, p)
-
-    def union_table(self, slot: int) -> Table | None:
-        return self.table(slot)
 
     def _vector(self, slot: int, elem_size: int) -> tuple[int, int]:
         """(start of elements, count), count 0 when absent; bounds and budget checked."""
@@ -188,13 +132,7 @@ class Table:
 
     def vector_len(self, slot: int, elem_size: int) -> int:
         """Length only, bounds checked but not charged (used for byte sizes of weight blobs)."""
-        p = self._indirect(slot)
-        if p < 0:
-            return 0
-        n = self.buf.u32(p)
-        if p + 4 + n * elem_size > self.buf.size:
-            raise self.buf.fail(f"vector of {n} elements at {p} runs past the end of the file")
-        return n
+        return self.vector_span(slot, elem_size)[1]
 
     def vector_span(self, slot: int, elem_size: int = 1) -> tuple[int, int]:
         """(start, count) of a vector without reading it, bounds checked; for raw weight data."""

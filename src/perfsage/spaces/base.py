@@ -49,6 +49,12 @@ class Space(ABC):
     def weight_rng(self, seed: int) -> np.random.Generator:
         return self._rng(seed, 1)
 
+    def builder(self, seed: int, note: str = ""):
+        """A ModelBuilder drawing this model's weights, its description naming the space."""
+        from perfsage.spaces.builder import ModelBuilder
+
+        return ModelBuilder(self.weight_rng(seed), description=f"perfsage {self.name} {note}".strip())
+
     @abstractmethod
     def sample(self, seed: int) -> ArchSpec:
         """A random architecture, deterministic in `seed`."""

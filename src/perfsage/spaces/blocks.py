@@ -76,6 +76,12 @@ def sample_backbone(rng: np.random.Generator, stages=MBV2_STAGES, widths=(0.35, 
     return out
 
 
+def square_backbone(b: ModelBuilder, spec: dict[str, Any]) -> list[Act]:
+    """Input of spec["resolution"] squared RGB, then the backbone; the stage outputs."""
+    r = spec["resolution"]
+    return build_backbone(b, b.input((1, r, r, 3)), spec)
+
+
 def build_backbone(b: ModelBuilder, x: Act, spec: dict[str, Any]) -> list[Act]:
     """Stem + stages; returns the output of every stage (for detection / segmentation heads)."""
     y = conv_act(b, x, make_divisible(32 * spec["width"]), 3, 2, spec["stem_act"])

@@ -13,11 +13,10 @@ from perfsage.spaces.blocks import (
     EXPANSIONS,
     KERNELS,
     backbone_size_log10,
-    build_backbone,
     conv_act,
     sample_backbone,
+    square_backbone,
 )
-from perfsage.spaces.builder import ModelBuilder
 
 RESOLUTIONS = tuple(range(96, 225, 16))
 STAGES = DEEP_STAGES
@@ -41,10 +40,8 @@ class ClassificationSpace(Space):
 
     def build(self, arch: ArchSpec, seed: int = 0) -> bytes:
         a = arch.arch
-        b = ModelBuilder(self.weight_rng(seed), description=f"perfsage {self.name}")
-        r = a["resolution"]
-        x = b.input((1, r, r, 3))
-        y = build_backbone(b, x, a)[-1]
+        b = self.builder(seed)
+        y = square_backbone(b, a)[-1]
         y = conv_act(b, y, make_divisible(a["head_channels"] * max(1.0, a["width"])), 1, 1, a["head_act"])
         y = b.mean(y, keep_dims=False)
         y = b.softmax(b.fully_connected(y, a["classes"]))

@@ -27,8 +27,8 @@ from perfsage.spaces.blocks import (
     EXPANSIONS,
     KERNELS,
     backbone_size_log10,
-    build_backbone,
     sample_backbone,
+    square_backbone,
 )
 from perfsage.spaces.builder import Act, ModelBuilder
 
@@ -85,10 +85,8 @@ class DetectionSpace(Space):
 
     def build(self, arch: ArchSpec, seed: int = 0) -> bytes:
         a = arch.arch
-        b = ModelBuilder(self.weight_rng(seed), description=f"perfsage {self.name}")
-        r = a["resolution"]
-        x = b.input((1, r, r, 3))
-        stages = build_backbone(b, x, a)
+        b = self.builder(seed)
+        stages = square_backbone(b, a)
         c16, c32 = stages[STRIDE16_STAGE], stages[-1]
         if a["last_conv"]:
             c32 = b.conv2d(c32, make_divisible(1280 * a["width"]), 1, act="RELU6")

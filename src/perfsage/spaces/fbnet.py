@@ -86,7 +86,7 @@ class FBNetSpace(Space):
 
     def build(self, arch: ArchSpec, seed: int = 0) -> bytes:
         blocks = parse_arch_string(arch.arch["arch"])
-        b = ModelBuilder(self.weight_rng(seed), description=f"perfsage {self.name}")
+        b = self.builder(seed)
         x = b.input((1, 32, 32, 3))
         y = b.conv2d(x, STEM_CHANNELS, 3, 1, act="RELU")
         for block, (c, s) in zip(blocks, layer_plan(), strict=True):

@@ -139,7 +139,7 @@ class KeywordSpottingSpace(Space):
 
     def build(self, arch: ArchSpec, seed: int = 0) -> bytes:
         a = arch.arch
-        b = ModelBuilder(self.weight_rng(seed), description=f"perfsage {self.name}")
+        b = self.builder(seed)
         x = b.input(INPUT_SHAPE)
         if a["family"] == "ds_cnn":
             y = self._ds_cnn(b, x, a)

@@ -112,7 +112,7 @@ class NASBench201Space(Space):
 
     def build(self, arch: ArchSpec, seed: int = 0) -> bytes:
         ops = parse_arch_string(arch.arch["arch"])
-        b = ModelBuilder(self.weight_rng(seed), description=f"perfsage {self.name} {arch.arch['arch']}")
+        b = self.builder(seed, arch.arch["arch"])
         x = b.input((1, 32, 32, 3))
         y = b.conv2d(x, STAGE_CHANNELS[0], 3, 1)
         for s, c in enumerate(STAGE_CHANNELS):

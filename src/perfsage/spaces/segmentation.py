@@ -130,7 +130,7 @@ class SegmentationSpace(Space):
 
     def build(self, arch: ArchSpec, seed: int = 0) -> bytes:
         a = arch.arch
-        b = ModelBuilder(self.weight_rng(seed), description=f"perfsage {self.name}")
+        b = self.builder(seed)
         h, w = a["resolution"]
         x = b.input((1, h, w, 3))
         outs = build_backbone(b, x, a)
