@@ -66,13 +66,20 @@ def graphs(root: str | Path, ids: list[str]) -> dict[str, EncodedGraph]:
             if row["encoding_version"] == ENCODING_VERSION and row["id"] not in out:
                 out[row["id"]] = decode_graph_row(row)
     missing = [i for i in ids if i not in out]
+    if not missing:
+        return out
     if len(missing) > 200 and (os.cpu_count() or 1) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=os.cpu_count()) as ex:
-            out.update(zip(missing, ex.map(_regenerate, missing, chunksize=32), strict=True))
+            fresh = dict(zip(missing, ex.map(_regenerate, missing, chunksize=32), strict=True))
     else:
-        out.update((mid, _regenerate(mid)) for mid in missing)
+        fresh = {mid: _regenerate(mid) for mid in missing}
+    out.update(fresh)
+    if os.access(root, os.W_OK):  # keep them: the next load reads the cache instead of rebuilding
+        from perfsage.dataset.records import graph_row
+
+        store.write_shard(root / "graphs", pa.Table.from_pylist([graph_row(k, v) for k, v in fresh.items()]))
     return out
 
 
