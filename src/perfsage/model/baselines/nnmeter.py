@@ -42,9 +42,10 @@ def kernels(e: EncodedGraph) -> tuple[np.ndarray, np.ndarray]:
 class NNMeterKernels(Estimator):
     name = "nn-meter-kernels"
 
-    def __init__(self, metrics: list[str], n_estimators: int = 200, seed: int = 0) -> None:
+    def __init__(self, metrics: list[str], n_estimators: int = 100, max_kernels: int = 40_000,
+                 seed: int = 0) -> None:
         self.metrics = list(metrics)
-        self.params = {"n_estimators": n_estimators, "seed": seed}
+        self.params = {"n_estimators": n_estimators, "max_kernels": max_kernels, "seed": seed}
         self.forests: dict[str, dict[int, object]] = {}
 
     def supports(self, train) -> list[str]:
@@ -65,10 +66,15 @@ class NNMeterKernels(Estimator):
                     xs.setdefault(int(kind[i]), []).append(e.x[i])
                     ys.setdefault(int(kind[i]), []).append(lab[i])
             self.forests[m] = {}
+            rng = np.random.default_rng(self.params["seed"])
             for k in xs:
-                rf = RandomForestRegressor(n_estimators=self.params["n_estimators"], min_samples_leaf=2, n_jobs=-1,
-                                           random_state=self.params["seed"])
-                rf.fit(np.asarray(xs[k]), np.asarray(ys[k]))
+                x, y = np.asarray(xs[k]), np.asarray(ys[k])
+                if len(x) > self.params["max_kernels"]:  # nn-Meter's kernel sets are thousands, not millions
+                    keep = rng.choice(len(x), self.params["max_kernels"], replace=False)
+                    x, y = x[keep], y[keep]
+                rf = RandomForestRegressor(n_estimators=self.params["n_estimators"], min_samples_leaf=2,
+                                           max_features=0.5, n_jobs=-1, random_state=self.params["seed"])
+                rf.fit(x, y)
                 self.forests[m][k] = rf
         return self
 
