@@ -98,8 +98,7 @@ class ModelBuilder:
         arrays = _QARRAYS.get(q)
         if arrays is None:  # activation quantisation is shared by many tensors: build its arrays once
             arrays = _QARRAYS[q] = (np.array([q.scale], np.float32), np.array([q.zero_point], np.int64))
-        self._counter += 1
-        self.tensors.append(TensorRecord(shape, _INT8, 0, f"{kind}_{self._counter}", *arrays))
+        self.tensors.append(TensorRecord(shape, _INT8, 0, self._name(kind), *arrays))
         return Act(len(self.tensors) - 1, shape, q)
 
     def _const(self, data: np.ndarray, dtype: int, name: str, scale=None, zero_point=None,

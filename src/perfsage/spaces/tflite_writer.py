@@ -68,15 +68,20 @@ Field = tuple[int, str, object]
 _OFFSET_KINDS = ("table", "tables", "string", "bytes16", "tensors")
 _U32 = struct.Struct("<I")
 _PLANS: dict[tuple, tuple] = {}
-_SUB: dict[tuple, tuple] = {}
+
+
+def _is_offset(kind: str) -> bool:
+    """Whether a field of this kind is an offset to a child object (else an inline scalar)."""
+    return kind in _OFFSET_KINDS or kind.startswith("vec:")
 
 
 def _plan(key: tuple[tuple[int, str], ...]) -> tuple:
-    """Layout of a table with these (slot, kind) fields: vtable bytes, alignment, object length,
-    struct format of the object, and which fields are scalars / offsets in layout order."""
+    """Layout of a table with these (slot, kind) fields: vtable bytes, 8-byte alignment or not, object
+    length, struct format of soffset + scalars, the scalars' key indices in layout order, and the
+    offset fields' key indices with their positions in the object (left zero, patched when placed)."""
     n_slots = max((slot for slot, _ in key), default=-1) + 1
-    scalars = [i for i, (_, k) in enumerate(key) if not (k in _OFFSET_KINDS or k.startswith("vec:"))]
-    offsets = [i for i, (_, k) in enumerate(key) if k in _OFFSET_KINDS or k.startswith("vec:")]
+    scalars = [i for i, (_, k) in enumerate(key) if not _is_offset(k)]
+    offsets = [i for i, (_, k) in enumerate(key) if _is_offset(k)]
     # after the 4-byte soffset: larger scalars first (no padding between them), then the offsets
     scalars.sort(key=lambda i: -struct.calcsize(_FMT[key[i][1]]))
     big = any(struct.calcsize(_FMT[key[i][1]]) == 8 for i in scalars)
@@ -91,14 +96,12 @@ def _plan(key: tuple[tuple[int, str], ...]) -> tuple:
     if offsets and pad:
         fmt += f"{pad}x"
         off += pad
-    first_off = off
+    rel = [off + 4 * j for j in range(len(offsets))]
     for j, i in enumerate(offsets):
-        layout[key[i][0]] = off + 4 * j
-    if offsets:
-        fmt += f"{len(offsets)}I"
-        off += 4 * len(offsets)
+        layout[key[i][0]] = rel[j]
+    off += 4 * len(offsets)
     vt = [4 + 2 * n_slots, off] + [layout.get(i, 0) for i in range(n_slots)]
-    return struct.pack(f"<{len(vt)}H", *vt), big, off, fmt, tuple(scalars), tuple(offsets), first_off
+    return struct.pack(f"<{len(vt)}H", *vt), big, off, fmt, tuple(scalars), tuple(zip(offsets, rel, strict=True))
 
 
 class _Writer:
@@ -109,97 +112,13 @@ class _Writer:
         self.buf = bytearray(8)  # root offset + file identifier
         self.todo: deque[tuple[int, str, object]] = deque()
 
-    def _reserve(self, n: int) -> int:
-        p = len(self.buf)
-        self.buf.extend(bytes(n))
-        return p
-
-    def _align(self, a: int, extra: int = 0) -> None:
-        """Pad so that the next object's position + extra is a multiple of a."""
-        pad = (-(len(self.buf) + extra)) % a
-        if pad:
-            self.buf.extend(bytes(pad))
-
-    def _patch(self, at: int, target: int) -> None:
-        struct.pack_into("<I", self.buf, at, target - at)
-
-    def table(self, fields: list[Field]) -> int:
-        fields = [f for f in fields if f[2] is not None]
-        key = tuple((f[0], f[1]) for f in fields)
+    def _table(self, key: tuple, values: list) -> tuple[int, list[tuple[int, int]]]:
+        """Write a table's vtable and object with its scalars (`values` in key order); return the
+        object's position and (key index, absolute position) of each offset field, left zero."""
         plan = _PLANS.get(key)
         if plan is None:
             plan = _PLANS[key] = _plan(key)
-        vt_bytes, big, obj_len, fmt, scalar_idx, offset_idx, first_off = plan
-        self._align(2)
-        vt_pos = self._reserve(len(vt_bytes))
-        self.buf[vt_pos:vt_pos + len(vt_bytes)] = vt_bytes
-        self._align(8 if big else 4)
-        t_pos = self._reserve(obj_len)
-        values = [t_pos - vt_pos]
-        for i in scalar_idx:
-            kind, v = fields[i][1], fields[i][2]
-            values.append(float(v) if kind == "f32" else int(v))
-        values.extend([0] * len(offset_idx))
-        struct.pack_into(fmt, self.buf, t_pos, *values)
-        todo = self.todo
-        for j, i in enumerate(offset_idx):
-            todo.append((t_pos + first_off + 4 * j, fields[i][1], fields[i][2]))
-        return t_pos
-
-    def _place(self, at: int, kind: str, value) -> None:
-        buf = self.buf
-        if kind == "tensors":
-            self._place_tensors(at, value)
-            return
-        if kind == "table":
-            target = self.table(value)
-        elif kind == "tables":
-            self._align(4)
-            target = len(buf)
-            buf.extend(struct.pack("<I", len(value)))
-            buf.extend(bytes(4 * len(value)))
-            for i, fields in enumerate(value):
-                self.todo.append((target + 4 + 4 * i, "table", fields))
-        elif kind == "string":
-            data = value.encode()
-            self._align(4)
-            target = len(buf)
-            buf.extend(struct.pack("<I", len(data)))
-            buf.extend(data)
-            buf.append(0)
-        elif kind == "bytes16":
-            self._align(16, 4)
-            target = len(buf)
-            buf.extend(struct.pack("<I", len(value)))
-            buf.extend(value)
-        else:  # vec:<scalar>
-            code = _FMT[kind[4:]]
-            if isinstance(value, np.ndarray):
-                arr = value.astype(f"<{code}", copy=False)
-                size, n, payload = arr.itemsize, arr.size, arr.tobytes()
-            else:
-                size, n = struct.calcsize(code), len(value)
-                payload = struct.pack(f"<{n}{code}", *value)
-            self._align(max(4, size), 4)
-            target = len(buf)
-            buf.extend(struct.pack("<I", n))
-            buf.extend(payload)
-        self._patch(at, target)
-
-    def _subtable(self, key: tuple, scalars: list, children: list) -> tuple[int, list[int]]:
-        """Write a table with `scalars` (values in key order) whose offset fields are placed by the
-        caller right after it; returns (table position, absolute positions of its offset fields)."""
-        plan = _PLANS.get(key)
-        if plan is None:
-            plan = _PLANS[key] = _plan(key)
-        vt_bytes, big, obj_len, fmt, scalar_idx, offset_idx, first_off = plan
-        extra = _SUB.get(key)
-        if extra is None:
-            order = [i for i, (_, kind) in enumerate(key) if kind in _OFFSET_KINDS or kind.startswith("vec:")]
-            key_pos = {i: k for k, i in enumerate(order)}
-            head = fmt[: fmt.rfind(f"{len(offset_idx)}I")] if offset_idx else fmt
-            extra = _SUB[key] = (head, [first_off + 4 * key_pos[i] for i in offset_idx])
-        head, rel = extra
+        vt_bytes, big, obj_len, head, scalar_idx, offsets = plan
         buf = self.buf
         pad = (-len(buf)) % 2
         if pad:
@@ -211,10 +130,20 @@ class _Writer:
             buf.extend(bytes(pad))
         t_pos = len(buf)
         buf.extend(bytes(obj_len))
-        struct.pack_into(head, buf, t_pos, t_pos - vt_pos, *[scalars[i] for i in scalar_idx])
-        return t_pos, [t_pos + r for r in rel]
+        struct.pack_into(head, buf, t_pos, t_pos - vt_pos, *[values[i] for i in scalar_idx])
+        return t_pos, [(i, t_pos + r) for i, r in offsets]
 
-    def _vector_bytes(self, at: int, payload: bytes, n: int, elem_align: int) -> None:
+    def table(self, fields: list[Field]) -> int:
+        """A table whose children are placed later, breadth-first, by `finish`."""
+        fields = [f for f in fields if f[2] is not None]
+        values = [v if _is_offset(kind) else float(v) if kind == "f32" else int(v) for _, kind, v in fields]
+        t_pos, offsets = self._table(tuple((f[0], f[1]) for f in fields), values)
+        for i, at in offsets:
+            self.todo.append((at, fields[i][1], fields[i][2]))
+        return t_pos
+
+    def _vector(self, at: int, payload: bytes, n: int, elem_align: int) -> None:
+        """A vector (u32 count, then payload) whose elements start on `elem_align`, pointed at from `at`."""
         buf = self.buf
         pad = (-(len(buf) + 4)) % max(4, elem_align)
         if pad:
@@ -223,6 +152,35 @@ class _Writer:
         buf.extend(_U32.pack(n))
         buf.extend(payload)
         _U32.pack_into(buf, at, target - at)
+
+    def _place(self, at: int, kind: str, value) -> None:
+        buf = self.buf
+        if kind == "tensors":
+            self._place_tensors(at, value)
+        elif kind == "table":
+            _U32.pack_into(buf, at, self.table(value) - at)
+        elif kind == "tables":
+            pad = (-len(buf)) % 4
+            if pad:
+                buf.extend(bytes(pad))
+            target = len(buf)
+            buf.extend(_U32.pack(len(value)))
+            buf.extend(bytes(4 * len(value)))
+            for i, fields in enumerate(value):
+                self.todo.append((target + 4 + 4 * i, "table", fields))
+            _U32.pack_into(buf, at, target - at)
+        elif kind == "string":
+            data = value.encode()
+            self._vector(at, data + b"\0", len(data), 4)
+        elif kind == "bytes16":
+            self._vector(at, value, len(value), 16)
+        else:  # vec:<scalar>
+            code = _FMT[kind[4:]]
+            if isinstance(value, np.ndarray):
+                arr = value.astype(f"<{code}", copy=False)
+                self._vector(at, arr.tobytes(), arr.size, arr.itemsize)
+            else:
+                self._vector(at, struct.pack(f"<{len(value)}{code}", *value), len(value), struct.calcsize(code))
 
     def _place_tensors(self, at: int, tensors: list[TensorRecord]) -> None:
         """The hot path: every tensor with its shape, name and quantisation written depth-first right
@@ -249,12 +207,13 @@ class _Writer:
             if t.scale is not None:
                 key.append((Slot.TENSOR_QUANT, "table"))
                 scal.append(None)
-            t_pos, offs = self._subtable(tuple(key), scal, [])
+            t_pos, offs = self._table(tuple(key), scal)
+            offs = [p for _, p in offs]
             _U32.pack_into(buf, vec + 4 + 4 * i, t_pos - (vec + 4 + 4 * i))
             n = len(t.shape)
-            self._vector_bytes(offs[0], struct.pack(f"<{n}i", *t.shape), n, 4)
+            self._vector(offs[0], struct.pack(f"<{n}i", *t.shape), n, 4)
             name = t.name.encode()
-            self._vector_bytes(offs[1], name + b"\0", len(name), 4)
+            self._vector(offs[1], name + b"\0", len(name), 4)
             if t.scale is not None:
                 zp = t.zero_point if t.zero_point is not None else np.zeros(len(t.scale), np.int64)
                 qkey = ((Slot.QUANT_SCALE, "vec:f32"), (Slot.QUANT_ZERO_POINT, "vec:i64"))
@@ -262,18 +221,19 @@ class _Writer:
                 if t.axis:
                     qkey += ((Slot.QUANT_DIMENSION, "i32"),)
                     qscal.append(t.axis)
-                q_pos, qoffs = self._subtable(qkey, qscal, [])
+                q_pos, qoffs = self._table(qkey, qscal)
+                qoffs = [p for _, p in qoffs]
                 _U32.pack_into(buf, offs[2], q_pos - offs[2])
                 sc = t.scale.astype("<f4", copy=False)
-                self._vector_bytes(qoffs[0], sc.tobytes(), sc.size, 4)
+                self._vector(qoffs[0], sc.tobytes(), sc.size, 4)
                 z = np.asarray(zp).astype("<i8", copy=False)
-                self._vector_bytes(qoffs[1], z.tobytes(), z.size, 8)
+                self._vector(qoffs[1], z.tobytes(), z.size, 8)
 
     def finish(self, root: list[Field], identifier: bytes) -> bytes:
         root_pos = self.table(root)
         while self.todo:
             self._place(*self.todo.popleft())
-        self._align(16)
+        self.buf.extend(bytes((-len(self.buf)) % 16))
         struct.pack_into("<I4s", self.buf, 0, root_pos, identifier)
         return bytes(self.buf)
 
