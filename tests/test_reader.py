@@ -127,3 +127,15 @@ def test_custom_and_unknown_operators_become_custom_nodes(mobilenet_path):
     custom = [n for n in nodes if n.op.startswith("CUSTOM:")]
     assert {n.kind for n in custom} == {"custom"}
     assert all(n.output_bytes > 0 for n in custom)
+
+
+def test_absent_optional_strings(mobilenet_path):
+    """Description, subgraph name and tensor names are optional in the schema."""
+    model = _object_api(mobilenet_path)
+    model.description = None
+    model.subgraphs[0].name = None
+    for t in model.subgraphs[0].tensors:
+        t.name = None
+    g = load_graph(_repack(model))
+    assert g.description == "" and g.name == "" and all(t.name == "" for t in g.tensors)
+    assert len(g.nodes) == 65

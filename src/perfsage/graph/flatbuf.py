@@ -64,6 +64,37 @@ class Buffer:
     def root(self) -> Table:
         return Table(self, self.u32(0))
 
+    def vtable(self, pos: int) -> tuple[int, int, int]:
+        """(vtable position, vtable length, object length) of the table at `pos`, all checked."""
+        size = self.size
+        if pos < 0 or pos + 4 > size:
+            raise self.fail(f"table offset {pos} is outside the {size}-byte file")
+        vt = pos - _I32.unpack_from(self.data, pos)[0]
+        if vt < 0 or vt + 4 > size:
+            raise self.fail(f"vtable offset {vt} is outside the {size}-byte file")
+        vt_len, obj_len = struct.unpack_from("<HH", self.data, vt)
+        if vt_len < 4 or vt_len & 1 or vt + vt_len > size or pos + obj_len > size:
+            raise self.fail(f"vtable at {vt} has impossible sizes ({vt_len}, {obj_len})")
+        return vt, vt_len, obj_len
+
+    def field_offsets(self, pos: int, n: int) -> tuple[int, ...]:
+        """Offsets of slots 0..n-1 of the table at `pos` in one read (0 = absent): the hot path."""
+        vt, vt_len, _ = self.vtable(pos)
+        have = min((vt_len - 4) // 2, n)
+        offs = struct.unpack_from(f"<{have}H", self.data, vt + 4) if have > 0 else ()
+        return offs + (0,) * (n - have)
+
+    def vector(self, at: int, elem_size: int, charge: bool = True) -> tuple[int, int]:
+        """(start of elements, count) of the vector the offset field at `at` points to; bounds checked,
+        and the elements charged to the budget unless only the span is wanted."""
+        v = at + self.u32(at)
+        n = self.u32(v)
+        if v + 4 + n * elem_size > self.size:
+            raise self.fail(f"vector of {n} elements at {v} runs past the end of the file")
+        if charge:
+            self.charge(n, "vector")
+        return v + 4, n
+
 
 class Table:
     """One flatbuffer table: fields by slot number (slot = (vtable offset - 4) / 2 in generated code)."""
@@ -71,20 +102,9 @@ class Table:
     __slots__ = ("buf", "pos", "vt", "vt_len")
 
     def __init__(self, buf: Buffer, pos: int) -> None:
-        size = buf.size
-        if pos < 0 or pos + 4 > size:
-            raise buf.fail(f"table offset {pos} is outside the {size}-byte file")
-        data = buf.data
-        vt = pos - _I32.unpack_from(data, pos)[0]
-        if vt < 0 or vt + 4 > size:
-            raise buf.fail(f"vtable offset {vt} is outside the {size}-byte file")
-        vt_len, obj_len = struct.unpack_from("<HH", data, vt)
-        if vt_len < 4 or vt_len & 1 or vt + vt_len > size or pos + obj_len > size:
-            raise buf.fail(f"vtable at {vt} has impossible sizes ({vt_len}, {obj_len})")
+        self.vt, self.vt_len, _ = buf.vtable(pos)
         self.buf = buf
         self.pos = pos
-        self.vt = vt
-        self.vt_len = vt_len
 
     def _offset(self, slot: int) -> int:
         voff = 4 + 2 * slot
@@ -118,17 +138,10 @@ class Table:
         p = self._indirect(slot)
         return None if p < 0 else Table(self.buf, p)
 
-    def _vector(self, slot: int, elem_size: int) -> tuple[int, int]:
-        """(start of elements, count), count 0 when absent; bounds and budget checked."""
-        p = self._indirect(slot)
-        if p < 0:
-            return 0, 0
-        n = self.buf.u32(p)
-        start = p + 4
-        if start + n * elem_size > self.buf.size:
-            raise self.buf.fail(f"vector of {n} elements at {p} runs past the end of the file")
-        self.buf.charge(n, "vector")
-        return start, n
+    def _vector(self, slot: int, elem_size: int, charge: bool = True) -> tuple[int, int]:
+        """(start of elements, count), count 0 when absent; bounds (and budget) checked."""
+        off = self._offset(slot)
+        return self.buf.vector(self.pos + off, elem_size, charge) if off else (0, 0)
 
     def vector_len(self, slot: int, elem_size: int) -> int:
         """Length only, bounds checked but not charged (used for byte sizes of weight blobs)."""
@@ -136,13 +149,7 @@ class Table:
 
     def vector_span(self, slot: int, elem_size: int = 1) -> tuple[int, int]:
         """(start, count) of a vector without reading it, bounds checked; for raw weight data."""
-        p = self._indirect(slot)
-        if p < 0:
-            return 0, 0
-        n = self.buf.u32(p)
-        if p + 4 + n * elem_size > self.buf.size:
-            raise self.buf.fail(f"vector of {n} elements at {p} runs past the end of the file")
-        return p + 4, n
+        return self._vector(slot, elem_size, charge=False)
 
     def scalars(self, slot: int, kind: str) -> tuple:
         start, n = self._vector(slot, _ELEM_SIZE[kind])
@@ -150,28 +157,29 @@ class Table:
             return ()
         return struct.unpack_from(f"<{n}{_ELEM_FMT[kind]}", self.buf.data, start)
 
-    def tables(self, slot: int) -> list[Table]:
+    def table_positions(self, slot: int) -> list[int]:
+        """Positions of the tables in a vector of tables (bounds checked, budget charged)."""
         start, n = self._vector(slot, 4)
-        buf = self.buf
-        data = buf.data
         if not n:
             return []
-        offs = struct.unpack_from(f"<{n}I", data, start)
-        return [Table(buf, start + 4 * i + o) for i, o in enumerate(offs)]
+        offs = struct.unpack_from(f"<{n}I", self.buf.data, start)
+        return [start + 4 * i + o for i, o in enumerate(offs)]
+
+    def tables(self, slot: int) -> list[Table]:
+        return [Table(self.buf, p) for p in self.table_positions(slot)]
 
     def table_at(self, slot: int, index: int) -> Table | None:
-        """Element `index` of a vector of tables, without materialising the others."""
-        p = self._indirect(slot)
-        if p < 0:
-            return None
-        n = self.buf.u32(p)
+        """Element `index` of a vector of tables, without reading the others."""
+        start, n = self._vector(slot, 4, charge=False)
         if not 0 <= index < n:
             return None
-        q = p + 4 + 4 * index
+        q = start + 4 * index
         return Table(self.buf, q + self.buf.u32(q))
 
     def string(self, slot: int) -> str | None:
-        start, n = self._vector(slot, 1)
-        if not start and not n:
-            return None if not self.has(slot) else ""
+        """The string field's text, None when the field is absent."""
+        off = self._offset(slot)
+        if not off:
+            return None
+        start, n = self.buf.vector(self.pos + off, 1)
         return bytes(self.buf.data[start:start + n]).decode("utf-8", errors="replace")

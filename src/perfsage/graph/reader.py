@@ -9,7 +9,7 @@ from pathlib import Path
 
 from perfsage.errors import ModelFormatError
 from perfsage.graph import schema
-from perfsage.graph.flatbuf import _F32, _I8, _I32, _I64, _U16, _U32, Buffer, Table
+from perfsage.graph.flatbuf import _F32, _I8, _I32, _I64, _U32, Buffer, Table
 from perfsage.graph.ir import Graph, Node, Quantization, SubgraphSummary, Tensor
 from perfsage.graph.schema import Slot
 
@@ -127,41 +127,19 @@ def _opcode(t: Table) -> tuple[str, int]:
 
 
 def _read_tensors(sg: Table, data_bytes) -> list[Tensor]:
-    """All tensors of a subgraph. The hot loop of parsing, so the flatbuffer reads are inlined here;
-    every offset and vector is still bounds-checked and charged to the buffer's element budget."""
+    """All tensors of a subgraph. The hot loop of parsing: tables are read through `Buffer`'s
+    position-based accessors (one vtable read per table) rather than `Table` objects; every offset and
+    vector is still bounds-checked and charged to the buffer's element budget, and a scalar read past
+    the end raises struct.error, which `_parse` turns into the same one-line error."""
     buf = sg.buf
-    data, size = buf.data, buf.size
+    data = buf.data
     u32 = _U32.unpack_from
     i32 = _I32.unpack_from
+    fields, vector = buf.field_offsets, buf.vector
     types = schema.TENSOR_TYPES
     out: list[Tensor] = []
 
-    def fields(pos: int, n: int) -> tuple[int, ...]:
-        if pos < 0 or pos + 4 > size:
-            raise buf.fail(f"table offset {pos} is outside the {size}-byte file")
-        vt = pos - i32(data, pos)[0]
-        if vt < 0 or vt + 4 > size:
-            raise buf.fail(f"vtable offset {vt} is outside the {size}-byte file")
-        vt_len = _U16.unpack_from(data, vt)[0]
-        have = min((vt_len - 4) // 2, n)
-        if vt_len < 4 or vt + vt_len > size:
-            raise buf.fail(f"vtable at {vt} has impossible size {vt_len}")
-        offs = struct.unpack_from(f"<{have}H", data, vt + 4) if have > 0 else ()
-        return offs + (0,) * (n - have)
-
-    def vector(p: int, elem: int) -> tuple[int, int]:
-        if p + 4 > size:
-            raise buf.fail(f"offset {p} is outside the {size}-byte file")
-        v = p + u32(data, p)[0]
-        if v + 4 > size:
-            raise buf.fail(f"vector at {v} is outside the {size}-byte file")
-        n = u32(data, v)[0]
-        if v + 4 + n * elem > size:
-            raise buf.fail(f"vector of {n} elements at {v} runs past the end of the file")
-        buf.charge(n, "vector")
-        return v + 4, n
-
-    for index, tpos in enumerate(_table_positions(sg, Slot.SUBGRAPH_TENSORS)):
+    for index, tpos in enumerate(sg.table_positions(Slot.SUBGRAPH_TENSORS)):
         f_shape, f_type, f_buffer, f_name, f_quant, f_var, _, f_sig = fields(tpos, 8)
         shape: tuple[int, ...] = ()
         if f_shape:
@@ -173,10 +151,6 @@ def _read_tensors(sg: Table, data_bytes) -> list[Tensor]:
         if f_sig and not dynamic:
             start, n = vector(tpos + f_sig, 4)
             dynamic = n > 0 and min(struct.unpack_from(f"<{min(n, MAX_RANK)}i", data, start)) < 0
-        if tpos + 32 > size and (f_type or f_buffer or f_var):
-            for f in (f_type, f_buffer, f_var):
-                if f and tpos + f + 4 > size:
-                    raise buf.fail(f"tensor {index} field is outside the file")
         dtype_code = _I8.unpack_from(data, tpos + f_type)[0] if f_type else 0
         buffer = u32(data, tpos + f_buffer)[0] if f_buffer else 0
         name = ""
@@ -185,10 +159,7 @@ def _read_tensors(sg: Table, data_bytes) -> list[Tensor]:
             name = bytes(data[start:start + n]).decode("utf-8", errors="replace")
         quant = None
         if f_quant:
-            qp = tpos + f_quant
-            if qp + 4 > size:
-                raise buf.fail(f"tensor {index} quantisation is outside the file")
-            qpos = qp + u32(data, qp)[0]
+            qpos = tpos + f_quant + buf.u32(tpos + f_quant)
             _, _, f_scale, f_zp, _, _, f_dim = fields(qpos, 7)
             if f_scale:
                 start, n_scale = vector(qpos + f_scale, 4)
@@ -198,22 +169,13 @@ def _read_tensors(sg: Table, data_bytes) -> list[Tensor]:
                     if f_zp:
                         zstart, n_zp = vector(qpos + f_zp, 8)
                         zp = _I64.unpack_from(data, zstart)[0] if n_zp else 0
-                    axis = i32(data, qpos + f_dim)[0] if f_dim and qpos + f_dim + 4 <= size else 0
+                    axis = i32(data, qpos + f_dim)[0] if f_dim else 0
                     quant = Quantization(scale=scale, zero_point=zp, channels=n_scale, axis=axis)
         is_var = bool(data[tpos + f_var]) if f_var else False
         out.append(Tensor(
             index=index, name=name, shape=shape, dtype=types.get(dtype_code) or f"TYPE_{dtype_code}",
             buffer=buffer, data_bytes=data_bytes(buffer), quant=quant, is_variable=is_var, dynamic=dynamic))
     return out
-
-
-def _table_positions(t: Table, slot: int) -> list[int]:
-    """Absolute positions of the tables in a vector of tables (bounds-checked, budget-charged)."""
-    start, n = t._vector(slot, 4)
-    if not n:
-        return []
-    offs = struct.unpack_from(f"<{n}I", t.buf.data, start)
-    return [start + 4 * i + o for i, o in enumerate(offs)]
 
 
 def _options(op: Table) -> dict:
