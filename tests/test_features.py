@@ -122,3 +122,10 @@ def test_graph_without_operators():
     g = Graph(tensors=[_t(0, (1, 4))], nodes=[], inputs=(0,), outputs=(0,))
     nodes, gf = featurise(g)
     assert nodes == [] and gf.ops == 0 and gf.peak_activation_bytes == 4 and gf.depth == 0
+
+
+def test_encoding_of_a_graph_without_operators():
+    from perfsage.graph.encode import NODE_FEATURES, encode
+
+    e = encode(Graph(tensors=[_t(0, (1, 4))], nodes=[], inputs=(0,), outputs=(0,)))
+    assert e.x.shape == (0, len(NODE_FEATURES)) and e.edge_index.shape == (2, 0)

@@ -93,6 +93,6 @@ def encode(graph: Graph, features: tuple[list[NodeFeatures], GraphFeatures] | No
     return EncodedGraph(
         op=np.array([op_id(n.op) for n in nodes], dtype=np.int16),
         kind=np.array([_KIND_ID.get(n.kind, _KIND_ID["other"]) for n in nodes], dtype=np.int8),
-        x=np.array([_node_row(n, lb) for n, lb in zip(nodes, live_bytes(graph), strict=True)],
+        x=np.array([_node_row(n, lb) for n, lb in zip(nodes, live_bytes(graph)[: len(nodes)], strict=True)],
                    dtype=np.float32).reshape(-1, len(NODE_FEATURES)),
         edge_index=ei, edge_attr=ea, g=np.array(_graph_row(gf), dtype=np.float32))

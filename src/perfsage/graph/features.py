@@ -134,7 +134,8 @@ def node_features(graph: Graph, node: Node) -> NodeFeatures:
 
 
 def live_bytes(graph: Graph) -> list[int]:
-    """Bytes of activation tensors live while each operator runs (file order = execution order).
+    """Bytes of activation tensors live while each operator runs (file order = execution order); a
+    graph without operators has one step, holding its inputs and outputs.
 
     A tensor is live from the step that produces it (step 0 for graph inputs) through its last reader
     (the end for graph outputs); an operator's inputs and outputs are live together.
@@ -165,7 +166,7 @@ def live_bytes(graph: Graph) -> list[int]:
     for d in delta[: max(n, 1)]:
         live += d
         out.append(live)
-    return out[:n] if n else out
+    return out
 
 
 def peak_activation_bytes(graph: Graph) -> int:
