@@ -24,6 +24,7 @@ from perfsage.targets.isolation import IsolatedWorker, fd_captured
 from perfsage.targets.metrics import COUNTED, ESTIMATED_BY_VELA, MODELLED
 
 _MEMORIES = {"Sram": "sram", "Dram": "dram", "OffChipFlash": "off_chip_flash", "OnChipFlash": "on_chip_flash"}
+MEMORY_LEVELS = tuple(_MEMORIES.values())  # as Vela's summary names them: <level>_total_bytes
 _BYTES_COL = re.compile(r"^(Sram|Dram|OffChipFlash|OnChipFlash)\w*_(read|write)$")
 
 
@@ -82,15 +83,15 @@ def compile_in_worker(model: bytes, cfg: VelaConfig) -> dict[str, Any]:
     layers: dict[int, dict[str, float]] = {}
     for r in _debug_table(xml, "perf"):
         idx = ext_key.get(r["source_id"], -1)
-        row = layers.setdefault(idx, {"npu_cycles": 0, "macs": 0, "sram": 0, "dram": 0, "off_chip_flash": 0,
-                                      "on_chip_flash": 0, "vela_ops": 0})
+        row = layers.setdefault(idx, {"npu_cycles": 0, "macs": 0, "vela_ops": 0,
+                                      "bytes": dict.fromkeys(MEMORY_LEVELS, 0.0)})
         row["npu_cycles"] += int(r["op_cycles"])
         row["macs"] += int(r["mac_count"])
         row["vela_ops"] += 1
         for col, v in debug.get(r["id"], {}).items():
             m = _BYTES_COL.match(col)
             if m and v:
-                row[_MEMORIES[m.group(1)]] += float(v)
+                row["bytes"][_MEMORIES[m.group(1)]] += float(v)
     return {"summary": s, "layers": layers, "cpu_ops": cpu_ops,
             "version": getattr(ethosu.vela, "__version__", None) or _vela_version()}
 
@@ -130,7 +131,7 @@ class VelaTarget(Target):
         clock = float(s["core_clock"])
         cycles = int(float(s["cycles_total"]))
         seconds = cycles / clock
-        mem_bytes = {m: float(s[f"{m}_total_bytes"]) for m in ("sram", "dram", "off_chip_flash", "on_chip_flash")}
+        mem_bytes = {m: float(s[f"{m}_total_bytes"]) for m in MEMORY_LEVELS}
         macs = float(s["nn_macs"])
         metrics = {
             "latency_ms": seconds * 1e3,
@@ -148,9 +149,8 @@ class VelaTarget(Target):
                 sec = row["npu_cycles"] / clock
                 layers.append({
                     "index": idx, "latency_ms": sec * 1e3, "npu_cycles": row["npu_cycles"], "macs": row["macs"],
-                    "energy_mj": self.energy.energy_mj(
-                        row["macs"], {m: row[m] for m in ("sram", "dram", "off_chip_flash", "on_chip_flash")}, sec),
-                    "bytes": {m: row[m] for m in ("sram", "dram", "off_chip_flash", "on_chip_flash") if row[m]},
+                    "energy_mj": self.energy.energy_mj(row["macs"], row["bytes"], sec),
+                    "bytes": {m: b for m, b in row["bytes"].items() if b},
                     "vela_ops": row["vela_ops"]})
         provenance = {"tool": "ethos-u-vela", "version": r["version"], "accelerator": self.cfg.accelerator,
                       "system_config": self.cfg.system_config, "memory_mode": self.cfg.memory_mode,
