@@ -179,3 +179,23 @@ def test_table_graphs_for_real_device_tables(tmp_path):
     assert sorted(r["id"] for r in t) == [f"nasbench201:{i}" for i in range(5)]
     g = graphs(out, [r["id"] for r in t])
     assert all(g[r["id"]].x.shape[0] == r["ops"] for r in t)
+
+
+def test_table_graphs_rebuild_without_cache(tmp_path):
+    """A real-device table graph whose cache entry is gone rebuilds from its stored architecture."""
+    import shutil
+
+    from perfsage.dataset.table_graphs import build_table_graphs
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "fbnet" / "latency.csv"
+    table = tmp_path / "fb.csv"
+    table.write_text("\n".join(line.split(",", 2)[0] + "," + line.split(",", 2)[1]
+                               for line in shared.read_text().splitlines()[:3]) + "\n")
+    out = tmp_path / "g"
+    build_table_graphs("fbnet", table, out, workers=1)
+    ids = store.read_folder(out / "models").column("id").to_pylist()
+    cached = graphs(out, ids)
+    shutil.rmtree(out / "graphs")
+    rebuilt = graphs(out, ids)
+    for i in ids:
+        assert (rebuilt[i].x == cached[i].x).all()

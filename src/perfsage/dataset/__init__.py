@@ -68,13 +68,18 @@ def graphs(root: str | Path, ids: list[str]) -> dict[str, EncodedGraph]:
     missing = [i for i in ids if i not in out]
     if not missing:
         return out
+    archs: dict[str, str] = {}
+    if any(":" in i for i in missing):  # real-device table graphs rebuild from their stored architecture
+        models = store.read_folder(root / "models", ["id", "arch"])
+        archs = dict(zip(models.column("id").to_pylist(), models.column("arch").to_pylist(), strict=True))
+    jobs = [(mid, archs.get(mid)) for mid in missing]
     if len(missing) > 200 and (os.cpu_count() or 1) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=os.cpu_count()) as ex:
-            fresh = dict(zip(missing, ex.map(_regenerate, missing, chunksize=32), strict=True))
+            fresh = dict(zip(missing, ex.map(_regenerate, jobs, chunksize=32), strict=True))
     else:
-        fresh = {mid: _regenerate(mid) for mid in missing}
+        fresh = {mid: _regenerate(job) for mid, job in zip(missing, jobs, strict=True)}
     out.update(fresh)
     if os.access(root, os.W_OK):  # keep them: the next load reads the cache instead of rebuilding
         from perfsage.dataset.records import graph_row
@@ -83,11 +88,19 @@ def graphs(root: str | Path, ids: list[str]) -> dict[str, EncodedGraph]:
     return out
 
 
-def _regenerate(mid: str) -> EncodedGraph:
-    """The encoded graph of a model id, from space + seed (or a real-device table's space:index)."""
+def _regenerate(job: tuple[str, str | None]) -> EncodedGraph:
+    """The encoded graph of a model id: `space-seed`, or a real-device table's `space:index` with its
+    architecture string."""
     from perfsage.graph import load_graph
     from perfsage.graph.encode import encode
     from perfsage.spaces import get_space
 
-    space, seed = mid.rsplit("-", 1)
-    return encode(load_graph(get_space(space).synth(int(seed))[1]))
+    mid, arch = job
+    if arch is not None:
+        from perfsage.dataset.table_graphs import table_model
+
+        data = table_model(mid.split(":", 1)[0], arch)
+    else:
+        space, seed = mid.rsplit("-", 1)
+        data = get_space(space).synth(int(seed))[1]
+    return encode(load_graph(data))

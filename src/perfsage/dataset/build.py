@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,7 +46,6 @@ class BuildSummary:
     labels: int = 0
     failures: int = 0
     seconds: float = 0.0
-    by_target: dict[str, int] = field(default_factory=dict)
 
 
 def validate(cfg: BuildConfig) -> None:
@@ -206,8 +205,6 @@ def build(cfg: BuildConfig, progress: bool = True, on_result=None) -> BuildSumma
             summary.done += 1
             summary.labels += len(r.labels)
             summary.failures += len(r.failures)
-            for t in r.labels:
-                summary.by_target[t] = summary.by_target.get(t, 0) + 1
             bar.advance(summary.failures)
             if on_result is not None:
                 on_result(summary)

@@ -34,10 +34,15 @@ def read_table(path: Path) -> list[tuple[int, str]]:
         return [(int(r["index"]), r["arch"]) for r in csv.DictReader(f)]
 
 
+def table_model(space: str, arch: str) -> bytes:
+    """The model of one table architecture (weights seed 0)."""
+    sp = get_space(space)
+    return sp.build(sp.parse_arch(arch), 0)
+
+
 def _one(job: tuple[str, int, str]) -> TaskResult:
     space, index, arch = job
-    sp = get_space(space)
-    data = sp.build(sp.parse_arch(arch), 0)
+    data = table_model(space, arch)
     graph = load_graph(data)
     nodes, gf = featurise(graph)
     mid = table_id(space, index)
