@@ -18,14 +18,13 @@ where available, on every operator's own label.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
 
 from perfsage.graph.encode import EDGE_FEATURES, GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB
 from perfsage.graph.ops import KINDS
+from perfsage.model.loop import train_loop, val_mape
 
 
 def scatter_mean(src: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
@@ -150,12 +149,6 @@ def normalisation(graphs) -> dict[str, np.ndarray]:
     return {"x_mean": xm, "x_std": xs, "e_mean": em, "e_std": es, "g_mean": gm, "g_std": gsd}
 
 
-def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
-    if step < warmup:
-        return base * (step + 1) / warmup
-    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-
-
 class PerfSAGE:
     """The estimator: fit / predict / predict_layers / save / load."""
 
@@ -215,47 +208,18 @@ class PerfSAGE:
 
     def fit(self, train, val=None) -> PerfSAGE:
         torch.manual_seed(self.hp["seed"])
-        rng = np.random.default_rng(self.hp["seed"])
         self.norm = normalisation(train.graphs)
         self.y_offset = {m: float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics}
         self.net = PerfSAGENet(self.additive, self.peak, self.hp["hidden"], self.hp["layers"]).to(self.device)
-        opt = torch.optim.AdamW(self.net.parameters(), lr=self.hp["lr"], weight_decay=self.hp["weight_decay"])
-        n, bs = len(train), self.hp["batch_size"]
-        steps_per_epoch = max(1, math.ceil(n / bs))
-        total = self.hp["epochs"] * steps_per_epoch
-        best, best_state, bad, step = float("inf"), None, 0, 0
-        for epoch in range(self.hp["epochs"]):
-            self.net.train()
-            order = rng.permutation(n)
-            tot_loss = 0.0
-            for s in range(steps_per_epoch):
-                idx = order[s * bs:(s + 1) * bs].tolist()
-                batch = collate(train.graphs, self.norm, idx)
-                node_y = self._node_targets(train, idx)
-                for g in opt.param_groups:
-                    g["lr"] = cosine_lr(step, total, steps_per_epoch, self.hp["lr"])
-                loss, _ = self._loss(self.net(batch), self._targets(train, idx), batch, node_y)
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
-                opt.step()
-                tot_loss += float(loss.detach())
-                step += 1
-            rec = {"epoch": epoch + 1, "train_loss": tot_loss / steps_per_epoch}
-            if val is not None and len(val):
-                rec["val_mape"] = self._val_mape(val)
-                score = rec["val_mape"]
-                if score < best - 1e-4:
-                    best, bad = score, 0
-                    best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-                else:
-                    bad += 1
-            self.history.append(rec)
-            self.log(rec)
-            if val is not None and bad >= self.hp["patience"]:
-                break
-        if best_state is not None:
-            self.net.load_state_dict(best_state)
+
+        def batch_loss(idx):
+            batch = collate(train.graphs, self.norm, idx)
+            return self._loss(self.net(batch), self._targets(train, idx), batch, self._node_targets(train, idx))[0]
+
+        score = (lambda: val_mape(self.predict(val.graphs), val, self.metrics)) if val is not None and len(val) \
+            else None
+        self.history = train_loop(self.net, len(train), self.hp, batch_loss, score, self.log,
+                                  self.hp["weight_decay"])
         return self
 
     def _node_targets(self, gs, idx) -> torch.Tensor | None:
@@ -276,15 +240,6 @@ class PerfSAGE:
                         parts.append(np.where(v > 0, np.log(np.maximum(v, 1e-300)), -1e30))
             cols.append(np.concatenate(parts))
         return torch.tensor(np.stack(cols, 1), dtype=torch.float32)
-
-    def _val_mape(self, val) -> float:
-        pred = self.predict(val.graphs)
-        errs = []
-        for m in self.metrics:
-            t = val.y[m]
-            ok = t > 0
-            errs.append(np.mean(np.abs(pred[m][ok] - t[ok]) / t[ok]) * 100)
-        return float(np.mean(errs))
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()

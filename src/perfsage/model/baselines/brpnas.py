@@ -9,7 +9,6 @@ a learned global-node readout, as BRP-NAS uses.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,8 @@ from torch import nn
 from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB
 from perfsage.graph.ops import KINDS
 from perfsage.model.base import Estimator, write_json
-from perfsage.model.perfsage import collate, cosine_lr, normalisation
+from perfsage.model.loop import train_loop, val_mape
+from perfsage.model.perfsage import collate, normalisation
 
 
 class GCNNet(nn.Module):
@@ -69,45 +69,20 @@ class BRPNASGCN(Estimator):
 
     def fit(self, train, val=None) -> BRPNASGCN:
         torch.manual_seed(self.hp["seed"])
-        rng = np.random.default_rng(self.hp["seed"])
         self.norm = normalisation(train.graphs)
         self.y_offset = [float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics]
         off = torch.tensor(self.y_offset)
         self.net = GCNNet(len(self.metrics), self.hp["hidden"], self.hp["layers"])
-        opt = torch.optim.AdamW(self.net.parameters(), lr=self.hp["lr"], weight_decay=1e-4)
-        n, bs = len(train), self.hp["batch_size"]
-        spe = max(1, math.ceil(n / bs))
-        total, step, best, bad, best_state = self.hp["epochs"] * spe, 0, float("inf"), 0, None
-        for epoch in range(self.hp["epochs"]):
-            self.net.train()
-            order = rng.permutation(n)
-            for s in range(spe):
-                idx = order[s * bs:(s + 1) * bs].tolist()
-                y = self._y(train, idx)
-                pred = self.net(collate(train.graphs, self.norm, idx)) + off
-                mask = torch.isfinite(y)
-                loss = torch.abs(pred - torch.nan_to_num(y))[mask].mean()
-                for g in opt.param_groups:
-                    g["lr"] = cosine_lr(step, total, spe, self.hp["lr"])
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
-                opt.step()
-                step += 1
-            if val is not None and len(val):
-                p = self.predict(val.graphs)
-                score = float(np.mean([np.mean(np.abs(p[m][val.y[m] > 0] / val.y[m][val.y[m] > 0] - 1))
-                                       for m in self.metrics]))
-                self.log({"epoch": epoch + 1, "val_mape": score * 100})
-                if score < best - 1e-6:
-                    best, bad = score, 0
-                    best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-                else:
-                    bad += 1
-                    if bad >= self.hp["patience"]:
-                        break
-        if best_state is not None:
-            self.net.load_state_dict(best_state)
+
+        def batch_loss(idx):
+            y = self._y(train, idx)
+            pred = self.net(collate(train.graphs, self.norm, idx)) + off
+            mask = torch.isfinite(y)
+            return torch.abs(pred - torch.nan_to_num(y))[mask].mean()
+
+        score = (lambda: val_mape(self.predict(val.graphs), val, self.metrics)) if val is not None and len(val) \
+            else None
+        train_loop(self.net, len(train), self.hp, batch_loss, score, self.log, weight_decay=1e-4)
         return self
 
     @torch.no_grad()

@@ -1,0 +1,70 @@
+"""The training loop the neural estimators share: shuffled mini-batches, AdamW with warm-up + cosine
+learning rate, gradient clipping, and early stopping on validation MAPE (best weights restored)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+def val_mape(pred: dict[str, np.ndarray], val, metrics: list[str]) -> float:
+    """Mean over metrics of the mean absolute percentage error, in percent."""
+    errs = []
+    for m in metrics:
+        t = val.y[m]
+        ok = t > 0
+        errs.append(np.mean(np.abs(pred[m][ok] - t[ok]) / t[ok]) * 100)
+    return float(np.mean(errs))
+
+
+def train_loop(net: nn.Module, n_train: int, hp: dict, batch_loss: Callable[[list[int]], torch.Tensor],
+               val_score: Callable[[], float] | None, log: Callable[[dict], None],
+               weight_decay: float) -> list[dict]:
+    """Train `net` in place; `batch_loss(idx)` is the loss of training examples idx, `val_score()` the
+    validation MAPE (None: no early stopping). Returns the per-epoch records."""
+    rng = np.random.default_rng(hp["seed"])
+    opt = torch.optim.AdamW(net.parameters(), lr=hp["lr"], weight_decay=weight_decay)
+    bs = hp["batch_size"]
+    steps_per_epoch = max(1, math.ceil(n_train / bs))
+    total = hp["epochs"] * steps_per_epoch
+    best, best_state, bad, step, history = float("inf"), None, 0, 0, []
+    for epoch in range(hp["epochs"]):
+        net.train()
+        order = rng.permutation(n_train)
+        tot_loss = 0.0
+        for s in range(steps_per_epoch):
+            idx = order[s * bs:(s + 1) * bs].tolist()
+            for g in opt.param_groups:
+                g["lr"] = cosine_lr(step, total, steps_per_epoch, hp["lr"])
+            loss = batch_loss(idx)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            tot_loss += float(loss.detach())
+            step += 1
+        rec = {"epoch": epoch + 1, "train_loss": tot_loss / steps_per_epoch}
+        if val_score is not None:
+            rec["val_mape"] = score = val_score()
+            if score < best - 1e-4:
+                best, bad = score, 0
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                bad += 1
+        history.append(rec)
+        log(rec)
+        if val_score is not None and bad >= hp["patience"]:
+            break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    return history
