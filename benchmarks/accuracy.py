@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from _results import RESULTS, publish  # noqa: E402
 from perfsage.model.data import load_graphset  # noqa: E402
 from perfsage.model.evaluate import evaluate  # noqa: E402
 from perfsage.model.registry import ESTIMATORS, estimator_class  # noqa: E402
@@ -58,12 +59,8 @@ def main() -> None:
                 results.setdefault(split, {}).setdefault(name, {})[target] = {"seconds": secs, **rep}
                 print(split, target, name, f"{secs:.0f}s",
                       {m: round(r["mape"], 2) for m, r in rep["metrics"].items()}, flush=True)
-    out = ROOT / "docs" / "results"
-    (out / "accuracy.json").write_text(json.dumps(results, indent=1))
-    lines = ["# Accuracy: PerfSAGE against four baselines", "",
-             f"`benchmarks/accuracy.py` on `{a.data}` ({platform.machine()}, CPU): MAPE % / share within ±10% "
-             "on each split's test part. Raw numbers (RMSPE, ±5%, Spearman, Kendall, per space, seconds) in "
-             "`accuracy.json`.", ""]
+    (RESULTS / "accuracy.json").write_text(json.dumps(results, indent=1))
+    lines = []
     for split, by_est in results.items():
         cols = [(t, m) for t in TARGET_METRICS for m in TARGET_METRICS[t]
                 if any(t in v for v in by_est.values())]
@@ -76,8 +73,10 @@ def main() -> None:
                 cells.append(f"{r['mape']:.2f} / {r['acc10']:.2f}" if r else "n/a")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
-    (out / "accuracy.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    publish("accuracy", "Accuracy: PerfSAGE against four baselines",
+            f"`benchmarks/accuracy.py` on `{a.data}` ({platform.machine()}, CPU): MAPE % / share within ±10% "
+            "on each split's test part. Raw numbers (RMSPE, ±5%, Spearman, Kendall, per space, seconds) in "
+            "`accuracy.json`.", "\n".join(lines).rstrip())
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from _results import publish  # noqa: E402
 from perfsage.dataset.records import Task, close_targets, run_task  # noqa: E402
 from perfsage.spaces import TASK_SPACES  # noqa: E402
 
@@ -54,15 +55,12 @@ def main() -> None:
     lines.append("")
     lines.append("This machine has 2 cores; every added Ray worker adds one core (the 4- and 8-core columns are "
                  "this machine plus 2 or 6 Ray workers).")
-    text = "\n".join(lines)
-    print(text)
-    (ROOT / "docs" / "results" / "dataset_throughput.md").write_text(
-        "# Dataset build throughput\n\n"
-        f"`benchmarks/dataset_throughput.py --models {a.models}`: the builder's task on {a.models} models per "
-        "task space (seeds 900+), one core, warm tool workers. Projection for the paper's 134,912 models "
-        "assumes linear scaling in workers (tasks are independent; each Ray worker adds one core). "
-        "cpu-litert is not included: its protocol is ~1.6 s per model on a dedicated core by design "
-        f"(134,912 models = {PAPER_MODELS * 1.6 / 3600:.0f} core-hours).\n\n" + text + "\n")
+    publish("dataset_throughput", "Dataset build throughput",
+            f"`benchmarks/dataset_throughput.py --models {a.models}`: the builder's task on {a.models} models per "
+            "task space (seeds 900+), one core, warm tool workers. Projection for the paper's 134,912 models "
+            "assumes linear scaling in workers (tasks are independent; each Ray worker adds one core). "
+            "cpu-litert is not included: its protocol is ~1.6 s per model on a dedicated core by design "
+            f"(134,912 models = {PAPER_MODELS * 1.6 / 3600:.0f} core-hours).", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from _results import publish  # noqa: E402
 from perfsage.spaces import TASK_SPACES, get_space  # noqa: E402
 from perfsage.targets import get_target, target_names  # noqa: E402
 
@@ -44,13 +45,10 @@ def main() -> None:
     head = "| target | " + " | ".join(TASK_SPACES) + " |"
     lines = [head, "|---|" + "---:|" * len(TASK_SPACES)]
     lines += [f"| {n} | " + " | ".join(f"{c:.2f}" for c in cells) + " |" for n, cells in rows]
-    text = "\n".join(lines)
-    print(text)
-    (ROOT / "docs" / "results" / "labelling.md").write_text(
-        "# Labelling throughput\n\n"
-        f"`benchmarks/labelling.py --models {a.models}` on {platform.machine()} ({platform.python_version()}): "
-        "labels per second on one core per target, warm worker, models sampled from each task space "
-        "(seeds 500+). Vela targets include per-layer parsing of the debug database.\n\n" + text + "\n")
+    publish("labelling", "Labelling throughput",
+            f"`benchmarks/labelling.py --models {a.models}` on {platform.machine()} ({platform.python_version()}): "
+            "labels per second on one core per target, warm worker, models sampled from each task space "
+            "(seeds 500+). Vela targets include per-layer parsing of the debug database.", "\n".join(lines))
 
 
 if __name__ == "__main__":

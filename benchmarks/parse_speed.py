@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ai_edge_litert import schema_py_generated as s  # noqa: E402
 
+from _results import publish  # noqa: E402
 from perfsage.graph import load_graph  # noqa: E402
 from perfsage.graph.features import featurise  # noqa: E402
 
@@ -61,15 +62,10 @@ def main() -> None:
             "object API unpack only (models/s) | ratio |")
     lines = [head, "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {n} | {o} | {t} | {a_:.0f} | {b:.1f} | {r:.0f}x |" for n, o, t, a_, b, r in rows]
-    table = "\n".join(lines)
-    print(table)
-    out = ROOT / "docs" / "results" / "parse_speed.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        "# Frontend parse speed\n\n"
-        f"Measured by `benchmarks/parse_speed.py` on {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}, one core, best of 3 windows. Goal: >= 200 models/s for "
-        "parse + featurise on MobileNet-class models.\n\n" + table + "\n")
+    publish("parse_speed", "Frontend parse speed",
+            f"Measured by `benchmarks/parse_speed.py` on {platform.processor() or platform.machine()}, "
+            f"Python {platform.python_version()}, one core, best of 3 windows. Goal: >= 200 models/s for "
+            "parse + featurise on MobileNet-class models.", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from _results import publish  # noqa: E402
 from perfsage.spaces import GENERATOR_VERSION, get_space, space_names  # noqa: E402
 
 
@@ -76,13 +77,10 @@ def main() -> None:
                         "conversion with an 8-sample representative dataset, 2 cores).")
     else:
         tf_lines = ["", "TensorFlow not available: pass --tf-python to compare with the TF converter."]
-    text = "\n".join(lines + tf_lines)
-    print(text)
-    out = ROOT / "docs" / "results" / "synthesis.md"
-    out.write_text(f"# Synthesis speed\n\nMeasured by `benchmarks/synthesis.py --n {a.n}` on "
-                   f"{platform.machine()}, Python {platform.python_version()}, generator v{GENERATOR_VERSION}: "
-                   "sample + build one model, one core, best of 3 passes. Goal: >= 40 models/s/core.\n\n"
-                   + text + "\n")
+    publish("synthesis", "Synthesis speed",
+            f"Measured by `benchmarks/synthesis.py --n {a.n}` on {platform.machine()}, Python "
+            f"{platform.python_version()}, generator v{GENERATOR_VERSION}: sample + build one model, one core, "
+            "best of 3 passes. Goal: >= 40 models/s/core.", "\n".join(lines + tf_lines))
 
 
 if __name__ == "__main__":

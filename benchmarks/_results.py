@@ -1,0 +1,16 @@
+"""Where benchmark results go: printed, and written to docs/results/<name>.md under a title and a line
+saying how they were measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
+
+
+def publish(name: str, title: str, how: str, body: str) -> Path:
+    print(body)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.md"
+    out.write_text(f"# {title}\n\n{how}\n\n{body}\n")
+    return out
