@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, shared_table
 from perfsage.dataset import graphs, load, store
 from perfsage.dataset.build import BuildConfig, build
 from perfsage.dataset.splits import make_split
@@ -168,7 +168,7 @@ def test_dataset_cli_errors(tmp_path):
 def test_table_graphs_for_real_device_tables(tmp_path):
     from perfsage.dataset.table_graphs import build_table_graphs
 
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "nasbench201" / "flops_params.csv"
+    shared = shared_table("nasbench201/flops_params.csv")
     rows = shared.read_text().splitlines()[:6]
     table = tmp_path / "nb.csv"
     table.write_text("\n".join(rows) + "\n")
@@ -187,7 +187,7 @@ def test_table_graphs_rebuild_without_cache(tmp_path):
 
     from perfsage.dataset.table_graphs import build_table_graphs
 
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "fbnet" / "latency.csv"
+    shared = shared_table("fbnet/latency.csv")
     table = tmp_path / "fb.csv"
     table.write_text("\n".join(line.split(",", 2)[0] + "," + line.split(",", 2)[1]
                                for line in shared.read_text().splitlines()[:3]) + "\n")

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import shared_table
 from perfsage.graph import load_graph
 from perfsage.graph.features import featurise
 from perfsage.spaces import get_space, space_names
 from perfsage.spaces.validate import run_gates, spec_errors
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FAST_SEEDS = (0, 1)
 # extra seeds chosen to cover each space's main choices (extra layers, heads, upsampling methods, ...)
 COVERING_SEEDS = {"detection": (8, 78, 112), "segmentation": (34, 37, 63)}
@@ -58,7 +58,7 @@ def test_spec_checker_catches_converter_differences():
 
 def test_nasbench201_macs_equal_published_flops():
     """Conv + linear MACs of our NB201 graphs equal the FLOPs table for sampled cells."""
-    rows = list(csv.DictReader((SHARED / "nasbench201" / "flops_params.csv").read_text().splitlines()))
+    rows = list(csv.DictReader(shared_table("nasbench201/flops_params.csv").read_text().splitlines()))
     sp = get_space("nasbench201")
     for r in random.Random(0).sample(rows, 40):
         nodes, _ = featurise(load_graph(sp.build(sp.parse_arch(r["arch"]))))
@@ -67,7 +67,7 @@ def test_nasbench201_macs_equal_published_flops():
 
 
 def test_fbnet_parses_every_shared_architecture():
-    rows = list(csv.DictReader((SHARED / "fbnet" / "latency.csv").read_text().splitlines()))
+    rows = list(csv.DictReader(shared_table("fbnet/latency.csv").read_text().splitlines()))
     sp = get_space("fbnet")
     for r in rows[:200]:
         assert sp.parse_arch(r["arch"]).arch["arch"] == r["arch"]
