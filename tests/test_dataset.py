@@ -16,7 +16,7 @@ import pytest
 
 from conftest import run_cli, shared_table
 from perfsage.dataset import graphs, load, store
-from perfsage.dataset.build import BuildConfig, build
+from perfsage.dataset.build import BuildConfig, build, compact_dataset
 from perfsage.dataset.splits import make_split
 from perfsage.graph import load_graph
 from perfsage.graph.encode import encode
@@ -80,6 +80,23 @@ def test_rerun_is_idempotent(small):
                           targets=["ethos-u55-128", "mcu-tflm"], workers=1), progress=False)
     assert s.planned == 0
     assert len(store.ids_in(small / "models")) == 6
+
+
+def test_completed_build_is_compacted_and_duplicates_never_show(small, tmp_path):
+    import shutil
+
+    for folder in (small / "models", small / "labels" / "ethos-u55-128", small / "labels" / "mcu-tflm"):
+        assert len(store.shards(folder)) == 1, folder  # the build merged its per-flush shards
+    copy = tmp_path / "copy"
+    shutil.copytree(small, copy, ignore=shutil.ignore_patterns("tflite"))
+    labels = copy / "labels" / "mcu-tflm"
+    (only,) = store.shards(labels)
+    shutil.copy(only, labels / "part-00000000000000-killed00.parquet")  # a compaction killed before its delete
+    t = load(copy)
+    assert t.num_rows == 6 and len(set(t.column("id").to_pylist())) == 6
+    assert compact_dataset(copy)["labels/mcu-tflm"] == 2
+    assert len(_raw_ids(labels)) == 6 and load(copy).equals(t)
+    assert run_cli("dataset", "compact", str(copy)).stdout.strip() == "nothing to compact"
 
 
 def _raw_ids(folder: Path) -> list[str]:

@@ -177,6 +177,17 @@ def dataset_info_cmd(
     render_dataset_info(info)
 
 
+@dataset_app.command("compact")
+def dataset_compact_cmd(path: Annotated[Path, typer.Argument(help="Dataset directory.")]) -> None:
+    """Merge each folder's shards into one (a completed build does this itself)."""
+    from perfsage.dataset.build import compact_dataset
+    from perfsage.dataset.store import read_manifest
+
+    read_manifest(path)
+    merged = compact_dataset(path)
+    typer.echo(", ".join(f"{k}: {n} shards" for k, n in merged.items() if n) or "nothing to compact")
+
+
 @dataset_app.command("graphs")
 def dataset_graphs(
     space: Annotated[str, typer.Option("--space", help="nasbench201 or fbnet.")],

@@ -214,7 +214,26 @@ def build(cfg: BuildConfig, progress: bool = True, on_result=None) -> BuildSumma
         writer.flush()
         bar.close()
         summary.seconds = time.monotonic() - t0
+    compact_dataset(cfg.out)
     return summary
+
+
+def compact_dataset(root: Path) -> dict[str, int]:
+    """Merge each folder's shards into one (see store.compact); the graph cache also drops graphs of an
+    older encoding. Run when a build completes, so a committed dataset is a handful of files."""
+    import pyarrow.compute as pc
+
+    from perfsage.graph.encode import ENCODING_VERSION
+
+    merged = {}
+    folders = [root / "models"] + [root / kind / t for kind in ("labels", "failures")
+                                   for t in store.label_targets(root) if (root / kind / t).is_dir()]
+    for folder in folders:
+        merged[str(folder.relative_to(root))] = store.compact(folder)
+    if store.shards(root / "graphs"):
+        merged["graphs"] = store.compact(
+            root / "graphs", keep=lambda t: t.filter(pc.equal(t.column("encoding_version"), ENCODING_VERSION)))
+    return merged
 
 
 class _Progress:
