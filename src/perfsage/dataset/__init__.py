@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from perfsage.dataset import store
-from perfsage.dataset.records import decode_graph_row
+from perfsage.dataset.records import decode_graph_table, graph_table
 from perfsage.errors import PerfsageError
 from perfsage.graph.encode import ENCODING_VERSION, EncodedGraph
 
@@ -58,13 +59,13 @@ def graphs(root: str | Path, ids: list[str]) -> dict[str, EncodedGraph]:
     """Encoded graphs for ids, from the cache; missing or stale ones are rebuilt from space + seed."""
     root = Path(root)
     out: dict[str, EncodedGraph] = {}
-    cache = store.read_folder(root / "graphs")
-    wanted = set(ids)
-    if cache is not None:
-        cache = cache.filter(pc.is_in(cache.column("id"), pa.array(sorted(wanted))))
-        for row in cache.to_pylist():
-            if row["encoding_version"] == ENCODING_VERSION and row["id"] not in out:
-                out[row["id"]] = decode_graph_row(row)
+    wanted = pa.array(sorted(set(ids)))
+    for shard in store.shards(root / "graphs"):  # one at a time: older shards may store float64 features
+        cache = pq.read_table(shard)
+        cache = cache.filter(pc.and_(pc.is_in(cache.column("id"), wanted),
+                                     pc.equal(cache.column("encoding_version"), ENCODING_VERSION)))
+        for mid, e in decode_graph_table(cache).items():
+            out.setdefault(mid, e)
     missing = [i for i in ids if i not in out]
     if not missing:
         return out
@@ -82,9 +83,7 @@ def graphs(root: str | Path, ids: list[str]) -> dict[str, EncodedGraph]:
         fresh = {mid: _regenerate(job) for mid, job in zip(missing, jobs, strict=True)}
     out.update(fresh)
     if os.access(root, os.W_OK):  # keep them: the next load reads the cache instead of rebuilding
-        from perfsage.dataset.records import graph_row
-
-        store.write_shard(root / "graphs", pa.Table.from_pylist([graph_row(k, v) for k, v in fresh.items()]))
+        store.write_shard(root / "graphs", graph_table(fresh))
     return out
 
 

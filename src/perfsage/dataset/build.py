@@ -19,8 +19,18 @@ from pathlib import Path
 import pyarrow as pa
 
 from perfsage.dataset import store
-from perfsage.dataset.records import Task, TaskResult, close_targets, model_id, run_task, target_key
+from perfsage.dataset.records import (
+    Task,
+    TaskResult,
+    close_targets,
+    decode_graph_table,
+    graph_table,
+    model_id,
+    run_task,
+    target_key,
+)
 from perfsage.errors import PerfsageError
+from perfsage.graph.encode import EncodedGraph
 from perfsage.spaces import GENERATOR_VERSION, space_names
 from perfsage.targets import target_names
 
@@ -70,7 +80,7 @@ class ShardWriter:
     def __init__(self, root: Path, keep_models: bool) -> None:
         self.root, self.keep_models = root, keep_models
         self.models: list[dict] = []
-        self.graphs: list[dict] = []
+        self.graphs: dict[str, EncodedGraph] = {}
         self.labels: dict[str, list[dict]] = {}
         self.failures: dict[str, list[dict]] = {}
         self.pending = 0
@@ -79,7 +89,7 @@ class ShardWriter:
     def add(self, r: TaskResult) -> None:
         if r.model_row is not None:
             self.models.append(r.model_row)
-            self.graphs.append(r.graph_row)
+            self.graphs[r.id] = r.graph
         for t, row in r.labels.items():
             self.labels.setdefault(t, []).append(row)
         for f in r.failures:
@@ -98,14 +108,14 @@ class ShardWriter:
     def flush(self) -> None:
         if self.models:
             store.write_shard(self.root / "models", pa.Table.from_pylist(self.models))
-            store.write_shard(self.root / "graphs", pa.Table.from_pylist(self.graphs))
+            store.write_shard(self.root / "graphs", graph_table(self.graphs))
         for t, rows in self.labels.items():
             if rows:
                 store.write_shard(self.root / "labels" / target_key(t), pa.Table.from_pylist(rows))
         for t, rows in self.failures.items():
             if rows:
                 store.write_shard(self.root / "failures" / target_key(t), pa.Table.from_pylist(rows))
-        self.models, self.graphs, self.labels, self.failures = [], [], {}, {}
+        self.models, self.graphs, self.labels, self.failures = [], {}, {}, {}
         self.pending = 0
         self.last_flush = time.monotonic()
 
@@ -231,8 +241,8 @@ def compact_dataset(root: Path) -> dict[str, int]:
     for folder in folders:
         merged[str(folder.relative_to(root))] = store.compact(folder)
     if store.shards(root / "graphs"):
-        merged["graphs"] = store.compact(
-            root / "graphs", keep=lambda t: t.filter(pc.equal(t.column("encoding_version"), ENCODING_VERSION)))
+        merged["graphs"] = store.compact(root / "graphs", keep=lambda t: graph_table(decode_graph_table(
+            t.filter(pc.equal(t.column("encoding_version"), ENCODING_VERSION)))))  # float32 features
     return merged
 
 

@@ -74,7 +74,7 @@ def compact(folder: Path, keep=None) -> int:
     files = shards(folder)
     if not files or (len(files) == 1 and keep is None):
         return 0
-    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
     n = table.num_rows
     table = dedup(keep(table) if keep is not None else table)
     if len(files) == 1 and table.num_rows == n:

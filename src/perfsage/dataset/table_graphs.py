@@ -13,7 +13,7 @@ from pathlib import Path
 
 from perfsage.dataset import store
 from perfsage.dataset.build import ShardWriter
-from perfsage.dataset.records import TaskResult, graph_row
+from perfsage.dataset.records import TaskResult
 from perfsage.errors import PerfsageError
 from perfsage.graph import load_graph
 from perfsage.graph.encode import encode
@@ -49,7 +49,7 @@ def _one(job: tuple[str, int, str]) -> TaskResult:
     row = {"id": mid, "space": space, "index": index, "arch": arch, "generator_version": GENERATOR_VERSION,
            "bytes": len(data), "macs": gf.macs, "params": gf.params, "ops": gf.ops, "depth": gf.depth,
            "peak_activation_bytes": gf.peak_activation_bytes, "weight_bytes": gf.weight_bytes}
-    return TaskResult(mid, model_row=row, graph_row=graph_row(mid, encode(graph, (nodes, gf))))
+    return TaskResult(mid, model_row=row, graph=encode(graph, (nodes, gf)))
 
 
 def build_table_graphs(space: str, table: Path, out: Path, workers: int = 2, flush_every: int = 500) -> int:
