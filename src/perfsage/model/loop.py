@@ -1,9 +1,11 @@
 """The training loop the neural estimators share: shuffled mini-batches, AdamW with warm-up + cosine
-learning rate, gradient clipping, and early stopping on validation MAPE (best weights restored)."""
+learning rate, gradient clipping, early stopping on validation MAPE (best weights restored), and an
+optional wall-clock budget (`max_seconds`) that the learning-rate schedule anneals to."""
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -11,10 +13,13 @@ import torch
 from torch import nn
 
 
-def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
+def cosine_lr(step: int, total: int, warmup: int, base: float, progress: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay over the steps, or over `progress` (the share of a time budget
+    used) when that is further along, so a time-limited run still ends annealed."""
     if step < warmup:
         return base * (step + 1) / warmup
-    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+    done = max((step - warmup) / max(1, total - warmup), progress)
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
 
 def val_mape(pred: dict[str, np.ndarray], val, metrics: list[str]) -> float:
@@ -37,6 +42,8 @@ def train_loop(net: nn.Module, n_train: int, hp: dict, batch_loss: Callable[[lis
     bs = hp["batch_size"]
     steps_per_epoch = max(1, math.ceil(n_train / bs))
     total = hp["epochs"] * steps_per_epoch
+    budget = hp.get("max_seconds") or 0.0  # 0: no time budget
+    t0 = time.monotonic()
     best, best_state, bad, step, history = float("inf"), None, 0, 0, []
     for epoch in range(hp["epochs"]):
         net.train()
@@ -45,7 +52,8 @@ def train_loop(net: nn.Module, n_train: int, hp: dict, batch_loss: Callable[[lis
         for s in range(steps_per_epoch):
             idx = order[s * bs:(s + 1) * bs].tolist()
             for g in opt.param_groups:
-                g["lr"] = cosine_lr(step, total, steps_per_epoch, hp["lr"])
+                g["lr"] = cosine_lr(step, total, steps_per_epoch, hp["lr"],
+                                    (time.monotonic() - t0) / budget if budget else 0.0)
             loss = batch_loss(idx)
             opt.zero_grad()
             loss.backward()
@@ -53,7 +61,7 @@ def train_loop(net: nn.Module, n_train: int, hp: dict, batch_loss: Callable[[lis
             opt.step()
             tot_loss += float(loss.detach())
             step += 1
-        rec = {"epoch": epoch + 1, "train_loss": tot_loss / steps_per_epoch}
+        rec = {"epoch": epoch + 1, "train_loss": tot_loss / steps_per_epoch, "seconds": time.monotonic() - t0}
         if val_score is not None:
             rec["val_mape"] = score = val_score()
             if score < best - 1e-4:
@@ -64,6 +72,8 @@ def train_loop(net: nn.Module, n_train: int, hp: dict, batch_loss: Callable[[lis
         history.append(rec)
         log(rec)
         if val_score is not None and bad >= hp["patience"]:
+            break
+        if budget and time.monotonic() - t0 >= budget:
             break
     if best_state is not None:
         net.load_state_dict(best_state)

@@ -105,7 +105,7 @@ class PerfSAGENet(nn.Module):
             zp = self.peak_node_head(torch.cat([h, g[b], batch["x"]], dim=1))  # [N, peak]
             smooth_max = torch.stack([segment_logsumexp(PEAK_T * zp[:, k], b, n_graphs) / PEAK_T
                                       for k in range(zp.shape[1])], dim=1)
-            pooled = torch.cat([torch.zeros(n_graphs, h.shape[1]).index_add_(0, b, h),
+            pooled = torch.cat([torch.zeros(n_graphs, h.shape[1], device=h.device).index_add_(0, b, h),
                                 scatter_mean(h, b, n_graphs), scatter_max(h, b, n_graphs), g], dim=1)
             out["graph_log_peak"] = smooth_max + 0.1 * self.graph_head(pooled)
         return out
@@ -136,6 +136,14 @@ def collate(graphs, norm: dict[str, np.ndarray], idx: list[int]) -> dict[str, to
             "batch": torch.from_numpy(np.concatenate(bs)), "n_graphs": len(idx)}
 
 
+def to_device(batch: dict, device: str) -> dict:
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def normalisation(graphs) -> dict[str, np.ndarray]:
     x = np.concatenate([e.x for e in graphs])
     ea = np.concatenate([e.edge_attr for e in graphs if len(e.edge_attr)] or [np.zeros((1, len(EDGE_FEATURES)))])
@@ -156,15 +164,17 @@ class PerfSAGE:
 
     def __init__(self, metrics: list[str], hidden: int = 64, layers: int = 3, epochs: int = 120,
                  batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, layer_weight: float = 0.5,
-                 patience: int = 25, seed: int = 0, device: str | None = None, log=None) -> None:
+                 patience: int = 25, seed: int = 0, max_seconds: float = 0.0, device: str | None = None,
+                 log=None) -> None:
         from perfsage.model.data import ADDITIVE
 
         self.metrics = list(metrics)  # additive ones are summed over operators, the rest are peaks
         self.additive = [m for m in self.metrics if m in ADDITIVE]
         self.peak = [m for m in self.metrics if m not in ADDITIVE]
         self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-                   "weight_decay": weight_decay, "layer_weight": layer_weight, "patience": patience, "seed": seed}
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+                   "weight_decay": weight_decay, "layer_weight": layer_weight, "patience": patience, "seed": seed,
+                   "max_seconds": max_seconds}
+        self.device = device or default_device()
         self.log = log or (lambda msg: None)
         self.net: PerfSAGENet | None = None
         self.norm: dict[str, np.ndarray] = {}
@@ -187,7 +197,7 @@ class PerfSAGE:
             pred.append(out["graph_log_additive"])
         if self.peak:
             pred.append(out["graph_log_peak"])
-        offsets = torch.tensor([self.y_offset[m] for m in self.additive + self.peak])
+        offsets = torch.tensor([self.y_offset[m] for m in self.additive + self.peak], device=y.device)
         pred = torch.cat(pred, 1) + offsets
         mask = torch.isfinite(y)
         loss = torch.abs(pred - torch.nan_to_num(y))[mask].mean()
@@ -213,8 +223,10 @@ class PerfSAGE:
         self.net = PerfSAGENet(self.additive, self.peak, self.hp["hidden"], self.hp["layers"]).to(self.device)
 
         def batch_loss(idx):
-            batch = collate(train.graphs, self.norm, idx)
-            return self._loss(self.net(batch), self._targets(train, idx), batch, self._node_targets(train, idx))[0]
+            batch = self._batch(train.graphs, idx)
+            node_y = self._node_targets(train, idx)
+            return self._loss(self.net(batch), self._targets(train, idx).to(self.device), batch,
+                              node_y.to(self.device) if node_y is not None else None)[0]
 
         score = (lambda: val_mape(self.predict(val.graphs), val, self.metrics)) if val is not None and len(val) \
             else None
@@ -241,6 +253,9 @@ class PerfSAGE:
             cols.append(np.concatenate(parts))
         return torch.tensor(np.stack(cols, 1), dtype=torch.float32)
 
+    def _batch(self, graphs, idx: list[int]) -> dict[str, torch.Tensor]:
+        return to_device(collate(graphs, self.norm, idx), self.device)
+
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def _forward_all(self, graphs, batch_size: int = 256):
@@ -248,8 +263,8 @@ class PerfSAGE:
         outs = []
         for s in range(0, len(graphs), batch_size):
             idx = list(range(s, min(s + batch_size, len(graphs))))
-            batch = collate(graphs, self.norm, idx)
-            outs.append((idx, batch, self.net(batch)))
+            batch = self._batch(graphs, idx)
+            outs.append((idx, batch, {k: v.cpu() for k, v in self.net(batch).items()}))
         return outs
 
     def predict(self, graphs) -> dict[str, np.ndarray]:
@@ -265,7 +280,7 @@ class PerfSAGE:
         """Per operator, each additive metric's predicted value; rows sum exactly to `predict`."""
         result: list[dict[str, np.ndarray]] = []
         for _, batch, out in self._forward_all(graphs):
-            b = batch["batch"].numpy()
+            b = batch["batch"].cpu().numpy()
             z = out["node_log"].numpy()
             for gi in range(batch["n_graphs"]):
                 zi = z[b == gi]
@@ -298,7 +313,8 @@ class PerfSAGE:
         cfg = json.loads((path / "config.json").read_text())
         hp = cfg["hp"]
         est = cls(cfg["metrics"], **{k: hp[k] for k in ("hidden", "layers", "epochs", "batch_size", "lr",
-                                                          "weight_decay", "layer_weight", "patience", "seed")})
+                                                          "weight_decay", "layer_weight", "patience", "seed")},
+                  device="cpu")
         est.norm = {k: np.asarray(v, np.float32) for k, v in cfg["norm"].items()}
         est.y_offset = cfg["y_offset"]
         est.net = PerfSAGENet(est.additive, est.peak, hp["hidden"], hp["layers"])

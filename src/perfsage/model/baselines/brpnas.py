@@ -19,7 +19,7 @@ from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB
 from perfsage.graph.ops import KINDS
 from perfsage.model.base import Estimator, write_json
 from perfsage.model.loop import train_loop, val_mape
-from perfsage.model.perfsage import collate, normalisation
+from perfsage.model.perfsage import collate, default_device, normalisation, to_device
 
 
 class GCNNet(nn.Module):
@@ -34,15 +34,16 @@ class GCNNet(nn.Module):
 
     def forward(self, batch):
         n, b, ng = batch["x"].shape[0], batch["batch"], batch["n_graphs"]
+        dev = b.device
         h = self.inp(torch.cat([self.op_emb(batch["op"]), self.kind_emb(batch["kind"]), batch["x"]], 1))
         h = torch.cat([h, self.global_init.expand(ng, -1)], 0)  # global nodes are n .. n+ng-1
         src, dst = batch["edge_index"]
-        glob = torch.arange(n) * 0 + n + b
-        nodes = torch.arange(n)
+        glob = n + b
+        nodes = torch.arange(n, device=dev)
         # undirected edges, node <-> global node edges, self loops
-        s = torch.cat([src, dst, nodes, glob, torch.arange(n + ng)])
-        d = torch.cat([dst, src, glob, nodes, torch.arange(n + ng)])
-        deg = torch.zeros(n + ng).index_add_(0, d, torch.ones_like(d, dtype=torch.float32))
+        s = torch.cat([src, dst, nodes, glob, torch.arange(n + ng, device=dev)])
+        d = torch.cat([dst, src, glob, nodes, torch.arange(n + ng, device=dev)])
+        deg = torch.zeros(n + ng, device=dev).index_add_(0, d, torch.ones_like(d, dtype=torch.float32))
         w = (deg[s] * deg[d]).rsqrt().unsqueeze(1)
         for lin in self.lins:
             m = lin(h)
@@ -54,10 +55,12 @@ class BRPNASGCN(Estimator):
     name = "brp-nas-gcn"
 
     def __init__(self, metrics: list[str], hidden: int = 256, layers: int = 4, epochs: int = 120,
-                 batch_size: int = 64, lr: float = 1e-3, patience: int = 25, seed: int = 0, log=None) -> None:
+                 batch_size: int = 64, lr: float = 1e-3, patience: int = 25, seed: int = 0,
+                 max_seconds: float = 0.0, device: str | None = None, log=None) -> None:
         self.metrics = list(metrics)
         self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-                   "patience": patience, "seed": seed}
+                   "patience": patience, "seed": seed, "max_seconds": max_seconds}
+        self.device = device or default_device()
         self.log = log or (lambda r: None)
         self.net: GCNNet | None = None
         self.norm: dict[str, np.ndarray] = {}
@@ -71,12 +74,12 @@ class BRPNASGCN(Estimator):
         torch.manual_seed(self.hp["seed"])
         self.norm = normalisation(train.graphs)
         self.y_offset = [float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics]
-        off = torch.tensor(self.y_offset)
-        self.net = GCNNet(len(self.metrics), self.hp["hidden"], self.hp["layers"])
+        off = torch.tensor(self.y_offset, device=self.device)
+        self.net = GCNNet(len(self.metrics), self.hp["hidden"], self.hp["layers"]).to(self.device)
 
         def batch_loss(idx):
-            y = self._y(train, idx)
-            pred = self.net(collate(train.graphs, self.norm, idx)) + off
+            y = self._y(train, idx).to(self.device)
+            pred = self.net(to_device(collate(train.graphs, self.norm, idx), self.device)) + off
             mask = torch.isfinite(y)
             return torch.abs(pred - torch.nan_to_num(y))[mask].mean()
 
@@ -91,7 +94,8 @@ class BRPNASGCN(Estimator):
         out = np.zeros((len(graphs), len(self.metrics)))
         for s in range(0, len(graphs), 256):
             idx = list(range(s, min(s + 256, len(graphs))))
-            out[idx] = (self.net(collate(graphs, self.norm, idx)) + torch.tensor(self.y_offset)).numpy()
+            pred = self.net(to_device(collate(graphs, self.norm, idx), self.device)).cpu()
+            out[idx] = (pred + torch.tensor(self.y_offset)).numpy()
         return {m: np.exp(out[:, k]) for k, m in enumerate(self.metrics)}
 
     def save(self, path: Path) -> None:
@@ -109,7 +113,7 @@ class BRPNASGCN(Estimator):
 
         path = Path(path)
         cfg = json.loads((path / "config.json").read_text())
-        est = cls(cfg["metrics"], **cfg["hp"])
+        est = cls(cfg["metrics"], **cfg["hp"], device="cpu")
         est.norm = {k: np.asarray(v, np.float32) for k, v in cfg["norm"].items()}
         est.y_offset = cfg["y_offset"]
         est.net = GCNNet(len(est.metrics), est.hp["hidden"], est.hp["layers"])
