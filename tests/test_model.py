@@ -68,6 +68,16 @@ def test_perfsage_learns_and_layers_sum_to_total(graphset):
         assert per_op["latency_ms"].sum() == pytest.approx(t, rel=1e-5)
 
 
+def test_metric_groups():
+    from perfsage.model.perfsage import metric_groups
+
+    assert metric_groups(METRICS, "split") == [["latency_ms", "energy_mj"], ["sram_kib"], ["flash_kib"]]
+    assert metric_groups(METRICS, "joint") == [METRICS]
+    assert metric_groups(["arena_kib"], "split") == [["arena_kib"]]
+    with pytest.raises(ValueError):
+        metric_groups(METRICS, "other")
+
+
 def test_evaluate_report_and_plots(graphset, tmp_path):
     est = _small("flops").fit(graphset)
     rep = evaluate(est, graphset, plots=tmp_path)

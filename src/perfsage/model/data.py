@@ -16,6 +16,9 @@ from perfsage.graph.encode import EncodedGraph
 # the execution (the most memory live at any operator). PerfSAGE reads both out of per-operator values.
 ADDITIVE = ("latency_ms", "npu_cycles", "energy_mj", "flash_kib")
 PEAK = ("sram_kib", "arena_kib", "peak_heap_kib")
+# Additive metrics that targets label per operator (Vela's per-layer report), so PerfSAGE supervises
+# every node on them; flash has no per-operator label.
+LAYER_LABELLED = ("latency_ms", "npu_cycles", "energy_mj")
 
 
 @dataclass
