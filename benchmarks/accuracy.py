@@ -122,7 +122,8 @@ def page(runs: Path, data: str) -> None:
               ", ".join(f"{k} {v:.0f}" for k, v in secs.items()) + ".", ""]
     (RESULTS / "accuracy.json").write_text(json.dumps(results, indent=1))
     publish("accuracy", "Accuracy: PerfSAGE against four baselines",
-            f"`benchmarks/accuracy.py` on `{os.path.relpath(data, ROOT)}`: MAPE % / share within ±10% on each split's test part "
+            f"`benchmarks/accuracy.py` on `{os.path.relpath(data, ROOT)}`: MAPE % / share within ±10% on each "
+            "split's test part "
             f"(devices: {'; '.join(where)}). Raw numbers (RMSPE, ±5%, Spearman, Kendall, per space, epochs, "
             "seconds) in `accuracy.json`.", "\n".join(lines).rstrip())
 
