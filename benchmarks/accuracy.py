@@ -6,8 +6,8 @@
 Rows are predictors, columns target x metric (MAPE % and share within +-10%), one table per split.
 Every estimator trains on the split's training part (early stopping on its validation part, neural ones
 also within a wall-clock budget) and is scored on its test part. nn-Meter's kernel predictor needs
-per-layer labels, so it appears only for Ethos-U latency and energy. `perfsage (joint)` is the ablation
-with one network for all metrics (random split only).
+per-layer labels, so it appears only for Ethos-U latency and energy. `perfsage (split)` is the ablation
+with one network per metric group instead of one for all metrics, in the same time (random split only).
 
 Each (target, split, predictor) job runs in its own process and saves its scores under --runs; a rerun
 skips finished jobs, so a killed run resumes, and results from several machines (a GPU host for the
@@ -35,8 +35,8 @@ TARGET_METRICS = {"ethos-u55-128": ["latency_ms", "energy_mj", "sram_kib", "flas
                   "ethos-u65-256": ["latency_ms", "energy_mj", "sram_kib", "flash_kib"],
                   "mcu-tflm": ["arena_kib"], "cpu-litert": ["latency_ms", "peak_heap_kib"]}
 SPLITS = ("random", "leave-out:classification", "leave-out:detection", "leave-out:kws", "leave-out:segmentation")
-ROWS = ("perfsage", "perfsage (joint)", "brp-nas-gcn", "nn-meter-kernels", "gbdt", "flops")
-NEURAL = ("perfsage", "perfsage (joint)", "brp-nas-gcn")
+ROWS = ("perfsage", "perfsage (split)", "brp-nas-gcn", "nn-meter-kernels", "gbdt", "flops")
+NEURAL = ("perfsage", "perfsage (split)", "brp-nas-gcn")
 PER_LAYER_TARGETS = ("ethos-u55-128", "ethos-u65-256")  # nn-Meter's kernels need per-layer labels
 
 
@@ -62,8 +62,8 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
         kw = {"epochs": 400, "patience": 40, "max_seconds": budget}
         if row.startswith("perfsage"):
             kw.update(hidden=128, layers=4, batch_size=128, lr=3e-3)
-        if row == "perfsage (joint)":
-            kw["grouping"] = "joint"
+        if row == "perfsage (split)":
+            kw["grouping"] = "split"
     est = estimator_class(row.split(" ")[0])(metrics, **kw)
     t0 = time.time()
     est.fit(tr, va)
@@ -89,7 +89,7 @@ def plan(targets: list[str], splits: list[str], rows: list[str]) -> list[tuple[s
             for row in rows:
                 if row == "nn-meter-kernels" and target not in PER_LAYER_TARGETS:
                     continue
-                if row == "perfsage (joint)" and split != "random":
+                if row == "perfsage (split)" and split != "random":
                     continue
                 jobs.append((target, split, row))
     return jobs
