@@ -236,7 +236,8 @@ def train_cmd(
 def evaluate_cmd(
     target: Annotated[str, typer.Option("--target", "-t", help="Target to evaluate on.")],
     data: Annotated[Path | None, typer.Option("--data", help="Dataset directory.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Checkpoint directory.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Checkpoint directory or shipped predictor name "
+                                                "(default: the predictor shipped for --target).")] = None,
     split: Annotated[str, typer.Option(help="random, size, or leave-out:SPACE")] = "random",
     seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
     plots: Annotated[Path | None, typer.Option("--plots", help="Write scatter and error-CDF PNGs here.")] = None,
@@ -247,13 +248,19 @@ def evaluate_cmd(
     from perfsage.model.data import load_graphset
     from perfsage.model.evaluate import evaluate
     from perfsage.model.registry import load_estimator
+    from perfsage.model.shipped import predictor_dir, shipped_test_set
     from perfsage.model.train import split_graphset
 
-    if data is None or model is None:
-        raise PerfsageError("give --data and --model (shipped predictors arrive with the predict issue)")
-    est = load_estimator(model)
-    gs = load_graphset(data, target, est.metrics)
-    _, _, test = split_graphset(gs, split, seed)
+    est = load_estimator(model if model is not None else predictor_dir(target))
+    if data is not None:
+        _, _, test = split_graphset(load_graphset(data, target, est.metrics), split, seed)
+    elif model is not None and Path(model).exists():
+        raise PerfsageError("give --data to score your own checkpoint (the shipped test labels belong to the "
+                            "shipped predictors)")
+    elif split != "random" or seed != 0:
+        raise PerfsageError("the shipped test labels are the random split with seed 0; give --data for others")
+    else:  # the shipped predictor on the test split it was scored on, shipped beside it
+        test = shipped_test_set(target, est.metrics)
     result = {"target": target, "split": split, **evaluate(est, test, plots, f"{est.name} on {target}")}
     if as_json:
         _print_json(result)

@@ -78,16 +78,16 @@ def graphs(root: str | Path, ids: list[str]) -> dict[str, EncodedGraph]:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=os.cpu_count()) as ex:
-            fresh = dict(zip(missing, ex.map(_regenerate, jobs, chunksize=32), strict=True))
+            fresh = dict(zip(missing, ex.map(regenerate_graph, jobs, chunksize=32), strict=True))
     else:
-        fresh = {mid: _regenerate(job) for mid, job in zip(missing, jobs, strict=True)}
+        fresh = {mid: regenerate_graph(job) for mid, job in zip(missing, jobs, strict=True)}
     out.update(fresh)
     if os.access(root, os.W_OK):  # keep them: the next load reads the cache instead of rebuilding
         store.write_shard(root / "graphs", graph_table(fresh))
     return out
 
 
-def _regenerate(job: tuple[str, str | None]) -> EncodedGraph:
+def regenerate_graph(job: tuple[str, str | None]) -> EncodedGraph:
     """The encoded graph of a model id: `space-seed`, or a real-device table's `space:index` with its
     architecture string."""
     from perfsage.graph import load_graph

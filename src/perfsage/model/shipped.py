@@ -1,0 +1,82 @@
+"""The predictors shipped inside the package, and the labelled test split each was scored on.
+
+    perfsage/data/predictors/<target>/   config.json, member*/ weights, training.json, MODEL_CARD.md,
+                                         test_labels.parquet (id, space, seed and the metrics)
+    perfsage/data/predictors/test_graphs.parquet   the encoded test graphs, shared by every target
+
+They let `perfsage evaluate --target T` re-score a shipped predictor on a plain install in seconds. The
+graphs also regenerate exactly from space + seed (generator version pinned), which is what happens to
+any the file lacks. `scripts/train_shipped.py` writes these folders.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from perfsage.errors import PerfsageError
+
+PREDICTORS = Path(__file__).resolve().parent.parent / "data" / "predictors"
+TEST_LABELS = "test_labels.parquet"
+TEST_GRAPHS = PREDICTORS / "test_graphs.parquet"
+
+
+def shipped_targets() -> list[str]:
+    return sorted(p.name for p in PREDICTORS.iterdir() if (p / "config.json").is_file()) if PREDICTORS.is_dir() \
+        else []
+
+
+def predictor_dir(target: str) -> Path:
+    path = PREDICTORS / target
+    if not (path / "config.json").is_file():
+        have = ", ".join(shipped_targets()) or "none"
+        raise PerfsageError(f"no shipped predictor for target {target!r} (shipped: {have})")
+    return path
+
+
+def write_test_labels(folder: Path, test) -> None:
+    """test: a GraphSet (ids are `space-seed`). Its graphs join the shared test-graph file."""
+    from perfsage.dataset.records import decode_graph_table, graph_table
+
+    seeds = [int(i.rsplit("-", 1)[1]) for i in test.ids]
+    cols = {"id": test.ids, "space": test.spaces, "seed": seeds, **{m: test.y[m] for m in test.y}}
+    pq.write_table(pa.table(cols), folder / TEST_LABELS, compression="zstd", compression_level=19)
+    graphs = decode_graph_table(pq.read_table(TEST_GRAPHS)) if TEST_GRAPHS.is_file() else {}
+    graphs.update(zip(test.ids, test.graphs, strict=True))
+    pq.write_table(graph_table(dict(sorted(graphs.items()))), TEST_GRAPHS, compression="zstd", compression_level=19)
+
+
+def shipped_test_set(target: str, metrics: list[str], workers: int | None = None):
+    """The shipped predictor's test split as a GraphSet, its graphs regenerated from space + seed."""
+    from perfsage.dataset.records import decode_graph_table
+    from perfsage.graph.encode import ENCODING_VERSION
+    from perfsage.model.data import GraphSet
+
+    table = pq.read_table(predictor_dir(target) / TEST_LABELS)
+    ids = table.column("id").to_pylist()
+    graphs = {}
+    if TEST_GRAPHS.is_file():
+        stored = pq.read_table(TEST_GRAPHS)
+        if stored.num_rows and stored.column("encoding_version")[0].as_py() == ENCODING_VERSION:
+            graphs = decode_graph_table(stored)
+    missing = [i for i in ids if i not in graphs]
+    graphs.update(regenerate_graphs(missing, workers) if missing else {})
+    y = {m: np.asarray(table.column(m).to_numpy(zero_copy_only=False), float) for m in metrics}
+    return GraphSet(ids, table.column("space").to_pylist(), [graphs[i] for i in ids], y)
+
+
+def regenerate_graphs(ids: list[str], workers: int | None = None) -> dict:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from perfsage.dataset import regenerate_graph
+
+    workers = workers or os.cpu_count() or 1
+    jobs = [(i, None) for i in ids]
+    if workers == 1 or len(ids) < 100:
+        return {i: regenerate_graph(j) for i, j in zip(ids, jobs, strict=True)}
+    with ProcessPoolExecutor(workers) as ex:
+        return dict(zip(ids, ex.map(regenerate_graph, jobs, chunksize=64), strict=True))

@@ -1,0 +1,60 @@
+"""The predictors shipped in the package: loadable without the dataset, sane on their own test labels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from perfsage.model.registry import load_estimator
+from perfsage.model.shipped import PREDICTORS, predictor_dir, shipped_targets
+
+
+def test_every_shipped_predictor_has_its_card_and_test_labels():
+    assert {"ethos-u55-128", "ethos-u65-256", "mcu-tflm"} <= set(shipped_targets())
+    for t in shipped_targets():
+        d = predictor_dir(t)
+        info = json.loads((d / "training.json").read_text())
+        assert info["target"] == t and info["n_test"] > 1000
+        assert f"`{t}`" in (d / "MODEL_CARD.md").read_text()
+        assert (d / "test_labels.parquet").is_file()
+        assert not list(d.rglob("*.pt")) and not list(d.rglob("*.pkl"))  # weights are safetensors only
+        assert sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) < 5e6
+
+
+@pytest.mark.parametrize("target", ["mcu-tflm", "ethos-u55-128"])
+def test_shipped_predictor_reproduces_its_card_on_a_sample(target):
+    """The first 300 test models, graphs regenerated from space + seed (not read from the shipped file)."""
+    import pyarrow.parquet as pq
+
+    from perfsage.model.shipped import TEST_LABELS, regenerate_graphs
+
+    est = load_estimator(target)  # a shipped name resolves to the packaged checkpoint
+    labels = pq.read_table(PREDICTORS / target / TEST_LABELS).slice(0, 300)
+    ids = labels.column("id").to_pylist()
+    graphs = regenerate_graphs(ids, workers=2)
+    pred = est.predict([graphs[i] for i in ids])
+    card = json.loads((PREDICTORS / target / "training.json").read_text())["test"]["metrics"]
+    for m, p in pred.items():
+        y = labels.column(m).to_numpy()
+        mape = float(np.mean(np.abs(p - y) / y) * 100)
+        assert mape < 2.5 * card[m]["mape"] + 1, (m, mape, card[m]["mape"])
+
+
+def test_evaluate_cli_errors(tmp_path):
+    r = run_cli("evaluate", "--target", "no-such-target")
+    assert r.returncode != 0 and "no shipped predictor" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("evaluate", "--target", "mcu-tflm", "--split", "leave-out:kws")
+    assert r.returncode != 0 and "give --data" in r.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_shipped_default_matches_the_card():
+    r = run_cli("evaluate", "--target", "mcu-tflm", "--json", timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    card = json.loads((PREDICTORS / "mcu-tflm" / "training.json").read_text())["test"]
+    assert out["n_test"] == card["n_test"]
+    assert out["metrics"]["arena_kib"]["mape"] == pytest.approx(card["metrics"]["arena_kib"]["mape"], rel=1e-6)
