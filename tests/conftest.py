@@ -20,7 +20,9 @@ INT8_MODELS = [p for p in TF_MODELS if p.stem.endswith("_int8")]
 def shared_table(relative: str) -> Path:
     """A file of the real-device tables, which live outside the repo: `$PERFSAGE_SHARED_DATA`, else the
     `shared/data` folder beside the checkout (where CI has it). Skips the test when neither has it."""
-    root = Path(os.environ.get("PERFSAGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    from perfsage.realdev.tables import shared_data
+
+    root = shared_data()
     path = root / relative
     if not path.is_file():
         pytest.skip(f"real-device table {relative} not found under {root} (set PERFSAGE_SHARED_DATA)")
