@@ -92,7 +92,7 @@ def load_table(space: str, path: Path | None = None) -> LatencyTable:
 def trimmed(indices: np.ndarray, latency: np.ndarray, share: float = TRIM) -> np.ndarray:
     """indices without the `share` fastest and `share` slowest on this device (stable order on ties)."""
     order = indices[np.argsort(latency[indices], kind="stable")]
-    k = int(round(len(indices) * share))
+    k = round(len(indices) * share)
     return np.sort(order[k:len(order) - k])
 
 
