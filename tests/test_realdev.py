@@ -17,7 +17,8 @@ def test_trimming_drops_the_fastest_and_slowest_tenth():
     lat = np.array([5.0, 1, 9, 3, 7, 2, 8, 4, 6, 10])
     assert list(trimmed(np.arange(10), lat)) == [0, 2, 3, 4, 5, 6, 7, 8]  # drops values 1 and 10
     ties = np.array([1.0, 1, 1, 2, 2, 2, 3, 3, 3, 3])
-    assert list(trimmed(np.arange(10), ties)) == [1, 2, 3, 4, 5, 6, 7, 8]  # ties: the lower index goes first
+    kept = trimmed(np.arange(10), ties)
+    assert len(kept) == 8 and sorted(ties[kept]) == [1, 1, 2, 2, 2, 3, 3, 3]
 
 
 def test_nasbench201_protocol_matches_the_data_readme():
@@ -30,14 +31,14 @@ def test_nasbench201_protocol_matches_the_data_readme():
         for r in csv.DictReader(f):
             flops[int(r["index"])] = float(r["flops_M"])
     fl = np.array([flops[i] for i in range(15625)])
-    # the README's own check of this FLOPs proxy on HELP's test protocol (ties broken by index here)
+    # the README's own check of this FLOPs proxy on HELP's test protocol
     readme = {"titan_rtx_256": 0.951, "gold_6226": 0.830, "pixel2": 0.768, "raspi4": 0.871, "eyeriss": 0.390,
               "fpga": 0.895}
     for device, rho in readme.items():
         pool, test = help_split(t, device)
         assert len(pool) == 720 and len(test) == 800
         assert pool.max() < 900 <= test.min() and test.max() < 1900
-        assert spearmanr(fl[test], t.column(device)[test])[0] == pytest.approx(rho, abs=0.006), device
+        assert spearmanr(fl[test], t.column(device)[test])[0] == pytest.approx(rho, abs=0.004), device
 
 
 def test_fbnet_protocol():

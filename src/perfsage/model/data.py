@@ -16,6 +16,13 @@ from perfsage.graph.encode import EncodedGraph
 # the execution (the most memory live at any operator). PerfSAGE reads both out of per-operator values.
 ADDITIVE = ("latency_ms", "npu_cycles", "energy_mj", "flash_kib")
 PEAK = ("sram_kib", "arena_kib", "peak_heap_kib")
+DEVICE_LATENCY = "latency_ms@"  # a real device's latency column: `latency_ms@<device>`, additive like latency
+
+
+def is_additive(metric: str) -> bool:
+    return metric in ADDITIVE or metric.startswith(DEVICE_LATENCY)
+
+
 # Additive metrics that targets label per operator (Vela's per-layer report), so PerfSAGE supervises
 # every node on them; flash has no per-operator label.
 LAYER_LABELLED = ("latency_ms", "npu_cycles", "energy_mj")

@@ -164,11 +164,11 @@ class PerfSAGENetModel:
                  batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, layer_weight: float = 0.5,
                  patience: int = 25, seed: int = 0, max_seconds: float = 0.0, device: str | None = None,
                  log=None) -> None:
-        from perfsage.model.data import ADDITIVE
+        from perfsage.model.data import is_additive
 
         self.metrics = list(metrics)  # additive ones are summed over operators, the rest are peaks
-        self.additive = [m for m in self.metrics if m in ADDITIVE]
-        self.peak = [m for m in self.metrics if m not in ADDITIVE]
+        self.additive = [m for m in self.metrics if is_additive(m)]
+        self.peak = [m for m in self.metrics if not is_additive(m)]
         self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
                    "weight_decay": weight_decay, "layer_weight": layer_weight, "patience": patience, "seed": seed,
                    "max_seconds": max_seconds}
@@ -327,13 +327,13 @@ def metric_groups(metrics: list[str], grouping: str) -> list[list[str]]:
     per-operator labels (latency, cycles, energy) share one network and every other metric gets its own.
     Given the same training time the joint network was better on 8 of 9 random-split columns
     (docs/results/accuracy.md, the `perfsage (split)` row): the split networks each train a third as long."""
-    from perfsage.model.data import ADDITIVE, LAYER_LABELLED
+    from perfsage.model.data import LAYER_LABELLED
 
     if grouping == "joint":
         return [list(metrics)]
     if grouping != "split":
         raise ValueError(f"grouping must be 'joint' or 'split', not {grouping!r}")
-    shared = [m for m in metrics if m in ADDITIVE and m in LAYER_LABELLED]
+    shared = [m for m in metrics if m in LAYER_LABELLED]
     return ([shared] if shared else []) + [[m] for m in metrics if m not in shared]
 
 

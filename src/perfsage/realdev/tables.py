@@ -90,10 +90,12 @@ def load_table(space: str, path: Path | None = None) -> LatencyTable:
 
 
 def trimmed(indices: np.ndarray, latency: np.ndarray, share: float = TRIM) -> np.ndarray:
-    """indices without the `share` fastest and `share` slowest on this device (stable order on ties)."""
-    order = indices[np.argsort(latency[indices], kind="stable")]
-    k = round(len(indices) * share)
-    return np.sort(order[k:len(order) - k])
+    """indices without the `share` fastest and `share` slowest on this device. As HELP's loader does it
+    (its latencies are float32 and its sort numpy's default), since ties (whole-millisecond phones, the
+    38-value eyeriss column) make the order, and so the kept set, depend on both."""
+    order = indices[np.argsort(latency[indices].astype(np.float32))]
+    n = len(indices)
+    return np.sort(order[int(n * share):int(n * (1 - share))])
 
 
 def help_split(table: LatencyTable, device: str) -> tuple[np.ndarray, np.ndarray]:
