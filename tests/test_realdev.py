@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -52,3 +53,46 @@ def test_bad_table_requests(tmp_path):
         load_table("cifar")
     with pytest.raises(PerfsageError, match="no such table"):
         load_table("fbnet", tmp_path / "missing.csv")
+
+
+def test_ridge_recovers_a_device_that_mixes_the_base_heads():
+    from perfsage.realdev.adapt import fit_closest, fit_ridge
+
+    rng = np.random.default_rng(0)
+    sig = rng.normal(size=(10, 4))
+    y = 0.7 * sig[:, 0] + 0.3 * sig[:, 2] + 1.5
+    fit = fit_ridge(sig, y)
+    assert fit.lam <= 1e-3 and fit.loo_rmse < 0.02
+    new = rng.normal(size=(50, 4))
+    np.testing.assert_allclose(fit.predict_log(new), 0.7 * new[:, 0] + 0.3 * new[:, 2] + 1.5, atol=0.05)
+    one = fit_closest(sig, 2 * sig[:, 1] - 1)
+    assert np.flatnonzero(one.weights).tolist() == [1]
+    np.testing.assert_allclose(one.predict_log(new), 2 * new[:, 1] - 1, atol=1e-4)
+    with pytest.raises(PerfsageError):
+        fit_ridge(sig[:1], y[:1])
+
+
+def test_adapt_a_small_base_to_a_new_device_end_to_end(tmp_path):
+    """Table graphs through the normal frontend, a two-device base, adaptation from 10 samples."""
+    from perfsage.model.perfsage import PerfSAGE
+    from perfsage.realdev.adapt import adapt
+    from perfsage.realdev.data import device_metric, table_graphset, take
+
+    src = shared_table("nasbench201/latency.csv")
+    lines = src.read_text().splitlines()[:61]
+    small = tmp_path / "nb.csv"
+    small.write_text("\n".join(lines) + "\n")
+    table = load_table("nasbench201", small)
+    gs = table_graphset("nasbench201", ["gold_6240", "raspi4", "pixel2"], root=tmp_path / "g", table=table,
+                        workers=2)
+    assert len(gs) == 60 and gs.graphs[0].x.shape[0] > 5
+    heads = [device_metric("gold_6240"), device_metric("raspi4")]
+    base = PerfSAGE(heads, hidden=32, layers=2, epochs=8, batch_size=16).fit(take(gs, np.arange(50)))
+    target = gs.y[device_metric("pixel2")]
+    a = adapt(base, gs.graphs[:10], target[:10], device="pixel2")
+    pred = a.predict(gs.graphs[10:])
+    assert pred.shape == (50,) and np.all(np.isfinite(pred)) and np.all(pred > 0)
+    a.save(tmp_path / "adapted", "base")
+    assert json.loads((tmp_path / "adapted" / "adapted.json").read_text())["device"] == "pixel2"
+    with pytest.raises(PerfsageError, match="positive"):
+        adapt(base, gs.graphs[:3], [1.0, -2.0, 3.0])

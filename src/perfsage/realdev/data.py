@@ -29,7 +29,8 @@ def table_graphset(space: str, devices: list[str], root: Path | None = None,
     root = root or default_graph_root(space)
     ids = [table_id(space, int(i)) for i in table.index]
     if not (root / "models").is_dir() or len(graphs_missing(root, ids)):
-        build_table_graphs(space, shared_data() / space / "latency.csv", root, workers or os.cpu_count() or 1)
+        build_table_graphs(space, table.path or shared_data() / space / "latency.csv", root,
+                           workers or os.cpu_count() or 1)
     g = graphs(root, ids)
     y = {device_metric(d): table.column(d).astype(float) for d in devices}
     return GraphSet(ids, [space] * len(ids), [g[i] for i in ids], y)

@@ -60,6 +60,7 @@ class LatencyTable:
     index: np.ndarray  # int [n]
     arch: list[str]
     latency: dict[str, np.ndarray]  # device -> ms [n], row order = index order
+    path: Path | None = None  # the CSV it came from
 
     @property
     def devices(self) -> list[str]:
@@ -86,7 +87,7 @@ def load_table(space: str, path: Path | None = None) -> LatencyTable:
     if not np.array_equal(index, np.arange(len(rows))):
         raise PerfsageError(f"{path}: rows must be in index order 0..n-1")
     return LatencyTable(space, index, [r["arch"] for r in rows],
-                        {d: np.array([float(r[d]) for r in rows]) for d in devices})
+                        {d: np.array([float(r[d]) for r in rows]) for d in devices}, path)
 
 
 def trimmed(indices: np.ndarray, latency: np.ndarray, share: float = TRIM) -> np.ndarray:

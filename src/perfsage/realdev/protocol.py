@@ -1,0 +1,103 @@
+"""The two real-device protocols, scored on the same numbers the published peers report.
+
+- few samples (HELP): pretrain one multi-device PerfSAGE on the space's meta-train devices (every
+  architecture outside the 1,000 test indices), then adapt to a meta-test device from N measured
+  architectures: HELP's 10 reference architectures when N is 10 and the seed is 0, else N drawn from
+  the device's trimmed training pool with the seed. Scored on HELP's trimmed test set (800 models).
+- many samples (BRP-NAS): a PerfSAGE for the device alone, trained on N random architectures (90%
+  training, 10% validation), scored on every other architecture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from perfsage.errors import PerfsageError
+from perfsage.model.perfsage import PerfSAGE
+from perfsage.model.registry import load_estimator
+from perfsage.realdev.adapt import adapt
+from perfsage.realdev.data import device_metric, table_graphset, take
+from perfsage.realdev.tables import META_TRAIN, N_TEST, POOL, REFERENCE, help_split, load_table
+
+PRETRAIN_HP = {"hidden": 64, "layers": 3, "batch_size": 128, "lr": 3e-3, "epochs": 300, "patience": 30}
+FEW_SHOT_MAX = 100  # up to this many samples the few-samples protocol applies
+
+
+def scores(pred: np.ndarray, true: np.ndarray) -> dict:
+    err = np.abs(pred - true) / true
+    return {"spearman": float(spearmanr(pred, true)[0]), "mape": float(np.mean(err) * 100),
+            "acc10": float(np.mean(err <= 0.10)), "n_test": len(true)}
+
+
+def pretrained_base(space: str, devices: list[str], seed: int = 0, max_seconds: float = 900,
+                    cache: Path = Path("runs/realdev"), log=None):
+    """The multi-device base, trained once per (space, devices, seed, budget) and kept under `cache`."""
+    key = hashlib.sha256(f"{space}|{','.join(devices)}|{seed}|{max_seconds}|{PRETRAIN_HP}".encode()).hexdigest()[:10]
+    path = cache / f"{space}-base-{key}"
+    if (path / "config.json").is_file():
+        return load_estimator(path), path
+    table = load_table(space)
+    gs = table_graphset(space, devices, table=table)
+    pool = POOL[space]
+    outside = np.array([i for i in range(len(gs)) if not pool <= i < pool + N_TEST])
+    rng = np.random.default_rng(seed)
+    outside = rng.permutation(outside)
+    n_val = max(50, len(outside) // 20)
+    est = PerfSAGE([device_metric(d) for d in devices], seed=seed, max_seconds=max_seconds, log=log, **PRETRAIN_HP)
+    est.fit(take(gs, outside[n_val:]), take(gs, outside[:n_val]))
+    est.save(path)
+    return est, path
+
+
+def few_shot(space: str, device: str, samples: int = 10, seed: int = 0, pretrain: list[str] | None = None,
+             method: str = "ridge", max_seconds: float = 900, log=None) -> dict:
+    table = load_table(space)
+    table.column(device)
+    devices = list(pretrain or META_TRAIN[space])
+    if device in devices:
+        raise PerfsageError(f"{device} is a pretraining device; adapt to one outside {', '.join(devices)}")
+    base, _ = pretrained_base(space, devices, 0, max_seconds, log=log)
+    gs = table_graphset(space, [device], table=table)
+    pool, test = help_split(table, device)
+    if samples == len(REFERENCE[space]) and seed == 0:
+        chosen = np.array(REFERENCE[space])
+    else:
+        if samples > len(pool):
+            raise PerfsageError(f"at most {len(pool)} samples fit in the training pool")
+        chosen = np.random.default_rng(seed).choice(pool, samples, replace=False)
+    y = gs.y[device_metric(device)]
+    t0 = time.time()
+    adapted = adapt(base, [gs.graphs[i] for i in chosen], y[chosen], method, device)
+    pred = adapted.predict([gs.graphs[i] for i in test])
+    return {"space": space, "device": device, "samples": int(samples), "seed": seed, "protocol": "help",
+            "method": method, **scores(pred, y[test]), "adapt_seconds": time.time() - t0,
+            "lambda": adapted.fit.lam}
+
+
+def many_shot(space: str, device: str, samples: int = 900, seed: int = 0, max_seconds: float = 300,
+              log=None) -> dict:
+    table = load_table(space)
+    table.column(device)  # the one-line error for an unknown device, before any work
+    gs = table_graphset(space, [device], table=table)
+    order = np.random.default_rng(seed).permutation(len(gs))
+    n_val = max(1, samples // 10)
+    tr, va, te = order[n_val:samples], order[:n_val], order[samples:]
+    est = PerfSAGE([device_metric(device)], seed=seed, max_seconds=max_seconds, log=log, **PRETRAIN_HP)
+    t0 = time.time()
+    est.fit(take(gs, tr), take(gs, va))
+    pred = est.predict([gs.graphs[i] for i in te])[device_metric(device)]
+    return {"space": space, "device": device, "samples": int(samples), "seed": seed, "protocol": "brp-nas",
+            **scores(pred, gs.y[device_metric(device)][te]), "train_seconds": time.time() - t0}
+
+
+def run(space: str, device: str, samples: int, seed: int = 0, pretrain: list[str] | None = None, **kw) -> dict:
+    if samples < 2:
+        raise PerfsageError("give at least 2 samples")
+    if samples <= FEW_SHOT_MAX or pretrain:
+        return few_shot(space, device, samples, seed, pretrain, **kw)
+    return many_shot(space, device, samples, seed, **{k: v for k, v in kw.items() if k in ("max_seconds", "log")})
