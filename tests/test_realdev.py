@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from conftest import shared_table
+from conftest import run_cli, shared_table
 from perfsage.errors import PerfsageError
 from perfsage.realdev.tables import META_TEST, META_TRAIN, REFERENCE, help_split, load_table, trimmed
 
@@ -75,6 +75,7 @@ def test_ridge_recovers_a_device_that_mixes_the_base_heads():
 def test_adapt_a_small_base_to_a_new_device_end_to_end(tmp_path):
     """Table graphs through the normal frontend, a two-device base, adaptation from 10 samples."""
     from perfsage.model.perfsage import PerfSAGE
+    from perfsage.model.registry import load_estimator
     from perfsage.realdev.adapt import adapt
     from perfsage.realdev.data import device_metric, table_graphset, take
 
@@ -90,9 +91,38 @@ def test_adapt_a_small_base_to_a_new_device_end_to_end(tmp_path):
     base = PerfSAGE(heads, hidden=32, layers=2, epochs=8, batch_size=16).fit(take(gs, np.arange(50)))
     target = gs.y[device_metric("pixel2")]
     a = adapt(base, gs.graphs[:10], target[:10], device="pixel2")
-    pred = a.predict(gs.graphs[10:])
+    pred = a.predict(gs.graphs[10:])["latency_ms"]
     assert pred.shape == (50,) and np.all(np.isfinite(pred)) and np.all(pred > 0)
-    a.save(tmp_path / "adapted", "base")
-    assert json.loads((tmp_path / "adapted" / "adapted.json").read_text())["device"] == "pixel2"
+    a.save(tmp_path / "adapted")
+    again = load_estimator(tmp_path / "adapted")  # loads like any checkpoint, base included
+    assert again.device == "pixel2"
+    np.testing.assert_allclose(again.predict(gs.graphs[10:])["latency_ms"], pred, rtol=1e-5)
     with pytest.raises(PerfsageError, match="positive"):
         adapt(base, gs.graphs[:3], [1.0, -2.0, 3.0])
+
+
+def test_adapt_cli_from_a_measurements_csv(tmp_path):
+    """The user's path: 12 measured models (here NAS-Bench-201 cells with their raspi4 latency), the
+    shipped ethos-u55-128 predictor as the base, a checkpoint that loads like any other."""
+    from perfsage.model.registry import load_estimator
+
+    t = load_table("nasbench201", shared_table("nasbench201/latency.csv"))
+    rows = ["space,arch,latency_ms"] + [f"nasbench201,{t.arch[i]},{t.column('raspi4')[i]}" for i in range(1, 13)]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    r = run_cli("adapt", "--base", "ethos-u55-128", "--samples", str(tmp_path / "m.csv"), "--out",
+                str(tmp_path / "ck"), "--device", "pi4", "--json", timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["samples"] == 12
+    est = load_estimator(tmp_path / "ck")
+    assert est.device == "pi4" and list(est.predict([])["latency_ms"]) == []
+    (tmp_path / "bad.csv").write_text("model,latency_ms\nx.tflite,fast\n")
+    for args in (["--samples", str(tmp_path / "bad.csv")], ["--samples", str(tmp_path / "none.csv")]):
+        r = run_cli("adapt", "--base", "ethos-u55-128", "--out", str(tmp_path / "x"), *args)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_realdev_cli_errors():
+    for args in (["--space", "cifar", "--device", "pixel2"], ["--space", "nasbench201", "--device", "nope"],
+                 ["--space", "nasbench201", "--device", "pixel3"]):  # pixel3 is a pretraining device
+        r = run_cli("realdev", *args, "--json")
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr[-500:])

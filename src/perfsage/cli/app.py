@@ -268,3 +268,59 @@ def evaluate_cmd(
     from perfsage.cli.render import render_evaluation
 
     render_evaluation(result)
+
+
+@app.command("adapt")
+def adapt_cmd(
+    base: Annotated[str, typer.Option("--base", help="Base predictor: a checkpoint directory or shipped target.")],
+    samples: Annotated[Path, typer.Option("--samples", help="CSV: latency_ms and model (or space and arch).")],
+    out: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write.")],
+    device: Annotated[str, typer.Option(help="A name for your device.")] = "my-device",
+    method: Annotated[str, typer.Option(help="ridge (default) or closest.")] = "ridge",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the fit as JSON.")] = False,
+) -> None:
+    """A latency predictor for your own device from 10-20 measured models."""
+    import math
+
+    from perfsage.errors import PerfsageError
+    from perfsage.model.registry import load_estimator
+    from perfsage.realdev.adapt import adapt, read_measurements
+
+    if method not in ("ridge", "closest"):
+        raise PerfsageError(f"method must be ridge or closest, not {method!r}")
+    est = load_estimator(base)
+    graphs, lat, rows = read_measurements(samples)
+    adapted = adapt(est, graphs, lat, method, device)
+    adapted.samples = rows
+    adapted.save(out)
+    result = {"out": str(out), "device": device, "samples": len(rows), "method": method,
+              "lambda": adapted.fit.lam, "loo_rmse_log": adapted.fit.loo_rmse}
+    if as_json:
+        _print_json(result)
+    else:
+        typer.echo(f"{device}: fitted on {len(rows)} models, leave-one-out error about "
+                   f"{100 * (math.exp(adapted.fit.loo_rmse) - 1):.1f}% -> {out}")
+
+
+@app.command("realdev")
+def realdev_cmd(
+    space: Annotated[str, typer.Option("--space", help="nasbench201 or fbnet.")],
+    device: Annotated[str, typer.Option("--device", help="A device column of the table.")],
+    samples: Annotated[int, typer.Option("--samples", help="Measured architectures the predictor gets.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the sample draw (10 samples, seed 0: HELP's references).")] = 0,
+    pretrain: Annotated[str | None, typer.Option(help="Comma-separated pretraining devices "
+                                                 "(default: HELP's meta-train devices).")] = None,
+    method: Annotated[str, typer.Option(help="Adaptation: ridge or closest.")] = "ridge",
+    max_seconds: Annotated[float, typer.Option("--max-seconds", help="Training budget.")] = 900,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Score PerfSAGE on a real device of the NAS-Bench-201/FBNet tables (HELP or BRP-NAS protocol)."""
+    from perfsage.realdev.protocol import run
+
+    result = run(space, device, samples, seed, pretrain.split(",") if pretrain else None, method=method,
+                 max_seconds=max_seconds)
+    if as_json:
+        _print_json(result)
+    else:
+        typer.echo(f"{space} {device}, {samples} samples ({result['protocol']}): Spearman {result['spearman']:.3f}, "
+                   f"MAPE {result['mape']:.1f}%, within 10% {result['acc10']:.1%} on {result['n_test']} models")

@@ -14,8 +14,10 @@ def estimator_class(name: str):
     from perfsage.model.baselines.gbdt import GradientBoosting
     from perfsage.model.baselines.nnmeter import NNMeterKernels
     from perfsage.model.perfsage import PerfSAGE
+    from perfsage.realdev.adapt import AdaptedPredictor
 
-    classes = {c.name: c for c in (PerfSAGE, FlopsRegression, GradientBoosting, BRPNASGCN, NNMeterKernels)}
+    classes = {c.name: c for c in (PerfSAGE, FlopsRegression, GradientBoosting, BRPNASGCN, NNMeterKernels,
+                                   AdaptedPredictor)}
     if name not in classes:
         raise PerfsageError(f"unknown estimator {name!r} (choose from {', '.join(classes)})")
     return classes[name]

@@ -76,22 +76,37 @@ def fit_closest(sig: np.ndarray, y_log: np.ndarray) -> RidgeFit:
 
 @dataclass
 class AdaptedPredictor:
-    """A base predictor plus the new device's fit: predicts latency_ms on that device."""
+    """A base predictor plus the new device's fit: predicts latency_ms on that device. Saved as the
+    base checkpoint (copied into `base/`) and config.json with the fit, so it loads like any estimator."""
 
     base: object
     fit: RidgeFit
     device: str = "device"
     samples: list[dict] = field(default_factory=list)
+    name = "adapted"
+    metrics = ("latency_ms",)
 
-    def predict(self, graphs) -> np.ndarray:
-        return np.exp(self.fit.predict_log(signature(self.base, graphs)))
+    def predict(self, graphs) -> dict[str, np.ndarray]:
+        return {"latency_ms": np.exp(self.fit.predict_log(signature(self.base, graphs)))}
 
-    def save(self, path: Path, base_ref: str) -> None:
+    def save(self, path: Path) -> None:
+        path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "adapted.json").write_text(json.dumps({
-            "estimator": "adapted", "device": self.device, "base": base_ref, "heads": list(self.base.metrics),
+        self.base.save(path / "base")
+        (path / "config.json").write_text(json.dumps({
+            "estimator": self.name, "device": self.device, "heads": list(self.base.metrics),
             "mean": self.fit.mean.tolist(), "weights": self.fit.weights.tolist(), "intercept": self.fit.intercept,
             "lambda": self.fit.lam, "loo_rmse_log": self.fit.loo_rmse, "samples": self.samples}, indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> AdaptedPredictor:
+        from perfsage.model.registry import load_estimator
+
+        path = Path(path)
+        cfg = json.loads((path / "config.json").read_text())
+        fit = RidgeFit(np.asarray(cfg["mean"]), np.asarray(cfg["weights"]), cfg["intercept"], cfg["lambda"],
+                       cfg["loo_rmse_log"])
+        return cls(load_estimator(path / "base"), fit, cfg["device"], cfg.get("samples", []))
 
 
 def adapt(base, graphs, latency_ms: np.ndarray, method: str = "ridge", device: str = "device") -> AdaptedPredictor:
@@ -101,3 +116,34 @@ def adapt(base, graphs, latency_ms: np.ndarray, method: str = "ridge", device: s
     sig = signature(base, graphs)
     fit = (fit_ridge if method == "ridge" else fit_closest)(sig, np.log(latency_ms))
     return AdaptedPredictor(base, fit, device)
+
+
+def read_measurements(path: Path) -> tuple[list, np.ndarray, list[dict]]:
+    """A user's measurements CSV: `latency_ms` and either `model` (a .tflite path, relative to the CSV)
+    or `space` + `arch` (an architecture of a perfsage space). Returns graphs, latencies, the rows."""
+    import csv
+
+    from perfsage.graph import load_graph
+    from perfsage.graph.encode import encode
+    from perfsage.spaces import get_space
+
+    path = Path(path)
+    if not path.is_file():
+        raise PerfsageError(f"{path}: no such measurements file")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "latency_ms" not in rows[0] or not ({"model"} <= set(rows[0]) or {"space", "arch"} <= set(rows[0])):
+        raise PerfsageError(f"{path}: need a header with latency_ms and model (or space and arch)")
+    graphs, lat = [], []
+    for k, r in enumerate(rows, start=2):
+        try:
+            lat.append(float(r["latency_ms"]))
+        except ValueError:
+            raise PerfsageError(f"{path}:{k}: latency_ms {r['latency_ms']!r} is not a number") from None
+        if r.get("model"):
+            model = Path(r["model"])
+            graphs.append(encode(load_graph(model if model.is_absolute() else path.parent / model)))
+        else:
+            sp = get_space(r["space"])
+            graphs.append(encode(load_graph(sp.build(sp.parse_arch(r["arch"]), 0))))
+    return graphs, np.array(lat), rows

@@ -73,7 +73,7 @@ def few_shot(space: str, device: str, samples: int = 10, seed: int = 0, pretrain
     y = gs.y[device_metric(device)]
     t0 = time.time()
     adapted = adapt(base, [gs.graphs[i] for i in chosen], y[chosen], method, device)
-    pred = adapted.predict([gs.graphs[i] for i in test])
+    pred = adapted.predict([gs.graphs[i] for i in test])["latency_ms"]
     return {"space": space, "device": device, "samples": int(samples), "seed": seed, "protocol": "help",
             "method": method, **scores(pred, y[test]), "adapt_seconds": time.time() - t0,
             "lambda": adapted.fit.lam}
