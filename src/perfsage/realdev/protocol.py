@@ -20,7 +20,7 @@ from scipy.stats import spearmanr
 from perfsage.errors import PerfsageError
 from perfsage.model.perfsage import PerfSAGE
 from perfsage.model.registry import load_estimator
-from perfsage.realdev.adapt import adapt
+from perfsage.realdev.adapt import fit_closest, fit_ridge, signature
 from perfsage.realdev.data import device_metric, table_graphset, take
 from perfsage.realdev.tables import META_TRAIN, N_TEST, POOL, REFERENCE, help_split, load_table
 
@@ -54,6 +54,17 @@ def pretrained_base(space: str, devices: list[str], seed: int = 0, max_seconds: 
     return est, path
 
 
+def base_signature(base, path: Path, space: str, table) -> np.ndarray:
+    """The base's device signature of every table architecture, computed once and kept beside it."""
+    f = path / "signature.npy"
+    if f.is_file():
+        return np.load(f)
+    gs = table_graphset(space, [], table=table)
+    sig = signature(base, gs.graphs)
+    np.save(f, sig)
+    return sig
+
+
 def few_shot(space: str, device: str, samples: int = 10, seed: int = 0, pretrain: list[str] | None = None,
              method: str = "ridge", max_seconds: float = 900, log=None) -> dict:
     table = load_table(space)
@@ -61,8 +72,8 @@ def few_shot(space: str, device: str, samples: int = 10, seed: int = 0, pretrain
     devices = list(pretrain or META_TRAIN[space])
     if device in devices:
         raise PerfsageError(f"{device} is a pretraining device; adapt to one outside {', '.join(devices)}")
-    base, _ = pretrained_base(space, devices, 0, max_seconds, log=log)
-    gs = table_graphset(space, [device], table=table)
+    base, path = pretrained_base(space, devices, 0, max_seconds, log=log)
+    sig = base_signature(base, path, space, table)
     pool, test = help_split(table, device)
     if samples == len(REFERENCE[space]) and seed == 0:
         chosen = np.array(REFERENCE[space])
@@ -70,13 +81,12 @@ def few_shot(space: str, device: str, samples: int = 10, seed: int = 0, pretrain
         if samples > len(pool):
             raise PerfsageError(f"at most {len(pool)} samples fit in the training pool")
         chosen = np.random.default_rng(seed).choice(pool, samples, replace=False)
-    y = gs.y[device_metric(device)]
+    y = table.column(device)
     t0 = time.time()
-    adapted = adapt(base, [gs.graphs[i] for i in chosen], y[chosen], method, device)
-    pred = adapted.predict([gs.graphs[i] for i in test])["latency_ms"]
+    fit = (fit_ridge if method == "ridge" else fit_closest)(sig[chosen], np.log(y[chosen]))
+    pred = np.exp(fit.predict_log(sig[test]))
     return {"space": space, "device": device, "samples": int(samples), "seed": seed, "protocol": "help",
-            "method": method, **scores(pred, y[test]), "adapt_seconds": time.time() - t0,
-            "lambda": adapted.fit.lam}
+            "method": method, **scores(pred, y[test]), "adapt_seconds": time.time() - t0, "lambda": fit.lam}
 
 
 def many_shot(space: str, device: str, samples: int = 900, seed: int = 0, max_seconds: float = 300,

@@ -1,0 +1,107 @@
+"""PerfSAGE on real devices, beside the published numbers: docs/results/real_devices.md.
+
+    .venv/bin/python benchmarks/real_devices.py [--spaces nasbench201,fbnet] [--seeds 5]
+        [--pretrain-seconds 1200] [--many-devices all|meta-test|none] [--many-seconds 300]
+
+Few samples (HELP protocol): one base pretrained on the space's meta-train devices, adapted to each
+meta-test device from 10 measured architectures: HELP's 10 reference architectures (seed 0) and 10
+drawn from the trimmed pool (seeds 1..N); scored on HELP's 800 test architectures. Both adaptation
+methods (ridge over the base's device heads; the closest single head) are reported.
+Many samples (BRP-NAS protocol): a PerfSAGE per device on 900 random architectures.
+Every job's result is kept under runs/real_devices/, so a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from _results import publish  # noqa: E402
+from perfsage.realdev.protocol import few_shot, many_shot  # noqa: E402
+from perfsage.realdev.tables import META_TEST, PUBLISHED, load_table  # noqa: E402
+
+RUNS = ROOT / "runs" / "real_devices"
+
+
+def cached(name: str, fn):
+    path = RUNS / f"{name}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = fn()
+    path.write_text(json.dumps(result, indent=1, default=float))
+    print(name, {k: round(v, 3) for k, v in result.items() if k in ("spearman", "mape", "acc10")}, flush=True)
+    return result
+
+
+def few_table(space: str, results: dict) -> list[str]:
+    devices = list(META_TEST[space])
+    head = "| method | samples | " + " | ".join(devices) + " | mean |"
+    lines = [head, "|---|---|" + "---:|" * (len(devices) + 1)]
+    for name, per in PUBLISHED[space].items():
+        vals = [per.get(d) for d in devices]
+        mean = np.mean([v for v in vals if v is not None])
+        lines.append(f"| {name} (published) | | " + " | ".join(f"{v:.3f}" if v is not None else "–" for v in vals)
+                     + f" | {mean:.3f} |")
+    for (method, kind), per in results.items():
+        rho = [np.mean([r["spearman"] for r in per[d]]) for d in devices]
+        mape = [np.mean([r["mape"] for r in per[d]]) for d in devices]
+        n = len(next(iter(per.values())))
+        label = "10 reference archs" if kind == "reference" else f"10 random, mean of {n} seeds"
+        lines.append(f"| PerfSAGE + {method} | {label} | " + " | ".join(f"{v:.3f}" for v in rho) +
+                     f" | **{np.mean(rho):.3f}** |")
+        lines.append("| (MAPE %) | | " + " | ".join(f"{v:.1f}" for v in mape) + f" | {np.mean(mape):.1f} |")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spaces", default="nasbench201,fbnet")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--pretrain-seconds", type=float, default=1200)
+    ap.add_argument("--many-devices", default="meta-test", help="all, meta-test or none")
+    ap.add_argument("--many-seconds", type=float, default=300)
+    a = ap.parse_args()
+    RUNS.mkdir(parents=True, exist_ok=True)
+    body: list[str] = []
+    for space in a.spaces.split(","):
+        few: dict = {}
+        for method in ("ridge", "closest"):
+            for device in META_TEST[space]:
+                ref = cached(f"{space}-few-{method}-{device}-ref", lambda sp=space, d=device, m=method: few_shot(
+                    sp, d, 10, 0, method=m, max_seconds=a.pretrain_seconds))
+                few.setdefault((method, "reference"), {})[device] = [ref]
+                for seed in range(1, a.seeds + 1):
+                    r = cached(f"{space}-few-{method}-{device}-s{seed}",
+                               lambda sp=space, d=device, m=method, s=seed: few_shot(
+                                   sp, d, 10, s, method=m, max_seconds=a.pretrain_seconds))
+                    few.setdefault((method, "random"), {}).setdefault(device, []).append(r)
+        body += [f"## {space}: few samples (HELP protocol), Spearman on HELP's 800 test architectures", "",
+                 *few_table(space, few), ""]
+        if a.many_devices != "none":
+            devices = load_table(space).devices if a.many_devices == "all" else list(META_TEST[space])
+            rows = []
+            for device in devices:
+                r = cached(f"{space}-many-{device}", lambda sp=space, d=device: many_shot(
+                    sp, d, 900, 0, max_seconds=a.many_seconds))
+                pub = PUBLISHED[space].get("BRP-NAS (900 samples)", {}).get(device)
+                rows.append(f"| {device} | {r['spearman']:.3f} | {r['mape']:.2f} | {r['acc10']:.3f} | "
+                            f"{pub if pub is not None else '–'} |")
+            body += [f"## {space}: many samples (BRP-NAS protocol: 900 architectures, test on the rest)", "",
+                     "| device | Spearman | MAPE % | ±10% | BRP-NAS Spearman (published) |",
+                     "|---|---:|---:|---:|---:|",
+                     *rows, ""]
+    publish("real_devices", "Real devices: NAS-Bench-201 and FBNet, beside the published numbers",
+            "`benchmarks/real_devices.py`. The predictor sees TFLite graphs built from each architecture "
+            "through the normal frontend, never architecture encodings. Published numbers: HELP README "
+            "(Tables 2 and 3) as recorded in shared/data/README.md.", "\n".join(body).rstrip())
+
+
+if __name__ == "__main__":
+    main()
