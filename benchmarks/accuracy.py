@@ -95,7 +95,7 @@ def plan(targets: list[str], splits: list[str], rows: list[str]) -> list[tuple[s
     return jobs
 
 
-def page(runs: Path, data: str) -> None:
+def page(runs: Path, data: str, note: str = "") -> None:
     results = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
     lines = []
     for split in SPLITS:
@@ -119,7 +119,7 @@ def page(runs: Path, data: str) -> None:
                    {"baselines: cpu"})
     secs = {r["row"]: r["seconds"] for r in results if r["split"] == "random" and r["target"] == "ethos-u55-128"}
     lines += ["Training seconds on ethos-u55-128, random split: " +
-              ", ".join(f"{k} {v:.0f}" for k, v in secs.items()) + ".", ""]
+              ", ".join(f"{k} {v:.0f}" for k, v in secs.items()) + ".", ""] + ([note, ""] if note else [])
     (RESULTS / "accuracy.json").write_text(json.dumps(results, indent=1))
     publish("accuracy", "Accuracy: PerfSAGE against four baselines",
             f"`benchmarks/accuracy.py` on `{os.path.relpath(data, ROOT)}`: MAPE % / share within ±10% on each "
@@ -139,6 +139,7 @@ def main() -> None:
     ap.add_argument("--loso-max-seconds", type=float, default=600, help="neural budget, leave-out splits")
     ap.add_argument("--runs", default=str(ROOT / "runs" / "accuracy"))
     ap.add_argument("--publish-only", action="store_true")
+    ap.add_argument("--note", default="", help="a paragraph for the page: where and how the jobs ran")
     ap.add_argument("--save-models", action="store_true", help="keep the random-split PerfSAGE checkpoints")
     ap.add_argument("--threads", type=int, default=0, help="torch threads per job (default: cores / jobs)")
     a = ap.parse_args()
@@ -158,7 +159,7 @@ def main() -> None:
                               threads, str(runs), a.save_models) for t, s, r in todo]
             for f in as_completed(futs):
                 print(f.result(), flush=True)
-    page(runs, a.data)
+    page(runs, a.data, a.note)
 
 
 if __name__ == "__main__":
