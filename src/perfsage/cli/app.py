@@ -18,6 +18,14 @@ def _root() -> None:
     """Predict latency, energy and memory of .tflite models on edge hardware."""
 
 
+def _emit(result: dict, as_json: bool, text: str) -> None:
+    """A command's result: JSON with --json, else one line for a person."""
+    if as_json:
+        _print_json(result)
+    else:
+        typer.echo(text)
+
+
 def _print_json(obj) -> None:
     typer.echo(json.dumps(obj, indent=2))
 
@@ -153,11 +161,8 @@ def dataset_build(
         raise typer.Exit(130) from None
     result = {"out": str(out), "planned": summary.planned, "done": summary.done, "labels": summary.labels,
               "failures": summary.failures, "seconds": round(summary.seconds, 1)}
-    if as_json:
-        _print_json(result)
-    else:
-        typer.echo(f"{summary.done} models in {summary.seconds:.0f} s: {summary.labels} labels, "
-                   f"{summary.failures} failures -> {out}")
+    _emit(result, as_json, f"{summary.done} models in {summary.seconds:.0f} s: {summary.labels} labels, "
+          f"{summary.failures} failures -> {out}")
 
 
 @dataset_app.command("info")
@@ -295,11 +300,8 @@ def adapt_cmd(
     adapted.save(out)
     result = {"out": str(out), "device": device, "samples": len(rows), "method": method,
               "lambda": adapted.fit.lam, "loo_rmse_log": adapted.fit.loo_rmse}
-    if as_json:
-        _print_json(result)
-    else:
-        typer.echo(f"{device}: fitted on {len(rows)} models, leave-one-out error about "
-                   f"{100 * (math.exp(adapted.fit.loo_rmse) - 1):.1f}% -> {out}")
+    _emit(result, as_json, f"{device}: fitted on {len(rows)} models, leave-one-out error about "
+          f"{100 * (math.exp(adapted.fit.loo_rmse) - 1):.1f}% -> {out}")
 
 
 @app.command("realdev")
@@ -319,8 +321,6 @@ def realdev_cmd(
 
     result = run(space, device, samples, seed, pretrain.split(",") if pretrain else None, method=method,
                  max_seconds=max_seconds)
-    if as_json:
-        _print_json(result)
-    else:
-        typer.echo(f"{space} {device}, {samples} samples ({result['protocol']}): Spearman {result['spearman']:.3f}, "
-                   f"MAPE {result['mape']:.1f}%, within 10% {result['acc10']:.1%} on {result['n_test']} models")
+    _emit(result, as_json, f"{space} {device}, {samples} samples ({result['protocol']}): Spearman "
+          f"{result['spearman']:.3f}, MAPE {result['mape']:.1f}%, within 10% {result['acc10']:.1%} on "
+          f"{result['n_test']} models")
