@@ -44,7 +44,8 @@ PUBLISHED = {
     },
     "fbnet": {"MAML": {"raspi4": 0.718, "eyeriss": 0.763, "fpga": 0.727},
               "Meta-SGD": {"raspi4": 0.821, "eyeriss": 0.822, "fpga": 0.776},
-              "HELP (10 samples)": {"raspi4": 0.887, "eyeriss": 0.943, "fpga": 0.892}},
+              "HELP (10 samples)": {"raspi4": 0.887, "eyeriss": 0.943, "fpga": 0.892,
+                                    "mean": 0.910}},  # as published (the three average 0.907)
 }
 
 
