@@ -142,8 +142,9 @@ class _Writer:
             self.todo.append((at, fields[i][1], fields[i][2]))
         return t_pos
 
-    def _vector(self, at: int, payload: bytes, n: int, elem_align: int) -> None:
-        """A vector (u32 count, then payload) whose elements start on `elem_align`, pointed at from `at`."""
+    def _vector(self, at: int, payload: bytes, n: int, elem_align: int) -> int:
+        """A vector (u32 count, then payload) whose elements start on `elem_align`, pointed at from `at`;
+        returns where the vector starts (its count)."""
         buf = self.buf
         pad = (-(len(buf) + 4)) % max(4, elem_align)
         if pad:
@@ -152,6 +153,7 @@ class _Writer:
         buf.extend(_U32.pack(n))
         buf.extend(payload)
         _U32.pack_into(buf, at, target - at)
+        return target
 
     def _place(self, at: int, kind: str, value) -> None:
         buf = self.buf
@@ -159,16 +161,10 @@ class _Writer:
             self._place_tensors(at, value)
         elif kind == "table":
             _U32.pack_into(buf, at, self.table(value) - at)
-        elif kind == "tables":
-            pad = (-len(buf)) % 4
-            if pad:
-                buf.extend(bytes(pad))
-            target = len(buf)
-            buf.extend(_U32.pack(len(value)))
-            buf.extend(bytes(4 * len(value)))
+        elif kind == "tables":  # offsets filled in as each table is placed
+            target = self._vector(at, bytes(4 * len(value)), len(value), 4)
             for i, fields in enumerate(value):
                 self.todo.append((target + 4 + 4 * i, "table", fields))
-            _U32.pack_into(buf, at, target - at)
         elif kind == "string":
             data = value.encode()
             self._vector(at, data + b"\0", len(data), 4)
@@ -186,13 +182,7 @@ class _Writer:
         """The hot path: every tensor with its shape, name and quantisation written depth-first right
         after it (children still follow parents, so every offset points forward)."""
         buf = self.buf
-        pad = (-len(buf)) % 4
-        if pad:
-            buf.extend(bytes(pad))
-        vec = len(buf)
-        buf.extend(_U32.pack(len(tensors)))
-        buf.extend(bytes(4 * len(tensors)))
-        _U32.pack_into(buf, at, vec - at)
+        vec = self._vector(at, bytes(4 * len(tensors)), len(tensors), 4)
         for i, t in enumerate(tensors):
             key = [(Slot.TENSOR_SHAPE, "vec:i32")]
             scal = [None]
