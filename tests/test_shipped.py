@@ -29,7 +29,8 @@ def test_shipped_predictor_reproduces_its_card_on_a_sample(target):
     """The first 300 test models, graphs regenerated from space + seed (not read from the shipped file)."""
     import pyarrow.parquet as pq
 
-    from perfsage.model.shipped import TEST_LABELS, regenerate_graphs
+    from perfsage.dataset import regenerate_graphs
+    from perfsage.model.shipped import TEST_LABELS
 
     est = load_estimator(target)  # a shipped name resolves to the packaged checkpoint
     labels = pq.read_table(PREDICTORS / target / TEST_LABELS).slice(0, 300)

@@ -73,18 +73,25 @@ def graphs(root: str | Path, ids: list[str]) -> dict[str, EncodedGraph]:
     if any(":" in i for i in missing):  # real-device table graphs rebuild from their stored architecture
         models = store.read_folder(root / "models", ["id", "arch"])
         archs = dict(zip(models.column("id").to_pylist(), models.column("arch").to_pylist(), strict=True))
-    jobs = [(mid, archs.get(mid)) for mid in missing]
-    if len(missing) > 200 and (os.cpu_count() or 1) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=os.cpu_count()) as ex:
-            fresh = dict(zip(missing, ex.map(regenerate_graph, jobs, chunksize=32), strict=True))
-    else:
-        fresh = {mid: regenerate_graph(job) for mid, job in zip(missing, jobs, strict=True)}
+    fresh = regenerate_graphs(missing, archs)
     out.update(fresh)
     if os.access(root, os.W_OK):  # keep them: the next load reads the cache instead of rebuilding
         store.write_shard(root / "graphs", graph_table(fresh))
     return out
+
+
+def regenerate_graphs(ids: list[str], archs: dict[str, str] | None = None,
+                      workers: int | None = None) -> dict[str, EncodedGraph]:
+    """Encoded graphs rebuilt from their ids (and, for table ids, their architectures): in worker
+    processes when there are many."""
+    jobs = [(mid, (archs or {}).get(mid)) for mid in ids]
+    workers = workers or os.cpu_count() or 1
+    if len(ids) <= 200 or workers == 1:
+        return {mid: regenerate_graph(job) for mid, job in zip(ids, jobs, strict=True)}
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        return dict(zip(ids, ex.map(regenerate_graph, jobs, chunksize=32), strict=True))
 
 
 def regenerate_graph(job: tuple[str, str | None]) -> EncodedGraph:

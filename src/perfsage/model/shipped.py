@@ -11,7 +11,6 @@ any the file lacks. `scripts/train_shipped.py` writes these folders.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,12 @@ from perfsage.errors import PerfsageError
 PREDICTORS = Path(__file__).resolve().parent.parent / "data" / "predictors"
 TEST_LABELS = "test_labels.parquet"
 TEST_GRAPHS = PREDICTORS / "test_graphs.parquet"
+# What each target's predictor covers, and the PerfSAGE settings it is trained with (the accuracy
+# benchmark scores the same settings).
+PREDICTED_METRICS = {"ethos-u55-128": ["latency_ms", "energy_mj", "sram_kib", "flash_kib"],
+                     "ethos-u65-256": ["latency_ms", "energy_mj", "sram_kib", "flash_kib"],
+                     "mcu-tflm": ["arena_kib"], "cpu-litert": ["latency_ms", "peak_heap_kib"]}
+PERFSAGE_HP = {"hidden": 128, "layers": 4, "batch_size": 128, "lr": 3e-3, "epochs": 400, "patience": 40}
 
 
 def shipped_targets() -> list[str]:
@@ -41,17 +46,20 @@ def predictor_dir(target: str) -> Path:
 def write_test_labels(folder: Path, test) -> None:
     """test: a GraphSet (ids are `space-seed`). Its graphs join the shared test-graph file."""
     from perfsage.dataset.records import decode_graph_table, graph_table
+    from perfsage.dataset.store import COMPACT_LEVEL
 
     seeds = [int(i.rsplit("-", 1)[1]) for i in test.ids]
     cols = {"id": test.ids, "space": test.spaces, "seed": seeds, **{m: test.y[m] for m in test.y}}
-    pq.write_table(pa.table(cols), folder / TEST_LABELS, compression="zstd", compression_level=19)
+    pq.write_table(pa.table(cols), folder / TEST_LABELS, compression="zstd", compression_level=COMPACT_LEVEL)
     graphs = decode_graph_table(pq.read_table(TEST_GRAPHS)) if TEST_GRAPHS.is_file() else {}
     graphs.update(zip(test.ids, test.graphs, strict=True))
-    pq.write_table(graph_table(dict(sorted(graphs.items()))), TEST_GRAPHS, compression="zstd", compression_level=19)
+    pq.write_table(graph_table(dict(sorted(graphs.items()))), TEST_GRAPHS, compression="zstd",
+                   compression_level=COMPACT_LEVEL)
 
 
 def shipped_test_set(target: str, metrics: list[str], workers: int | None = None):
     """The shipped predictor's test split as a GraphSet, its graphs regenerated from space + seed."""
+    from perfsage.dataset import regenerate_graphs
     from perfsage.dataset.records import decode_graph_table
     from perfsage.graph.encode import ENCODING_VERSION
     from perfsage.model.data import GraphSet
@@ -64,19 +72,8 @@ def shipped_test_set(target: str, metrics: list[str], workers: int | None = None
         if stored.num_rows and stored.column("encoding_version")[0].as_py() == ENCODING_VERSION:
             graphs = decode_graph_table(stored)
     missing = [i for i in ids if i not in graphs]
-    graphs.update(regenerate_graphs(missing, workers) if missing else {})
+    graphs.update(regenerate_graphs(missing, workers=workers) if missing else {})
     y = {m: np.asarray(table.column(m).to_numpy(zero_copy_only=False), float) for m in metrics}
     return GraphSet(ids, table.column("space").to_pylist(), [graphs[i] for i in ids], y)
 
 
-def regenerate_graphs(ids: list[str], workers: int | None = None) -> dict:
-    from concurrent.futures import ProcessPoolExecutor
-
-    from perfsage.dataset import regenerate_graph
-
-    workers = workers or os.cpu_count() or 1
-    jobs = [(i, None) for i in ids]
-    if workers == 1 or len(ids) < 100:
-        return {i: regenerate_graph(j) for i, j in zip(ids, jobs, strict=True)}
-    with ProcessPoolExecutor(workers) as ex:
-        return dict(zip(ids, ex.map(regenerate_graph, jobs, chunksize=64), strict=True))
