@@ -123,6 +123,7 @@ def test_adapt_cli_from_a_measurements_csv(tmp_path):
 
 def test_realdev_cli_errors():
     for args in (["--space", "cifar", "--device", "pixel2"], ["--space", "nasbench201", "--device", "nope"],
-                 ["--space", "nasbench201", "--device", "pixel3"]):  # pixel3 is a pretraining device
+                 ["--space", "nasbench201", "--device", "pixel3"],  # pixel3 is a pretraining device
+                 ["--space", "nasbench201", "--device", "pixel2", "--method", "best"]):
         r = run_cli("realdev", *args, "--json")
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr[-500:])

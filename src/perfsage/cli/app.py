@@ -287,12 +287,10 @@ def adapt_cmd(
     """A latency predictor for your own device from 10-20 measured models."""
     import math
 
-    from perfsage.errors import PerfsageError
     from perfsage.model.registry import load_estimator
-    from perfsage.realdev.adapt import adapt, read_measurements
+    from perfsage.realdev.adapt import adapt, check_method, read_measurements
 
-    if method not in ("ridge", "closest"):
-        raise PerfsageError(f"method must be ridge or closest, not {method!r}")
+    check_method(method)
     est = load_estimator(base)
     graphs, lat, rows = read_measurements(samples)
     adapted = adapt(est, graphs, lat, method, device)

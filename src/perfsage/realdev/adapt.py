@@ -74,6 +74,20 @@ def fit_closest(sig: np.ndarray, y_log: np.ndarray) -> RidgeFit:
     return best
 
 
+METHODS = {"ridge": fit_ridge, "closest": fit_closest}
+
+
+def check_method(method: str) -> None:
+    """Early, before any costly step (a pretraining, a model load)."""
+    if method not in METHODS:
+        raise PerfsageError(f"adaptation method must be one of {', '.join(METHODS)}, not {method!r}")
+
+
+def fit_device(sig: np.ndarray, y_log: np.ndarray, method: str = "ridge") -> RidgeFit:
+    check_method(method)
+    return METHODS[method](sig, y_log)
+
+
 @dataclass
 class AdaptedPredictor:
     """A base predictor plus the new device's fit: predicts latency_ms on that device. Saved as the
@@ -113,8 +127,7 @@ def adapt(base, graphs, latency_ms: np.ndarray, method: str = "ridge", device: s
     latency_ms = np.asarray(latency_ms, float)
     if np.any(~np.isfinite(latency_ms)) or np.any(latency_ms <= 0):
         raise PerfsageError("measured latencies must be positive numbers")
-    sig = signature(base, graphs)
-    fit = (fit_ridge if method == "ridge" else fit_closest)(sig, np.log(latency_ms))
+    fit = fit_device(signature(base, graphs), np.log(latency_ms), method)
     return AdaptedPredictor(base, fit, device)
 
 

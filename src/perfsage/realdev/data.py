@@ -28,19 +28,12 @@ def table_graphset(space: str, devices: list[str], root: Path | None = None,
     table = table or load_table(space)
     root = root or default_graph_root(space)
     ids = [table_id(space, int(i)) for i in table.index]
-    if not (root / "models").is_dir() or len(graphs_missing(root, ids)):
-        build_table_graphs(space, table.path or shared_data() / space / "latency.csv", root,
-                           workers or os.cpu_count() or 1)
+    # resumable: builds only what is missing (nothing, after the first use)
+    build_table_graphs(space, table.path or shared_data() / space / "latency.csv", root,
+                       workers or os.cpu_count() or 1)
     g = graphs(root, ids)
     y = {device_metric(d): table.column(d).astype(float) for d in devices}
     return GraphSet(ids, [space] * len(ids), [g[i] for i in ids], y)
-
-
-def graphs_missing(root: Path, ids: list[str]) -> list[str]:
-    from perfsage.dataset import store
-
-    have = store.ids_in(root / "graphs")
-    return [i for i in ids if i not in have]
 
 
 def take(gs: GraphSet, idx: np.ndarray) -> GraphSet:

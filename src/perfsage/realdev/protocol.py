@@ -20,7 +20,7 @@ from scipy.stats import spearmanr
 from perfsage.errors import PerfsageError
 from perfsage.model.perfsage import PerfSAGE
 from perfsage.model.registry import load_estimator
-from perfsage.realdev.adapt import fit_closest, fit_ridge, signature
+from perfsage.realdev.adapt import check_method, fit_device, signature
 from perfsage.realdev.data import device_metric, table_graphset, take
 from perfsage.realdev.tables import META_TRAIN, N_TEST, POOL, REFERENCE, help_split, load_table
 
@@ -67,6 +67,7 @@ def base_signature(base, path: Path, space: str, table) -> np.ndarray:
 
 def few_shot(space: str, device: str, samples: int = 10, seed: int = 0, pretrain: list[str] | None = None,
              method: str = "ridge", max_seconds: float = 900, log=None) -> dict:
+    check_method(method)
     table = load_table(space)
     table.column(device)
     devices = list(pretrain or META_TRAIN[space])
@@ -83,7 +84,7 @@ def few_shot(space: str, device: str, samples: int = 10, seed: int = 0, pretrain
         chosen = np.random.default_rng(seed).choice(pool, samples, replace=False)
     y = table.column(device)
     t0 = time.time()
-    fit = (fit_ridge if method == "ridge" else fit_closest)(sig[chosen], np.log(y[chosen]))
+    fit = fit_device(sig[chosen], np.log(y[chosen]), method)
     pred = np.exp(fit.predict_log(sig[test]))
     return {"space": space, "device": device, "samples": int(samples), "seed": seed, "protocol": "help",
             "method": method, **scores(pred, y[test]), "adapt_seconds": time.time() - t0, "lambda": fit.lam}
