@@ -30,10 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from _results import RESULTS, publish  # noqa: E402
+from perfsage.model.shipped import PERFSAGE_HP  # noqa: E402
+from perfsage.model.shipped import PREDICTED_METRICS as TARGET_METRICS  # noqa: E402
 
-TARGET_METRICS = {"ethos-u55-128": ["latency_ms", "energy_mj", "sram_kib", "flash_kib"],
-                  "ethos-u65-256": ["latency_ms", "energy_mj", "sram_kib", "flash_kib"],
-                  "mcu-tflm": ["arena_kib"], "cpu-litert": ["latency_ms", "peak_heap_kib"]}
 SPLITS = ("random", "leave-out:classification", "leave-out:detection", "leave-out:kws", "leave-out:segmentation")
 ROWS = ("perfsage", "perfsage (split)", "brp-nas-gcn", "nn-meter-kernels", "gbdt", "flops")
 NEURAL = ("perfsage", "perfsage (split)", "brp-nas-gcn")
@@ -61,7 +60,7 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     if row in NEURAL:
         kw = {"epochs": 400, "patience": 40, "max_seconds": budget}
         if row.startswith("perfsage"):
-            kw.update(hidden=128, layers=4, batch_size=128, lr=3e-3)
+            kw.update(PERFSAGE_HP)
         if row == "perfsage (split)":
             kw["grouping"] = "split"
     est = estimator_class(row.split(" ")[0])(metrics, **kw)

@@ -30,15 +30,11 @@ from perfsage.model.data import load_graphset  # noqa: E402
 from perfsage.model.evaluate import evaluate  # noqa: E402
 from perfsage.model.perfsage import PerfSAGE  # noqa: E402
 from perfsage.model.registry import load_estimator  # noqa: E402
-from perfsage.model.shipped import PREDICTORS, write_test_labels  # noqa: E402
+from perfsage.model.shipped import PERFSAGE_HP, PREDICTORS, write_test_labels  # noqa: E402
+from perfsage.model.shipped import PREDICTED_METRICS as SHIPPED  # noqa: E402
 from perfsage.model.train import data_hash, split_graphset  # noqa: E402
 from perfsage.spaces import GENERATOR_VERSION  # noqa: E402
 from perfsage.targets.metrics import METRICS  # noqa: E402
-
-SHIPPED = {"ethos-u55-128": ["latency_ms", "energy_mj", "sram_kib", "flash_kib"],
-           "ethos-u65-256": ["latency_ms", "energy_mj", "sram_kib", "flash_kib"],
-           "cpu-litert": ["latency_ms", "peak_heap_kib"], "mcu-tflm": ["arena_kib"]}
-HP = {"hidden": 128, "layers": 4, "batch_size": 128, "lr": 3e-3, "epochs": 400, "patience": 40}
 
 
 def card(target: str, info: dict, scores: dict, prov: dict) -> str:
@@ -92,7 +88,7 @@ def main() -> None:
             epochs = job.get("epochs", "?")
         else:
             est = PerfSAGE(SHIPPED[target], log=lambda r, t=target: print(t, r, flush=True),
-                           max_seconds=a.max_seconds, **HP)
+                           max_seconds=a.max_seconds, **PERFSAGE_HP)
             t0 = time.time()
             est.fit(tr, va)
             seconds, trained_on = time.time() - t0, f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
