@@ -2,12 +2,15 @@
 
     .venv/bin/python scripts/train_shipped.py --data data/edgedlperf --targets ethos-u55-128 --max-seconds 1800
     .venv/bin/python scripts/train_shipped.py --targets mcu-tflm --adopt runs/shipped-gpu
+    .venv/bin/python scripts/train_shipped.py --targets ethos-u65-256 --recalibrate
 
 Training: the random split's training part (seed 0), early stopping on its validation part, within a
 wall-clock budget. Adopting: a checkpoint that `benchmarks/accuracy.py --save-models` trained on the same
 split elsewhere (a GPU host); its job record (seconds, device) goes into the card. Either way the
 predictor is scored here on the split's test part, and src/perfsage/data/predictors/<target>/ gets the
-weights, config.json, training.json, MODEL_CARD.md and the test labels `perfsage evaluate` re-scores on.
+weights, config.json, training.json, MODEL_CARD.md, the test labels `perfsage evaluate` re-scores on, and
+what `perfsage predict` serves with: domain.json (the training part's op types and feature ranges) and
+calibration.json (conformal interval bounds from the validation part; coverage checked on the test part).
 """
 
 from __future__ import annotations
@@ -26,18 +29,20 @@ sys.path.insert(0, str(ROOT / "src"))
 import torch  # noqa: E402
 
 from perfsage.dataset import provenance  # noqa: E402
+from perfsage.model.calibration import Calibration  # noqa: E402
 from perfsage.model.data import load_graphset  # noqa: E402
 from perfsage.model.evaluate import evaluate  # noqa: E402
 from perfsage.model.perfsage import PerfSAGE  # noqa: E402
 from perfsage.model.registry import load_estimator  # noqa: E402
 from perfsage.model.shipped import PERFSAGE_HP, PREDICTORS, write_test_labels  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS as SHIPPED  # noqa: E402
-from perfsage.model.train import data_hash, split_graphset  # noqa: E402
+from perfsage.model.train import data_hash, split_graphset, write_serving_files  # noqa: E402
 from perfsage.spaces import GENERATOR_VERSION  # noqa: E402
 from perfsage.targets.metrics import METRICS  # noqa: E402
 
 
 def card(target: str, info: dict, scores: dict, prov: dict) -> str:
+    iv = scores["interval"]
     rows = "\n".join(f"| {m} | {METRICS[m].unit} | {r['mape']:.2f} | {r['rmspe']:.2f} | {r['acc5']:.3f} | "
                      f"{r['acc10']:.3f} | {r['spearman']:.4f} |" for m, r in scores["metrics"].items())
     spaces = "\n".join(f"| {s} | " + " | ".join(f"{v['mape']:.2f}" for v in per.values()) + " |"
@@ -66,6 +71,10 @@ MAPE per task space:
 |---|{'---:|' * len(scores['metrics'])}
 {spaces}
 
+- **Intervals**: {iv['level']:.0%} split-conformal intervals on log(true/predicted), calibrated on the
+  validation part ({info['n_val']:,} models); empirical coverage on the test part:
+  {', '.join(f'{m} {c:.3f}' for m, c in iv['coverage'].items())}.
+
 Outside the training distribution (operators the search spaces never generate, features beyond the
 training range) errors grow; `docs/results/accuracy.md` has the leave-one-space-out numbers.
 """
@@ -77,38 +86,55 @@ def main() -> None:
     ap.add_argument("--targets", default=",".join(SHIPPED))
     ap.add_argument("--max-seconds", type=float, default=1800)
     ap.add_argument("--adopt", type=Path, help="folder of <target>/ checkpoints and their job records")
+    ap.add_argument("--recalibrate", action="store_true",
+                    help="keep the shipped weights; rewrite the training domain, the interval calibration and "
+                         "the card")
     a = ap.parse_args()
     for target in a.targets.split(","):
         gs = load_graphset(a.data, target, SHIPPED[target])
         tr, va, te = split_graphset(gs, "random", 0)
-        if a.adopt:
-            est = load_estimator(a.adopt / target)
-            job = json.loads(next(a.adopt.glob(f"{target}__random__perfsage.json")).read_text())
-            seconds, trained_on = job["seconds"], f"{job['device']} ({job.get('host', 'GPU host')})"
-            epochs = job.get("epochs", "?")
-        else:
-            est = PerfSAGE(SHIPPED[target], log=lambda r, t=target: print(t, r, flush=True),
-                           max_seconds=a.max_seconds, **PERFSAGE_HP)
-            t0 = time.time()
-            est.fit(tr, va)
-            seconds, trained_on = time.time() - t0, f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
-            epochs = len(est.history)
-        scores = evaluate(est, te)
         out = PREDICTORS / target
-        if out.exists():
-            shutil.rmtree(out)
-        est.save(out)
-        write_test_labels(out, te)
-        info = {"target": target, "metrics": SHIPPED[target], "split": "random", "seed": 0, "n_train": len(tr),
-                "n_val": len(va), "n_test": len(te), "data_hash": data_hash(tr), "data": "data/edgedlperf",
-                "generator_version": GENERATOR_VERSION, "grouping": est.grouping,
-                "hp": {k: est.members[0].hp[k] for k in ("hidden", "layers", "batch_size", "lr")},
-                "train_seconds": round(seconds, 1), "trained_on": trained_on, "epochs": epochs,
-                "torch": torch.__version__, "test": scores}
+        if a.recalibrate:
+            est = load_estimator(out)
+            info = json.loads((out / "training.json").read_text())
+            if info["data_hash"] != data_hash(tr):
+                sys.exit(f"{target}: {a.data} is not the data the shipped predictor was trained on")
+        else:
+            est, info = fit_or_adopt(a, target, tr, va, te)
+        write_serving_files(est, out, tr, va)
+        scores = evaluate(est, te, calibration=Calibration.load(out))
+        info["test"] = scores
         (out / "training.json").write_text(json.dumps(info, indent=1, default=float))
         (out / "MODEL_CARD.md").write_text(card(target, info, scores, provenance(a.data, target)))
-        print(target, f"{seconds:.0f}s", {m: round(r["mape"], 2) for m, r in scores["metrics"].items()}, flush=True)
+        print(target, f"{info['train_seconds']:.0f}s", {m: round(r["mape"], 2) for m, r in scores["metrics"].items()},
+              "coverage", scores["interval"]["coverage"], flush=True)
 
+
+def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
+    if a.adopt:
+        est = load_estimator(a.adopt / target)
+        job = json.loads(next(a.adopt.glob(f"{target}__random__perfsage.json")).read_text())
+        seconds, trained_on = job["seconds"], f"{job['device']} ({job.get('host', 'GPU host')})"
+        epochs = job.get("epochs", "?")
+    else:
+        est = PerfSAGE(SHIPPED[target], log=lambda r, t=target: print(t, r, flush=True),
+                       max_seconds=a.max_seconds, **PERFSAGE_HP)
+        t0 = time.time()
+        est.fit(tr, va)
+        seconds, trained_on = time.time() - t0, f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+        epochs = len(est.history)
+    out = PREDICTORS / target
+    if out.exists():
+        shutil.rmtree(out)
+    est.save(out)
+    write_test_labels(out, te)
+    info = {"target": target, "metrics": SHIPPED[target], "split": "random", "seed": 0, "n_train": len(tr),
+            "n_val": len(va), "n_test": len(te), "data_hash": data_hash(tr), "data": "data/edgedlperf",
+            "generator_version": GENERATOR_VERSION, "grouping": est.grouping,
+            "hp": {k: est.members[0].hp[k] for k in ("hidden", "layers", "batch_size", "lr")},
+            "train_seconds": round(seconds, 1), "trained_on": trained_on, "epochs": epochs,
+            "torch": torch.__version__}
+    return est, info
 
 if __name__ == "__main__":
     main()

@@ -92,6 +92,28 @@ def synth(
 
 
 @app.command()
+def zoo(
+    name: Annotated[str | None, typer.Argument(help="A zoo model; without it, list the zoo.")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Where to write the .tflite.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the random int8 weights.")] = 0,
+) -> None:
+    """Published architectures (SqueezeNet, ShuffleNetV2, MnasNet, GhostNet, MCUNet, MLPerf Tiny) as int8."""
+    from perfsage.errors import PerfsageError
+    from perfsage.spaces.zoo import ZOO, build_zoo_model
+
+    if name is None:
+        for m in ZOO.values():
+            typer.echo(f"{m.name:<26} {m.description}")
+        return
+    data = build_zoo_model(name, seed)
+    if out is None:
+        raise PerfsageError("give -o/--out for the .tflite to write")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    typer.echo(f"wrote {out} ({len(data):,} bytes): {name} seed {seed}")
+
+
+@app.command()
 def targets(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """List the hardware targets and their metrics (units, and how each is obtained)."""
     from perfsage.targets import get_target, target_names
@@ -128,6 +150,81 @@ def label(
     from perfsage.cli.render import render_label
 
     render_label(result)
+
+
+@app.command("predict")
+def predict_cmd(
+    models: Annotated[list[Path], typer.Argument(help=".tflite files, or directories searched for them.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Shipped target, 'all', or a checkpoint "
+                                        "directory.")] = "ethos-u55-128",
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="Each operator's predicted share, "
+                                            "bottlenecks first.")] = False,
+    top: Annotated[int, typer.Option("--top", help="Layers shown per model (text output).")] = 10,
+    label: Annotated[bool, typer.Option("--label", help="Also measure with the real tool and show it "
+                                        "beside the prediction.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one record per model and target.")]
+    = False,
+) -> None:
+    """Predict latency, energy and memory, with intervals and an out-of-distribution check."""
+    from perfsage.predict.service import predict_paths
+
+    with _progress("predicting") as progress:
+        records = predict_paths(models, target, per_layer, label, progress)
+    if as_json:
+        _print_json(records)
+        return
+    from perfsage.cli.render import render_predictions
+
+    render_predictions(records, top)
+
+
+@app.command("report")
+def report_cmd(
+    model: Annotated[Path, typer.Argument(help="A .tflite model.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="The HTML file to write.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Shipped target or a checkpoint directory.")]
+    = "ethos-u55-128",
+    label: Annotated[bool, typer.Option("--label", help="Measure with the real tool and show it beside.")]
+    = False,
+) -> None:
+    """One self-contained HTML page: metric cards, per-layer chart, graph summary (and ground truth)."""
+    from perfsage.predict.report import write_report
+
+    write_report(model, out, target, label)
+    typer.echo(f"wrote {out}")
+
+
+def _progress(what: str):
+    """A progress bar on stderr for batches (silent for one model and when stderr is not a terminal)."""
+    import contextlib
+    import sys
+
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(f"[bold]{what}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+
+    class _Bar(contextlib.AbstractContextManager):
+        def __enter__(self):
+            bar.start()
+            self.task = None
+            return self
+
+        def __call__(self, done: int, total: int) -> None:
+            if total < 2:
+                return
+            if self.task is None:
+                self.task = bar.add_task(what, total=total)
+            bar.update(self.task, completed=done)
+
+        def __exit__(self, *exc):
+            bar.stop()
+            return False
+
+    return _Bar()
 
 
 dataset_app = typer.Typer(no_args_is_help=True, help="Build and describe EdgeDLPerf-style datasets.")
@@ -250,13 +347,15 @@ def evaluate_cmd(
 ) -> None:
     """Score a predictor on the test part of a split: MAPE, RMSPE, +-5/10% accuracy, Spearman, Kendall."""
     from perfsage.errors import PerfsageError
+    from perfsage.model.calibration import Calibration
     from perfsage.model.data import load_graphset
     from perfsage.model.evaluate import evaluate
-    from perfsage.model.registry import load_estimator
+    from perfsage.model.registry import checkpoint_dir, load_estimator
     from perfsage.model.shipped import predictor_dir, shipped_test_set
     from perfsage.model.train import split_graphset
 
-    est = load_estimator(model if model is not None else predictor_dir(target))
+    folder = checkpoint_dir(model) if model is not None else predictor_dir(target)
+    est = load_estimator(folder)
     if data is not None:
         _, _, test = split_graphset(load_graphset(data, target, est.metrics), split, seed)
     elif model is not None and Path(model).exists():
@@ -266,7 +365,8 @@ def evaluate_cmd(
         raise PerfsageError("the shipped test labels are the random split with seed 0; give --data for others")
     else:  # the shipped predictor on the test split it was scored on, shipped beside it
         test = shipped_test_set(target, est.metrics)
-    result = {"target": target, "split": split, **evaluate(est, test, plots, f"{est.name} on {target}")}
+    result = {"target": target, "split": split, **evaluate(est, test, plots, f"{est.name} on {target}",
+                                                             Calibration.load(folder))}
     if as_json:
         _print_json(result)
         return

@@ -124,3 +124,59 @@ def render_evaluation(result: dict, console: Console | None = None) -> None:
         for s, per in result["per_space"].items():
             row("", s, per[m])
     console.print(table)
+    if "interval" in result:
+        cov = "  ".join(f"{m} {c:.3f}" for m, c in result["interval"]["coverage"].items())
+        console.print(f"{result['interval']['level']:.0%} interval coverage: {cov}", highlight=False)
+
+
+def _num(v: float | None) -> str:
+    if v is None:
+        return ""
+    return f"{v:,.4g}" if abs(v) < 1e5 else f"{v:,.0f}"
+
+
+def render_predictions(records: list[dict], top: int = 10, console: Console | None = None) -> None:
+    from perfsage.targets.metrics import METRICS
+
+    console = console or Console()
+    for rec in records:
+        console.print(f"[bold]{rec['model']}[/bold] on [bold]{rec['target']}[/bold]", highlight=False)
+        measured = rec.get("measured")
+        table = Table(box=None, header_style="bold", padding=(0, 2))
+        for col in ("metric", "unit", "predicted", "interval") + (("measured", "error") if measured else ()):
+            table.add_column(col, justify="left" if col in ("metric", "unit", "interval") else "right")
+        for m, iv in rec["metrics"].items():
+            unit = METRICS[m.split("@")[0]].unit if m.split("@")[0] in METRICS else ""
+            interval = f"{_num(iv['low'])} - {_num(iv['high'])}" if iv["low"] is not None else "n/a"
+            cells = [m, unit, _num(iv["value"]), interval]
+            if measured:
+                truth = measured.get(m)
+                err = f"{100 * (iv['value'] - truth) / truth:+.1f}%" if truth else ""
+                cells += [_num(truth), err]
+            table.add_row(*cells)
+        console.print(table)
+        ood = rec["ood"]
+        if ood["flag"]:
+            console.print("  [yellow]out of distribution[/yellow] (intervals may not hold): "
+                          + "; ".join(ood["reasons"]), highlight=False)
+        else:
+            console.print("  [green]inside the training distribution[/green]")
+        layers = rec.get("layers") or []
+        if layers:
+            metric = "latency_ms" if "latency_ms" in layers[0] else next(
+                k for k in layers[0] if k not in ("index", "op", "share"))
+            lt = Table(box=None, header_style="bold", padding=(0, 2),
+                       title=f"top {min(top, len(layers))} of {len(layers)} layers by predicted {metric}",
+                       title_justify="left")
+            cols = ["#", "op", metric, "share", ""] + ([f"measured {metric}"] if f"measured_{metric}" in layers[0]
+                                                       else [])
+            for col in cols:
+                lt.add_column(col, justify="left" if col in ("op", "") else "right", no_wrap=col == "op")
+            for la in layers[:top]:
+                cells = [str(la["index"]), la["op"], _num(la[metric]), f"{100 * la['share']:.1f}%",
+                         "█" * max(1, round(30 * la["share"]))]
+                if len(cols) == 6:
+                    cells.append(_num(la.get(f"measured_{metric}")))
+                lt.add_row(*cells)
+            console.print(lt)
+        console.print()

@@ -7,11 +7,14 @@ from typing import Any
 
 import numpy as np
 
+from perfsage.model.calibration import Calibration
 from perfsage.model.data import GraphSet
 from perfsage.model.scores import regression_report
 
 
-def evaluate(est, test: GraphSet, plots: Path | None = None, title: str = "") -> dict[str, Any]:
+def evaluate(est, test: GraphSet, plots: Path | None = None, title: str = "",
+             calibration: Calibration | None = None) -> dict[str, Any]:
+    """With a calibration, also the empirical coverage of its intervals on this test set."""
     pred = est.predict(test.graphs)
     spaces = np.array(test.spaces)
     out: dict[str, Any] = {"n_test": len(test), "metrics": {}, "per_space": {}}
@@ -20,6 +23,8 @@ def evaluate(est, test: GraphSet, plots: Path | None = None, title: str = "") ->
         for s in sorted(set(test.spaces)):
             sel = spaces == s
             out["per_space"].setdefault(s, {})[m] = regression_report(test.y[m][sel], p[sel])
+    if calibration is not None:
+        out["interval"] = {"level": calibration.level, "coverage": calibration.coverage(pred, test.y)}
     if plots is not None:
         write_plots(pred, test, Path(plots), title)
     return out

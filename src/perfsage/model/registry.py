@@ -26,13 +26,18 @@ def estimator_class(name: str):
 ESTIMATORS = ("perfsage", "flops", "gbdt", "brp-nas-gcn", "nn-meter-kernels")
 
 
-def load_estimator(path: str | Path):
+def checkpoint_dir(path: str | Path) -> Path:
     """A checkpoint directory, or the name of a target with a predictor shipped in the package."""
     from perfsage.model.shipped import predictor_dir, shipped_targets
 
     if not Path(path).exists() and str(path) in shipped_targets():
-        path = predictor_dir(str(path))
-    path = Path(path)
+        return predictor_dir(str(path))
+    return Path(path)
+
+
+def load_estimator(path: str | Path):
+    """A checkpoint directory, or the name of a target with a predictor shipped in the package."""
+    path = checkpoint_dir(path)
     cfg_path = path / "config.json"
     if not cfg_path.is_file():
         raise PerfsageError(f"{path}: not a perfsage checkpoint (no config.json)")

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from perfsage.dataset.splits import make_split
+from perfsage.model.calibration import fit_calibration
 from perfsage.model.data import GraphSet, load_graphset
+from perfsage.model.domain import fit_domain
 from perfsage.model.registry import estimator_class
 
 
@@ -26,6 +28,18 @@ def data_hash(gs: GraphSet) -> str:
 def split_graphset(gs: GraphSet, split: str, seed: int = 0) -> tuple[GraphSet, GraphSet, GraphSet]:
     s = make_split(split, gs.ids, gs.spaces, list(gs.macs) if gs.macs is not None else None, seed=seed)
     return gs.subset(s.train), gs.subset(s.val), gs.subset(s.test)
+
+
+def write_serving_files(est, out: Path, train_part: GraphSet, val_part: GraphSet) -> dict[str, float]:
+    """What `predict` needs beside the weights: the training domain (out-of-distribution reasons) and the
+    conformal calibration of the intervals on the validation part. Returns the calibration coverage."""
+    fit_domain(train_part.graphs).save(out)
+    if not len(val_part):
+        return {}
+    pred = est.predict(val_part.graphs)
+    cal = fit_calibration(pred, val_part.y)
+    cal.save(out)
+    return cal.coverage(pred, val_part.y)
 
 
 def train(data: str | Path, target: str, out: str | Path, metrics: list[str] | None = None,
@@ -44,9 +58,10 @@ def train(data: str | Path, target: str, out: str | Path, metrics: list[str] | N
     est.fit(tr, va)
     seconds = time.time() - t0
     est.save(Path(out))
+    coverage = write_serving_files(est, Path(out), tr, va)
     info = {"target": target, "metrics": list(gs.y), "split": split, "seed": seed, "n_train": len(tr),
             "n_val": len(va), "n_test": len(te), "train_seconds": round(seconds, 1), "data_hash": data_hash(tr),
-            "data": str(data)}
+            "data": str(data), "interval_coverage_val": coverage}
     from perfsage.model.base import write_json
 
     write_json(Path(out) / "training.json", info)

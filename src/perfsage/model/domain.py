@@ -1,0 +1,116 @@
+"""The training domain of a predictor: which operators and feature ranges its training graphs covered.
+
+A learned predictor interpolates; outside what it saw it may be far off with no warning, and the
+conformal interval (perfsage.model.calibration) no longer holds. So every checkpoint records the op
+types of its training graphs and the range of every graph-level and node-level feature, and a
+prediction names each way a model leaves that domain, in the feature's own units.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, EncodedGraph
+
+DOMAIN_FILE = "domain.json"
+_ONE_HOT = {"act_": "fused activation", "in_": "input type", "out_": "output type"}
+_TOL = 1e-4  # encoded features are float32
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingDomain:
+    op_types: dict[str, int]  # op name -> training graphs containing it
+    graph_ranges: dict[str, tuple[float, float]]  # encoded graph feature -> (min, max)
+    node_ranges: dict[str, tuple[float, float]]  # encoded node feature -> (min, max) over all nodes
+    n_graphs: int
+
+    def check(self, g: EncodedGraph, ops: list[str] | None = None) -> list[str]:
+        """Reasons the graph lies outside the domain (empty: inside). ops: the nodes' op names, if known."""
+        ops = ops if ops is not None else [OP_VOCAB[i] for i in g.op]
+        reasons = []
+        unseen: dict[str, int] = {}
+        for op in ops:
+            vocab = op if op in OP_VOCAB else "CUSTOM" if op.startswith("CUSTOM:") else "<unknown>"
+            if vocab not in self.op_types:
+                unseen[op] = unseen.get(op, 0) + 1
+        if unseen:
+            reasons.append("operators never seen in training: "
+                           + ", ".join(f"{op} x{n}" for op, n in sorted(unseen.items())))
+        for k, name in enumerate(GRAPH_FEATURES):
+            lo, hi = self.graph_ranges[name]
+            v = float(g.g[k])
+            if v > hi + _TOL or v < lo - _TOL:
+                reasons.append(f"model {_label(name)} {_fmt(name, v)} outside the training range "
+                               f"{_fmt(name, lo)} to {_fmt(name, hi)}")
+        x = g.x
+        for k, name in enumerate(NODE_FEATURES):
+            if not x.shape[0]:
+                break
+            lo, hi = self.node_ranges[name]
+            col = x[:, k]
+            high, low = col > hi + _TOL, col < lo - _TOL
+            if not (high.any() or low.any()):
+                continue
+            prefix = next((p for p in _ONE_HOT if name.startswith(p)), None)
+            if prefix is not None:
+                reasons.append(f"{_ONE_HOT[prefix]} {name[len(prefix):].upper()} never seen in training "
+                               f"({_layers(int(high.sum()))})")
+                continue
+            if high.any():
+                reasons.append(f"layer {_label(name)} up to {_fmt(name, float(col[high].max()))} at "
+                               f"{_layers(int(high.sum()))} (training max {_fmt(name, hi)})")
+            if low.any():
+                reasons.append(f"layer {_label(name)} down to {_fmt(name, float(col[low].min()))} at "
+                               f"{_layers(int(low.sum()))} (training min {_fmt(name, lo)})")
+        return reasons
+
+    def save(self, folder: Path) -> None:
+        (Path(folder) / DOMAIN_FILE).write_text(json.dumps(
+            {"n_graphs": self.n_graphs, "op_types": self.op_types,
+             "graph_ranges": {k: list(v) for k, v in self.graph_ranges.items()},
+             "node_ranges": {k: list(v) for k, v in self.node_ranges.items()}}, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path) -> TrainingDomain | None:
+        path = Path(folder) / DOMAIN_FILE
+        if not path.is_file():
+            return None
+        d = json.loads(path.read_text())
+        if set(d["graph_ranges"]) != set(GRAPH_FEATURES) or set(d["node_ranges"]) != set(NODE_FEATURES):
+            return None  # written for another encoding: no domain rather than a wrong one
+        return cls(d["op_types"], {k: tuple(v) for k, v in d["graph_ranges"].items()},
+                   {k: tuple(v) for k, v in d["node_ranges"].items()}, d["n_graphs"])
+
+
+def fit_domain(graphs: list[EncodedGraph]) -> TrainingDomain:
+    ops: dict[str, int] = {}
+    for g in graphs:
+        for i in np.unique(g.op):
+            ops[OP_VOCAB[i]] = ops.get(OP_VOCAB[i], 0) + 1
+    gx = np.stack([g.g for g in graphs])
+    nx = np.concatenate([g.x for g in graphs if g.x.shape[0]])
+    return TrainingDomain(
+        dict(sorted(ops.items())),
+        {n: (float(gx[:, k].min()), float(gx[:, k].max())) for k, n in enumerate(GRAPH_FEATURES)},
+        {n: (float(nx[:, k].min()), float(nx[:, k].max())) for k, n in enumerate(NODE_FEATURES)}, len(graphs))
+
+
+def _layers(n: int) -> str:
+    return f"{n} layer" if n == 1 else f"{n} layers"
+
+
+def _label(name: str) -> str:
+    return name.removeprefix("log_").replace("_", " ")
+
+
+def _fmt(name: str, v: float) -> str:
+    """An encoded value in the feature's own units (log features are log1p)."""
+    if name.startswith("log_"):
+        raw = math.expm1(v)
+        return f"{raw:.3g}" if raw >= 1e5 else f"{raw:,.0f}" if raw >= 10 else f"{raw:.2g}"
+    return f"{v:g}"

@@ -1,0 +1,173 @@
+"""Serving a trained predictor: models in (paths, bytes, parsed or encoded graphs), predictions out.
+
+A prediction carries, per metric, the value and its conformal interval (perfsage.model.calibration);
+an out-of-distribution flag with the reasons (perfsage.model.domain); and, for predictors that read
+totals out of per-operator values (PerfSAGE), each TFLite operator's share, bottlenecks first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from perfsage.errors import PerfsageError
+from perfsage.graph import load_graph
+from perfsage.graph.encode import OP_VOCAB, EncodedGraph, encode
+from perfsage.graph.ir import Graph
+from perfsage.model.calibration import Calibration
+from perfsage.model.data import is_additive
+from perfsage.model.domain import TrainingDomain
+from perfsage.model.registry import checkpoint_dir, load_estimator
+from perfsage.model.shipped import shipped_targets
+
+DEFAULT_TARGET = "ethos-u55-128"
+ModelInput = str | os.PathLike | bytes | bytearray | memoryview | Graph | EncodedGraph
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    value: float
+    low: float | None  # None: the predictor has no calibration
+    high: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    index: int  # TFLite operator index (execution order)
+    op: str
+    values: dict[str, float]  # additive metric -> this operator's part of the total
+    share: float  # of the total of the ranking metric (latency where predicted)
+
+
+@dataclass(slots=True)
+class Prediction:
+    model: str
+    target: str
+    metrics: dict[str, Interval]
+    ood_reasons: list[str]
+    layers: list[Layer] = field(default_factory=list)  # largest first
+
+    @property
+    def ood(self) -> bool:
+        return bool(self.ood_reasons)
+
+    def to_dict(self, layers: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model, "target": self.target,
+            "metrics": {m: {"value": i.value, "low": i.low, "high": i.high} for m, i in self.metrics.items()},
+            "ood": {"flag": self.ood, "reasons": list(self.ood_reasons)}}
+        if layers:
+            out["layers"] = [{"index": la.index, "op": la.op, **la.values, "share": la.share} for la in self.layers]
+        return out
+
+
+def _name(x: ModelInput, k: int) -> str:
+    if isinstance(x, str | os.PathLike):
+        return str(x)
+    if isinstance(x, Graph):
+        return x.source or x.name or f"<graph {k}>"
+    return f"<{'encoded graph' if isinstance(x, EncodedGraph) else 'bytes'} {k}>"
+
+
+def _prepare(x: ModelInput) -> tuple[EncodedGraph, list[str] | None]:
+    """The encoded graph and its operators' names (None when only the encoding was given)."""
+    if isinstance(x, EncodedGraph):
+        return x, None
+    graph = x if isinstance(x, Graph) else load_graph(x)
+    return encode(graph), [n.op for n in graph.nodes]
+
+
+class Predictor:
+    """A trained predictor for one target, ready to serve: `Predictor.load("ethos-u55-128")`."""
+
+    def __init__(self, estimator, target: str, source: str, calibration: Calibration | None = None,
+                 domain: TrainingDomain | None = None) -> None:
+        self.estimator, self.target, self.source = estimator, target, source
+        self.calibration, self.domain = calibration, domain
+
+    @property
+    def metrics(self) -> list[str]:
+        return list(self.estimator.metrics)
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike = DEFAULT_TARGET) -> Predictor:
+        """A shipped predictor by target name, or a checkpoint directory from `perfsage train`/`adapt`."""
+        folder = checkpoint_dir(name_or_path)
+        if not folder.exists():
+            raise PerfsageError(f"no predictor {str(name_or_path)!r}: neither a checkpoint directory nor a "
+                                f"shipped target ({', '.join(shipped_targets())})")
+        est = load_estimator(folder)
+        target = folder.name
+        info = folder / "training.json"
+        if info.is_file():
+            target = json.loads(info.read_text()).get("target", target)
+        return cls(est, target, str(folder), Calibration.load(folder), TrainingDomain.load(folder))
+
+    def predict(self, model: ModelInput, layers: bool = True) -> Prediction:
+        return self.predict_many([model], layers=layers)[0]
+
+    def predict_many(self, models: Sequence[ModelInput], layers: bool = True, batch_size: int = 256,
+                     progress: Callable[[int], None] | None = None) -> list[Prediction]:
+        """Batched: models are parsed and encoded, then predicted batch_size at a time. progress(n) is
+        called with the number of models finished so far."""
+        out: list[Prediction] = []
+        for start in range(0, len(models), batch_size):
+            chunk = list(models[start:start + batch_size])
+            prepared = [_prepare(x) for x in chunk]
+            out.extend(self._predict_encoded([_name(x, start + k) for k, x in enumerate(chunk)], prepared, layers))
+            if progress is not None:
+                progress(len(out))
+        return out
+
+    def _predict_encoded(self, names: list[str], prepared: list[tuple[EncodedGraph, list[str] | None]],
+                         layers: bool) -> list[Prediction]:
+        graphs = [g for g, _ in prepared]
+        values = self.estimator.predict(graphs)
+        per_layer = self.estimator.predict_layers(graphs) if layers and hasattr(self.estimator, "predict_layers") \
+            else [{} for _ in graphs]
+        preds = []
+        for k, (name, (g, ops)) in enumerate(zip(names, prepared, strict=True)):
+            metrics = {}
+            for m in self.metrics:
+                v = float(values[m][k])
+                iv = self.calibration.interval(m, v) if self.calibration is not None else None
+                metrics[m] = Interval(v, *(iv if iv is not None else (None, None)))
+            reasons = self.domain.check(g, ops) if self.domain is not None else \
+                ["this predictor records no training domain (retrain it with this version of perfsage)"]
+            preds.append(Prediction(name, self.target, metrics, reasons, _layers(per_layer[k], g, ops)))
+        return preds
+
+
+def _layers(values: dict[str, np.ndarray], g: EncodedGraph, ops: list[str] | None) -> list[Layer]:
+    additive = [m for m in values if is_additive(m)]
+    if not additive:
+        return []
+    rank = "latency_ms" if "latency_ms" in additive else additive[0]
+    total = float(values[rank].sum()) or 1.0
+    order = np.argsort(-values[rank], kind="stable")
+    return [Layer(int(i), ops[i] if ops is not None else OP_VOCAB[g.op[i]],
+                  {m: float(values[m][i]) for m in additive}, float(values[rank][i]) / total) for i in order]
+
+
+def model_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files given on a command line: .tflite files, and every .tflite under a directory (sorted)."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*.tflite") if q.is_file())
+            if not found:
+                raise PerfsageError(f"{p}: no .tflite files in this directory")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise PerfsageError(f"{p}: no such file or directory")
+    if not files:
+        raise PerfsageError("no models given")
+    return files

@@ -1,0 +1,137 @@
+"""`perfsage predict` and the Predictor API: the shipped predictors, intervals, OOD reasons, per-layer parts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, TF_FIXTURES, run_cli
+from perfsage.errors import PerfsageError
+from perfsage.graph import load_graph
+from perfsage.graph.encode import encode
+from perfsage.model.calibration import Calibration, fit_calibration
+from perfsage.model.domain import fit_domain
+from perfsage.model.shipped import PREDICTED_METRICS, shipped_targets
+from perfsage.predict import Predictor
+from perfsage.spaces import get_space
+
+DEMO = ROOT / "src" / "perfsage" / "data" / "models" / "demo_kws_int8.tflite"
+
+
+@pytest.fixture(scope="module")
+def u55() -> Predictor:
+    return Predictor.load("ethos-u55-128")
+
+
+def test_top_level_import_and_prediction_shape(u55):
+    from perfsage import Predictor as P
+
+    assert P is Predictor
+    p = u55.predict(str(DEMO))
+    assert p.target == "ethos-u55-128" and set(p.metrics) == set(PREDICTED_METRICS["ethos-u55-128"])
+    for iv in p.metrics.values():
+        assert 0 < iv.low < iv.value < iv.high  # every shipped predictor is calibrated
+    assert not p.ood, p.ood_reasons  # the demo is a KWS-space model: inside the training domain
+    graph = load_graph(DEMO)
+    assert sorted(la.index for la in p.layers) == list(range(len(graph.nodes)))
+    assert [la.op for la in sorted(p.layers, key=lambda la: la.index)] == [n.op for n in graph.nodes]
+    lat = [la.values["latency_ms"] for la in p.layers]
+    assert lat == sorted(lat, reverse=True)  # bottlenecks first
+    assert sum(lat) == pytest.approx(p.metrics["latency_ms"].value, rel=1e-5)
+    assert sum(la.share for la in p.layers) == pytest.approx(1.0, rel=1e-6)
+
+
+def test_every_input_kind_gives_the_same_prediction(u55):
+    data = DEMO.read_bytes()
+    graph = load_graph(DEMO)
+    preds = u55.predict_many([DEMO, str(DEMO), data, graph, encode(graph)], layers=False)
+    for p in preds[1:]:
+        for m, iv in p.metrics.items():
+            assert iv.value == pytest.approx(preds[0].metrics[m].value, rel=1e-6)
+    assert preds[4].ood_reasons == preds[0].ood_reasons
+
+
+def test_batched_prediction_matches_one_at_a_time(u55):
+    space = get_space("classification")
+    models = [space.synth(900_000 + k)[1] for k in range(3)]
+    batched = u55.predict_many(models, layers=False, batch_size=2)
+    for x, b in zip(models, batched, strict=True):
+        assert u55.predict(x, layers=False).metrics["latency_ms"].value == pytest.approx(
+            b.metrics["latency_ms"].value, rel=1e-5)
+
+
+def test_domain_names_unseen_operators_and_out_of_range_features():
+    small = [encode(load_graph(get_space("kws").synth(s)[1])) for s in range(3)]
+    domain = fit_domain(small)
+    graph = load_graph(TF_FIXTURES / "mobilenetv2_int8.tflite")
+    reasons = domain.check(encode(graph), [n.op for n in graph.nodes])
+    assert reasons
+    unseen = {n.op for n in graph.nodes} - set(domain.op_types)
+    assert any(r.startswith("operators never seen in training") and all(op in r for op in unseen)
+               for r in reasons) if unseen else True
+    assert any(r.startswith("model params") and "outside the training range" in r for r in reasons)
+    assert any(r.startswith("layer out c up to 1,280 at ") for r in reasons)
+    assert domain.check(small[0]) == []
+
+
+def test_conformal_bounds_cover_at_the_nominal_level():
+    rng = np.random.default_rng(0)
+    pred = {"latency_ms": np.exp(rng.normal(0, 1, 6000))}
+    true = {"latency_ms": pred["latency_ms"] * np.exp(rng.normal(0.01, 0.03, 6000))}
+    cal = fit_calibration({m: v[:1000] for m, v in pred.items()}, {m: v[:1000] for m, v in true.items()}, 0.9)
+    assert cal.coverage({m: v[:1000] for m, v in pred.items()}, {m: v[:1000] for m, v in true.items()})[
+        "latency_ms"] >= 0.9
+    held_out = cal.coverage({m: v[1000:] for m, v in pred.items()}, {m: v[1000:] for m, v in true.items()})
+    assert 0.87 <= held_out["latency_ms"] <= 0.93
+    lo, hi = cal.log_bounds["latency_ms"]
+    assert lo < 0.01 < hi and hi - lo == pytest.approx(2 * 1.645 * 0.03, rel=0.15)
+
+
+def test_shipped_calibration_records_its_level():
+    for t in shipped_targets():
+        cal = Calibration.load(ROOT / "src" / "perfsage" / "data" / "predictors" / t)
+        assert cal is not None and cal.level == 0.9 and cal.n > 1000
+        assert set(cal.log_bounds) == set(PREDICTED_METRICS[t])
+
+
+def test_cli_json_schema_for_files_and_directories(tmp_path):
+    shutil.copy(DEMO, tmp_path / "a.tflite")
+    shutil.copy(TF_FIXTURES / "dscnn_kws_int8.tflite", tmp_path / "b.tflite")
+    r = run_cli("predict", str(tmp_path), "--per-layer", "--json")
+    assert r.returncode == 0, r.stderr
+    recs = json.loads(r.stdout)
+    assert [rec["model"] for rec in recs] == [str(tmp_path / "a.tflite"), str(tmp_path / "b.tflite")]
+    for rec in recs:
+        assert rec["target"] == "ethos-u55-128"
+        assert set(rec["metrics"]) == {"latency_ms", "energy_mj", "sram_kib", "flash_kib"}
+        assert all(set(v) == {"value", "low", "high"} for v in rec["metrics"].values())
+        assert isinstance(rec["ood"]["flag"], bool) and isinstance(rec["ood"]["reasons"], list)
+        assert {"index", "op", "latency_ms"} <= set(rec["layers"][0])
+
+
+def test_cli_all_targets_and_ground_truth_beside():
+    r = run_cli("predict", str(DEMO), "--target", "all", "--json", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert [rec["target"] for rec in json.loads(r.stdout)] == shipped_targets()
+    r = run_cli("predict", str(DEMO), "--per-layer", "--label", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "measured" in r.stdout and "latency_ms" in r.stdout and "CONV_2D" in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nope.tflite"], "no such file"),
+    ([str(ROOT / "README.md")], "README.md"),
+    ([str(DEMO), "--target", "ethos-u99"], "ethos-u99"),
+])
+def test_cli_bad_input_is_one_line(args, message):
+    r = run_cli("predict", *args)
+    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unknown_predictor_is_a_clear_error():
+    with pytest.raises(PerfsageError, match="no predictor"):
+        Predictor.load("no-such-target")
