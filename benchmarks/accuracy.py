@@ -51,10 +51,11 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     from perfsage.model.evaluate import evaluate
     from perfsage.model.registry import estimator_class
     from perfsage.model.train import split_graphset
+    from perfsage.spaces import TASK_SPACES
 
     torch.set_num_threads(threads)
     metrics = TARGET_METRICS[target] if row != "nn-meter-kernels" else ["latency_ms", "energy_mj"]
-    gs = load_graphset(data, target, TARGET_METRICS[target])
+    gs = load_graphset(data, target, TARGET_METRICS[target], spaces=TASK_SPACES)
     tr, va, te = split_graphset(gs, split)
     kw: dict = {}
     if row in NEURAL:

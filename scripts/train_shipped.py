@@ -37,7 +37,7 @@ from perfsage.model.registry import load_estimator  # noqa: E402
 from perfsage.model.shipped import PERFSAGE_HP, PREDICTORS, write_test_labels  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS as SHIPPED  # noqa: E402
 from perfsage.model.train import data_hash, split_graphset, write_serving_files  # noqa: E402
-from perfsage.spaces import GENERATOR_VERSION  # noqa: E402
+from perfsage.spaces import GENERATOR_VERSION, TASK_SPACES  # noqa: E402
 from perfsage.targets.metrics import METRICS  # noqa: E402
 
 
@@ -50,7 +50,8 @@ def card(target: str, info: dict, scores: dict, prov: dict) -> str:
     tool = ", ".join(f"{k} `{prov[k]}`" for k in ("tool", "version", "system_config", "memory_mode") if k in prov)
     return f"""# PerfSAGE predictor for `{target}`
 
-- **Data**: `{info['data']}` (generator v{info['generator_version']}), {info['n_train']:,} training /
+- **Data**: `{info['data']}` (generator v{info['generator_version']}; spaces
+  {', '.join(info.get('spaces', TASK_SPACES))}), {info['n_train']:,} training /
   {info['n_val']:,} validation / {info['n_test']:,} test models, `random` split (seed 0), training data hash
   `{info['data_hash']}`. The test labels ship beside the weights (`test_labels.parquet`):
   `perfsage evaluate --target {target}` re-scores this predictor on them.
@@ -89,14 +90,17 @@ def main() -> None:
     ap.add_argument("--recalibrate", action="store_true",
                     help="keep the shipped weights; rewrite the training domain, the interval calibration and "
                          "the card")
+    ap.add_argument("--spaces", help="comma-separated spaces to train on (default: all the dataset holds)")
     a = ap.parse_args()
     for target in a.targets.split(","):
-        gs = load_graphset(a.data, target, SHIPPED[target])
-        tr, va, te = split_graphset(gs, "random", 0)
         out = PREDICTORS / target
+        info = json.loads((out / "training.json").read_text()) if a.recalibrate else {}
+        spaces = info.get("spaces", list(TASK_SPACES)) if a.recalibrate else \
+            (a.spaces.split(",") if a.spaces else None)
+        gs = load_graphset(a.data, target, SHIPPED[target], spaces=spaces)
+        tr, va, te = split_graphset(gs, "random", 0)
         if a.recalibrate:
             est = load_estimator(out)
-            info = json.loads((out / "training.json").read_text())
             if info["data_hash"] != data_hash(tr):
                 sys.exit(f"{target}: {a.data} is not the data the shipped predictor was trained on")
         else:
@@ -133,7 +137,7 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
             "generator_version": GENERATOR_VERSION, "grouping": est.grouping,
             "hp": {k: est.members[0].hp[k] for k in ("hidden", "layers", "batch_size", "lr")},
             "train_seconds": round(seconds, 1), "trained_on": trained_on, "epochs": epochs,
-            "torch": torch.__version__}
+            "torch": torch.__version__, "spaces": sorted(set(tr.spaces))}
     return est, info
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from perfsage.dataset import graphs, load
 from perfsage.errors import PerfsageError
@@ -53,8 +54,14 @@ class GraphSet:
         return len(self.ids)
 
 
-def load_graphset(root: str | Path, target: str, metrics: list[str] | None = None) -> GraphSet:
+def load_graphset(root: str | Path, target: str, metrics: list[str] | None = None,
+                  spaces: list[str] | tuple[str, ...] | None = None) -> GraphSet:
+    """spaces: only models of these spaces (default: every space the dataset holds)."""
     table = load(root, [target], with_layers=True)
+    if spaces is not None:
+        import pyarrow.compute as pc
+
+        table = table.filter(pc.is_in(table.column("space"), value_set=pa.array(list(spaces))))
     prefix = f"{target}/"
     available = [c[len(prefix):] for c in table.column_names
                  if c.startswith(prefix) and not c[len(prefix):].startswith("layer_")]
