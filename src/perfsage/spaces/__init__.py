@@ -18,6 +18,7 @@ _REGISTRY: dict[str, str] = {
     "segmentation": "perfsage.spaces.segmentation:SegmentationSpace",
     "nasbench201": "perfsage.spaces.nasbench201:NASBench201Space",
     "fbnet": "perfsage.spaces.fbnet:FBNetSpace",
+    "mixed": "perfsage.spaces.mixed:MixedBlocksSpace",
 }
 TASK_SPACES = ("classification", "detection", "kws", "segmentation")
 
