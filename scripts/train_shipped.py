@@ -117,7 +117,9 @@ def main() -> None:
 def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
     if a.adopt:
         est = load_estimator(a.adopt / target)
-        job = json.loads(next(a.adopt.glob(f"{target}__random__perfsage.json")).read_text())
+        # the job record sits beside the checkpoints (a copied GPU run) or one level up (benchmarks/accuracy.py)
+        job = json.loads(next(p for d in (a.adopt, a.adopt.parent)
+                              for p in d.glob(f"{target}__random__perfsage.json")).read_text())
         seconds, trained_on = job["seconds"], f"{job['device']} ({job.get('host', 'GPU host')})"
         epochs = job.get("epochs", "?")
     else:
