@@ -120,7 +120,8 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
         # the job record sits beside the checkpoints (a copied GPU run) or one level up (benchmarks/accuracy.py)
         job = json.loads(next(p for d in (a.adopt, a.adopt.parent)
                               for p in d.glob(f"{target}__random__perfsage.json")).read_text())
-        seconds, trained_on = job["seconds"], f"{job['device']} ({job.get('host', 'GPU host')})"
+        seconds = job["seconds"]
+        trained_on = f"{job['device']} ({job.get('host', 'GPU host')}, {job.get('threads', '?')} torch thread(s))"
         epochs = job.get("epochs", "?")
     else:
         est = PerfSAGE(SHIPPED[target], log=lambda r, t=target: print(t, r, flush=True),

@@ -14,6 +14,7 @@ from perfsage.model.data import load_graphset
 from perfsage.model.evaluate import evaluate
 from perfsage.model.registry import ESTIMATORS, estimator_class, load_estimator
 from perfsage.model.train import split_graphset
+from perfsage.spaces import get_space
 
 METRICS = ["latency_ms", "energy_mj", "sram_kib", "flash_kib"]
 
@@ -101,3 +102,29 @@ def test_train_and_evaluate_cli(data, tmp_path):
     assert 0 <= out["metrics"]["latency_ms"]["acc10"] <= 1
     r = run_cli("evaluate", "--data", str(data), "--model", str(tmp_path / "nope"), "--target", "ethos-u55-128")
     assert r.returncode == 2 and "not a perfsage checkpoint" in r.stderr
+
+
+def test_a_trained_checkpoint_serves_predictions_with_intervals(data, tmp_path):
+    ck = tmp_path / "ck"
+    r = run_cli("train", "--data", str(data), "--target", "ethos-u55-128", "--out", str(ck), "--epochs", "1",
+                "--max-seconds", "20", "--metrics", "latency_ms,sram_kib", "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert set(info["interval_coverage_val"]) == {"latency_ms", "sram_kib"}
+    assert (ck / "domain.json").is_file() and (ck / "calibration.json").is_file()
+    r = run_cli("evaluate", "--data", str(data), "--model", str(ck), "--target", "ethos-u55-128", "--json",
+                timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert set(json.loads(r.stdout)["interval"]["coverage"]) == {"latency_ms", "sram_kib"}
+    model = tmp_path / "m.tflite"
+    model.write_bytes(get_space("kws").synth(77)[1])
+    r = run_cli("predict", str(model), "--target", str(ck), "--per-layer", "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)[0]
+    assert rec["target"] == "ethos-u55-128"
+    bounds = json.loads((ck / "calibration.json").read_text())["log_bounds"]
+    for m, v in rec["metrics"].items():  # conformal bounds shift with the model's bias, so they need not
+        lo, hi = bounds[m]                 # straddle an undertrained model's value
+        assert v["low"] == pytest.approx(v["value"] * np.exp(lo)) and v["high"] == pytest.approx(
+            v["value"] * np.exp(hi)) and v["low"] < v["high"]
+    assert rec["layers"] and "latency_ms" in rec["layers"][0]

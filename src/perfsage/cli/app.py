@@ -315,12 +315,15 @@ def train_cmd(
     split: Annotated[str, typer.Option(help="random, size, or leave-out:SPACE")] = "random",
     seed: Annotated[int, typer.Option(help="Seed for the split and the training.")] = 0,
     epochs: Annotated[int | None, typer.Option(help="Epochs (neural estimators).")] = None,
+    max_seconds: Annotated[float | None, typer.Option(
+        "--max-seconds", help="Wall-clock budget the learning rate anneals to (neural estimators).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the training summary as JSON.")] = False,
 ) -> None:
     """Train a predictor on a dataset split (early stopping on the validation part) and save it."""
     from perfsage.model.train import train
 
-    params = {"epochs": epochs} if epochs is not None and estimator in ("perfsage", "brp-nas-gcn") else {}
+    neural = estimator in ("perfsage", "brp-nas-gcn")
+    params = {k: v for k, v in (("epochs", epochs), ("max_seconds", max_seconds)) if v is not None and neural}
     log = None
     if not as_json:
         def log(rec):

@@ -53,6 +53,10 @@ def train(data: str | Path, target: str, out: str | Path, metrics: list[str] | N
         kwargs["log"] = log
     if estimator != "flops":
         kwargs.setdefault("seed", seed)
+    if estimator == "perfsage":  # the settings the shipped predictors and the accuracy benchmark use
+        from perfsage.model.shipped import PERFSAGE_HP
+
+        kwargs = {**PERFSAGE_HP, **kwargs}
     est = cls(list(gs.y), **kwargs)
     t0 = time.time()
     est.fit(tr, va)
