@@ -48,6 +48,7 @@ def build_report(model: str | os.PathLike, target: str = DEFAULT_TARGET, label: 
 def write_report(model: str | os.PathLike, out: str | os.PathLike, target: str = DEFAULT_TARGET,
                  label: bool = False) -> dict[str, Any]:
     data = build_report(model, target, label)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(render_html(data), encoding="utf-8")
     return data
 
