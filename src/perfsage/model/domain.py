@@ -48,9 +48,12 @@ class TrainingDomain:
                 reasons.append(f"model {_label(name)} {_fmt(name, v)} outside the training range "
                                f"{_fmt(name, lo)} to {_fmt(name, hi)}")
         x = g.x
-        for k, name in enumerate(NODE_FEATURES):
-            if not x.shape[0]:
-                break
+        if not x.shape[0]:
+            return reasons
+        lo_v, hi_v = self._node_bounds()
+        outside = np.flatnonzero((x > hi_v + _TOL).any(0) | (x < lo_v - _TOL).any(0))  # one pass, then words
+        for k in outside:
+            name = NODE_FEATURES[k]
             lo, hi = self.node_ranges[name]
             col = x[:, k]
             high, low = col > hi + _TOL, col < lo - _TOL
@@ -68,6 +71,10 @@ class TrainingDomain:
                 reasons.append(f"layer {_label(name)} down to {_fmt(name, float(col[low].min()))} at "
                                f"{_layers(int(low.sum()))} (training min {_fmt(name, lo)})")
         return reasons
+
+    def _node_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return (np.array([self.node_ranges[n][0] for n in NODE_FEATURES], np.float32),
+                np.array([self.node_ranges[n][1] for n in NODE_FEATURES], np.float32))
 
     def save(self, folder: Path) -> None:
         (Path(folder) / DOMAIN_FILE).write_text(json.dumps(
