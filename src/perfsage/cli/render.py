@@ -130,13 +130,14 @@ def render_evaluation(result: dict, console: Console | None = None) -> None:
 
 
 def _num(v: float | None) -> str:
-    if v is None:
-        return ""
-    return f"{v:,.4g}" if abs(v) < 1e5 else f"{v:,.0f}"
+    from perfsage.predict.report import fmt
+
+    return "" if v is None else fmt(v)
 
 
 def render_predictions(records: list[dict], top: int = 10, console: Console | None = None) -> None:
-    from perfsage.targets.metrics import METRICS
+    from perfsage.predict.predictor import layer_metrics, ranking_metric
+    from perfsage.targets.metrics import unit_of
 
     console = console or Console()
     for rec in records:
@@ -146,7 +147,7 @@ def render_predictions(records: list[dict], top: int = 10, console: Console | No
         for col in ("metric", "unit", "predicted", "interval") + (("measured", "error") if measured else ()):
             table.add_column(col, justify="left" if col in ("metric", "unit", "interval") else "right")
         for m, iv in rec["metrics"].items():
-            unit = METRICS[m.split("@")[0]].unit if m.split("@")[0] in METRICS else ""
+            unit = unit_of(m)
             interval = f"{_num(iv['low'])} - {_num(iv['high'])}" if iv["low"] is not None else "n/a"
             cells = [m, unit, _num(iv["value"]), interval]
             if measured:
@@ -163,8 +164,7 @@ def render_predictions(records: list[dict], top: int = 10, console: Console | No
             console.print("  [green]inside the training distribution[/green]")
         layers = rec.get("layers") or []
         if layers:
-            metric = "latency_ms" if "latency_ms" in layers[0] else next(
-                k for k in layers[0] if k not in ("index", "op", "share"))
+            metric = ranking_metric(layer_metrics(layers[0]))
             lt = Table(box=None, header_style="bold", padding=(0, 2),
                        title=f"top {min(top, len(layers))} of {len(layers)} layers by predicted {metric}",
                        title_justify="left")

@@ -1,5 +1,15 @@
 """Serving pretrained predictors: `Predictor.load(target).predict(model)`, and the HTML report."""
 
-from perfsage.predict.predictor import DEFAULT_TARGET, Interval, Layer, Prediction, Predictor, model_files
+from perfsage.predict.predictor import (
+    DEFAULT_TARGET,
+    Interval,
+    Layer,
+    Prediction,
+    Predictor,
+    PreparedModel,
+    model_files,
+    prepare,
+)
 
-__all__ = ["DEFAULT_TARGET", "Interval", "Layer", "Prediction", "Predictor", "model_files"]
+__all__ = ["DEFAULT_TARGET", "Interval", "Layer", "Prediction", "Predictor", "PreparedModel", "model_files",
+           "prepare"]

@@ -67,20 +67,43 @@ class Prediction:
         return out
 
 
-def _name(x: ModelInput, k: int) -> str:
-    if isinstance(x, str | os.PathLike):
-        return str(x)
-    if isinstance(x, Graph):
-        return x.source or x.name or f"<graph {k}>"
-    return f"<{'encoded graph' if isinstance(x, EncodedGraph) else 'bytes'} {k}>"
+@dataclass(frozen=True, slots=True)
+class PreparedModel:
+    """A model parsed and encoded once, so several predictors (`--target all`) can share the work."""
+
+    name: str
+    graph: EncodedGraph
+    ops: list[str] | None  # the operators' names; None when only the encoding was given
 
 
-def _prepare(x: ModelInput) -> tuple[EncodedGraph, list[str] | None]:
-    """The encoded graph and its operators' names (None when only the encoding was given)."""
+def prepare(x: ModelInput | PreparedModel, k: int = 0) -> PreparedModel:
+    """k numbers inputs that carry no name of their own (bytes, encodings)."""
+    if isinstance(x, PreparedModel):
+        return x
     if isinstance(x, EncodedGraph):
-        return x, None
+        return PreparedModel(f"<encoded graph {k}>", x, None)
+    if isinstance(x, str | os.PathLike):
+        name = str(x)
+    elif isinstance(x, Graph):
+        name = x.source or x.name or f"<graph {k}>"
+    else:
+        name = f"<bytes {k}>"
     graph = x if isinstance(x, Graph) else load_graph(x)
-    return encode(graph), [n.op for n in graph.nodes]
+    return PreparedModel(name, encode(graph), [n.op for n in graph.nodes])
+
+
+LAYER_FIELDS = ("index", "op", "share")  # a layer record's other keys are metric values
+
+
+def layer_metrics(layer: dict[str, Any]) -> list[str]:
+    """The predicted metrics of a layer record (not its index, op, share or measured values)."""
+    return [k for k in layer if k not in LAYER_FIELDS and not k.startswith("measured_")]
+
+
+def ranking_metric(metrics: Iterable[str]) -> str | None:
+    """What layers are ranked and their shares taken by: latency where predicted, else the first."""
+    ms = list(metrics)
+    return "latency_ms" if "latency_ms" in ms else (ms[0] if ms else None)
 
 
 class Predictor:
@@ -112,47 +135,46 @@ class Predictor:
     def predict(self, model: ModelInput, layers: bool = True) -> Prediction:
         return self.predict_many([model], layers=layers)[0]
 
-    def predict_many(self, models: Sequence[ModelInput], layers: bool = True, batch_size: int = 256,
-                     progress: Callable[[int], None] | None = None) -> list[Prediction]:
-        """Batched: models are parsed and encoded, then predicted batch_size at a time. progress(n) is
-        called with the number of models finished so far."""
+    def predict_many(self, models: Sequence[ModelInput | PreparedModel], layers: bool = True,
+                     batch_size: int = 256, progress: Callable[[int], None] | None = None) -> list[Prediction]:
+        """Batched: models are parsed and encoded (unless already prepared), then predicted batch_size at a
+        time. progress(n) is called with the number of models finished so far."""
         out: list[Prediction] = []
         for start in range(0, len(models), batch_size):
-            chunk = list(models[start:start + batch_size])
-            prepared = [_prepare(x) for x in chunk]
-            out.extend(self._predict_encoded([_name(x, start + k) for k, x in enumerate(chunk)], prepared, layers))
+            chunk = models[start:start + batch_size]
+            out.extend(self._predict_prepared([prepare(x, start + k) for k, x in enumerate(chunk)], layers))
             if progress is not None:
                 progress(len(out))
         return out
 
-    def _predict_encoded(self, names: list[str], prepared: list[tuple[EncodedGraph, list[str] | None]],
-                         layers: bool) -> list[Prediction]:
-        graphs = [g for g, _ in prepared]
+    def _predict_prepared(self, prepared: list[PreparedModel], layers: bool) -> list[Prediction]:
+        graphs = [p.graph for p in prepared]
         values = self.estimator.predict(graphs)
         per_layer = self.estimator.predict_layers(graphs) if layers and hasattr(self.estimator, "predict_layers") \
             else [{} for _ in graphs]
         preds = []
-        for k, (name, (g, ops)) in enumerate(zip(names, prepared, strict=True)):
+        for k, p in enumerate(prepared):
             metrics = {}
             for m in self.metrics:
                 v = float(values[m][k])
                 iv = self.calibration.interval(m, v) if self.calibration is not None else None
                 metrics[m] = Interval(v, *(iv if iv is not None else (None, None)))
-            reasons = self.domain.check(g, ops) if self.domain is not None else \
+            reasons = self.domain.check(p.graph, p.ops) if self.domain is not None else \
                 ["this predictor records no training domain (retrain it with this version of perfsage)"]
-            preds.append(Prediction(name, self.target, metrics, reasons, _layers(per_layer[k], g, ops)))
+            preds.append(Prediction(p.name, self.target, metrics, reasons, _layers(per_layer[k], p)))
         return preds
 
 
-def _layers(values: dict[str, np.ndarray], g: EncodedGraph, ops: list[str] | None) -> list[Layer]:
+def _layers(values: dict[str, np.ndarray], p: PreparedModel) -> list[Layer]:
     additive = [m for m in values if is_additive(m)]
-    if not additive:
+    rank = ranking_metric(additive)
+    if rank is None:
         return []
-    rank = "latency_ms" if "latency_ms" in additive else additive[0]
+    ops = p.ops if p.ops is not None else [OP_VOCAB[i] for i in p.graph.op]
     total = float(values[rank].sum()) or 1.0
     order = np.argsort(-values[rank], kind="stable")
-    return [Layer(int(i), ops[i] if ops is not None else OP_VOCAB[g.op[i]],
-                  {m: float(values[m][i]) for m in additive}, float(values[rank][i]) / total) for i in order]
+    return [Layer(int(i), ops[i], {m: float(values[m][i]) for m in additive}, float(values[rank][i]) / total)
+            for i in order]
 
 
 def model_files(paths: Iterable[str | os.PathLike]) -> list[Path]:

@@ -11,9 +11,9 @@ from typing import Any
 from perfsage import __version__
 from perfsage.graph import load_graph
 from perfsage.graph.report import inspect_report
-from perfsage.predict.predictor import DEFAULT_TARGET, Predictor
+from perfsage.predict.predictor import DEFAULT_TARGET, LAYER_FIELDS, Predictor, layer_metrics, ranking_metric
 from perfsage.predict.service import attach_measurement
-from perfsage.targets.metrics import METRICS
+from perfsage.targets.metrics import unit_of
 
 CHART_LAYERS = 25  # bars in the chart; the table below it lists every layer
 
@@ -68,7 +68,7 @@ def _cards(rec: dict, level: float | None) -> str:
     out = []
     measured = rec.get("measured") or {}
     for m, iv in rec["metrics"].items():
-        unit = METRICS[m].unit if m in METRICS else ""
+        unit = unit_of(m)
         interval = (f"{level:.0%} interval {fmt(iv['low'])} to {fmt(iv['high'])}" if iv["low"] is not None
                     else "no calibrated interval")
         truth = ""
@@ -118,7 +118,7 @@ def _chart(layers: list[dict], metric: str) -> str:
 
 
 def _layer_table(layers: list[dict], metric: str) -> str:
-    keys = [k for k in layers[0] if k not in ("index", "op", "share")]
+    keys = [k for k in layers[0] if k not in LAYER_FIELDS]  # predicted and measured values
     head = "".join(f"<th>{_e(k)}</th>" for k in keys)
     rows = "".join(
         f'<tr><td>{la["index"]}</td><td class="l">{_e(la["op"])}</td>'
@@ -141,8 +141,7 @@ def _summary(s: dict) -> str:
 def render_html(data: dict[str, Any]) -> str:
     rec, summary = data["record"], data["summary"]
     layers = rec.get("layers") or []
-    metric = next((k for k in ("latency_ms",) if layers and k in layers[0]), None) or (
-        next((k for k in layers[0] if k not in ("index", "op", "share")), None) if layers else None)
+    metric = ranking_metric(layer_metrics(layers[0])) if layers else None
     per_layer = (f"<h2>Per layer: predicted {_e(metric)}, largest first</h2>{_chart(layers, metric)}"
                  f"<h2>All layers</h2>{_layer_table(layers, metric)}" if metric else
                  "<h2>Per layer</h2><p>This predictor gives no per-layer breakdown (its metrics are peaks, "

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from perfsage.model.shipped import shipped_targets
-from perfsage.predict.predictor import DEFAULT_TARGET, Predictor, model_files
+from perfsage.predict.predictor import DEFAULT_TARGET, Predictor, layer_metrics, model_files, prepare
 
 ALL_TARGETS = "all"
 
@@ -19,24 +19,28 @@ def resolve_targets(target: str) -> list[str]:
 
 
 def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARGET, per_layer: bool = False,
-                  label: bool = False, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
-    """One record per (model, target), in the JSON shape `perfsage predict --json` prints.
-    progress(done, total) follows the batched prediction."""
+                  label: bool = False, progress: Callable[[int, int], None] | None = None,
+                  batch_size: int = 256) -> list[dict[str, Any]]:
+    """One record per (model, target), grouped by target, in the JSON shape `perfsage predict --json`
+    prints. Each file is parsed and encoded once, whatever the number of targets; progress(done, total)
+    counts (model, target) predictions."""
     files = model_files(paths)
-    targets = resolve_targets(target)
-    records: list[dict[str, Any]] = []
-    total = len(files) * len(targets)
-    for t in targets:
-        predictor = Predictor.load(t)
-        base = len(records)
-        preds = predictor.predict_many([str(f) for f in files], layers=per_layer,
-                                       progress=(lambda n, b=base: progress(b + n, total)) if progress else None)
-        for f, p in zip(files, preds, strict=True):
-            rec = p.to_dict(layers=per_layer)
-            if label:
-                attach_measurement(rec, f, predictor.target, per_layer)
-            records.append(rec)
-    return records
+    predictors = [Predictor.load(t) for t in resolve_targets(target)]
+    per_target: list[list[dict[str, Any]]] = [[] for _ in predictors]
+    total, done = len(files) * len(predictors), 0
+    for start in range(0, len(files), batch_size):
+        batch = files[start:start + batch_size]
+        prepared = [prepare(str(f)) for f in batch]
+        for records, predictor in zip(per_target, predictors, strict=True):
+            for f, p in zip(batch, predictor.predict_many(prepared, layers=per_layer), strict=True):
+                rec = p.to_dict(layers=per_layer)
+                if label:
+                    attach_measurement(rec, f, predictor.target, per_layer)
+                records.append(rec)
+            done += len(batch)
+            if progress is not None:
+                progress(done, total)
+    return [rec for records in per_target for rec in records]
 
 
 def attach_measurement(record: dict[str, Any], model: Path, target: str, per_layer: bool) -> None:
@@ -49,6 +53,6 @@ def attach_measurement(record: dict[str, Any], model: Path, target: str, per_lay
         by_index = {row["index"]: row for row in truth["layers"]}
         for layer in record["layers"]:
             row = by_index.get(layer["index"], {})
-            for m in [k for k in layer if k not in ("index", "op", "share")]:
+            for m in layer_metrics(layer):
                 if m in row:
                     layer[f"measured_{m}"] = row[m]

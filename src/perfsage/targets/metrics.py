@@ -31,6 +31,12 @@ COUNTED = "counted"
 REPORTED = "reported by the device command"
 
 
+def unit_of(name: str) -> str:
+    """The unit of a metric name, also of a real device's column such as `latency_ms@pixel2`; "" if unknown."""
+    m = METRICS.get(name.split("@", 1)[0])
+    return m.unit if m else ""
+
+
 def metric(name: str) -> Metric:
     from perfsage.errors import PerfsageError
 
