@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from perfsage.model.base import write_json
+
 CALIBRATION_FILE = "calibration.json"
 LEVEL = 0.9
 
@@ -45,9 +47,8 @@ class Calibration:
         return out
 
     def save(self, folder: Path) -> None:
-        (Path(folder) / CALIBRATION_FILE).write_text(json.dumps(
-            {"method": "split conformal, log(true/predicted)", "level": self.level, "n": self.n,
-             "log_bounds": {m: list(b) for m, b in self.log_bounds.items()}}, indent=1))
+        write_json(Path(folder) / CALIBRATION_FILE, {"method": "split conformal, log(true/predicted)",
+                                                      "level": self.level, "n": self.n, "log_bounds": self.log_bounds})
 
     @classmethod
     def load(cls, folder: Path) -> Calibration | None:

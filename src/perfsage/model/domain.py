@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, EncodedGraph
+from perfsage.model.base import write_json
 
 DOMAIN_FILE = "domain.json"
 _ONE_HOT = {"act_": "fused activation", "in_": "input type", "out_": "output type"}
@@ -28,6 +29,12 @@ class TrainingDomain:
     graph_ranges: dict[str, tuple[float, float]]  # encoded graph feature -> (min, max)
     node_ranges: dict[str, tuple[float, float]]  # encoded node feature -> (min, max) over all nodes
     n_graphs: int
+    _node_lo: np.ndarray = field(init=False, repr=False, compare=False)  # node_ranges as arrays, for check()
+    _node_hi: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for attr, k in (("_node_lo", 0), ("_node_hi", 1)):
+            object.__setattr__(self, attr, np.array([self.node_ranges[n][k] for n in NODE_FEATURES], np.float32))
 
     def check(self, g: EncodedGraph, ops: list[str] | None = None) -> list[str]:
         """Reasons the graph lies outside the domain (empty: inside). ops: the nodes' op names, if known."""
@@ -50,8 +57,8 @@ class TrainingDomain:
         x = g.x
         if not x.shape[0]:
             return reasons
-        lo_v, hi_v = self._node_bounds()
-        outside = np.flatnonzero((x > hi_v + _TOL).any(0) | (x < lo_v - _TOL).any(0))  # one pass, then words
+        # one vectorised pass finds the features outside; only those are put into words
+        outside = np.flatnonzero((x > self._node_hi + _TOL).any(0) | (x < self._node_lo - _TOL).any(0))
         for k in outside:
             name = NODE_FEATURES[k]
             lo, hi = self.node_ranges[name]
@@ -72,15 +79,9 @@ class TrainingDomain:
                                f"{_layers(int(low.sum()))} (training min {_fmt(name, lo)})")
         return reasons
 
-    def _node_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        return (np.array([self.node_ranges[n][0] for n in NODE_FEATURES], np.float32),
-                np.array([self.node_ranges[n][1] for n in NODE_FEATURES], np.float32))
-
     def save(self, folder: Path) -> None:
-        (Path(folder) / DOMAIN_FILE).write_text(json.dumps(
-            {"n_graphs": self.n_graphs, "op_types": self.op_types,
-             "graph_ranges": {k: list(v) for k, v in self.graph_ranges.items()},
-             "node_ranges": {k: list(v) for k, v in self.node_ranges.items()}}, indent=1))
+        write_json(Path(folder) / DOMAIN_FILE, {"n_graphs": self.n_graphs, "op_types": self.op_types,
+                                                "graph_ranges": self.graph_ranges, "node_ranges": self.node_ranges})
 
     @classmethod
     def load(cls, folder: Path) -> TrainingDomain | None:
