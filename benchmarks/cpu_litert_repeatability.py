@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 import numpy as np  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 
 from _results import RESULTS, publish  # noqa: E402
 from perfsage.dataset.splits import make_split  # noqa: E402
+from perfsage.dataset.store import read_folder  # noqa: E402
 from perfsage.spaces import get_space  # noqa: E402
 from perfsage.targets import get_target  # noqa: E402
 
@@ -35,14 +35,12 @@ TARGET = "cpu-litert"
 
 def stored_labels(data: Path) -> dict[str, tuple[float, float]]:
     """id -> (latency_ms, repeatability_cv) as labelled."""
-    out = {}
-    for f in sorted((data / "labels" / TARGET).glob("*.parquet")):
-        t = pq.read_table(f, columns=["id", "latency_ms", "provenance"])
-        for i, lat, prov in zip(*(t.column(c).to_pylist() for c in ("id", "latency_ms", "provenance")),
-                                strict=True):
-            if lat is not None:
-                out[i] = (lat, json.loads(prov).get("repeatability_cv", float("nan")))
-    return out
+    t = read_folder(data / "labels" / TARGET, columns=["id", "latency_ms", "provenance"])
+    if t is None:
+        sys.exit(f"{data}: no {TARGET} labels")
+    return {i: (lat, json.loads(prov).get("repeatability_cv", float("nan")))
+            for i, lat, prov in zip(*(t.column(c).to_pylist() for c in ("id", "latency_ms", "provenance")),
+                                    strict=True) if lat is not None}
 
 
 def main() -> None:

@@ -35,19 +35,16 @@ from perfsage.graph import load_graph  # noqa: E402
 from perfsage.graph.encode import encode  # noqa: E402
 from perfsage.predict import Predictor  # noqa: E402
 from perfsage.spaces import TASK_SPACES, get_space  # noqa: E402
-from perfsage.targets import get_target  # noqa: E402
+from perfsage.targets.vela import CONFIGS, vela_argv  # noqa: E402
 
 
 def vela_rate(files: list[Path]) -> float:
-    import ethosu.vela
     from ethosu.vela.vela import main
 
-    cfg = get_target("ethos-u55-128").cfg
-    config_file = Path(ethosu.vela.__file__).parent.parent / "config_files" / "Arm" / "vela.ini"
+    cfg = CONFIGS["ethos-u55-128"]
 
     def compile_one(f: Path, out: Path) -> None:
-        argv = [str(f), "--accelerator-config", cfg.accelerator, "--system-config", cfg.system_config,
-                "--memory-mode", cfg.memory_mode, "--config", str(config_file), "--output-dir", str(out)]
+        argv = vela_argv(f, out, cfg, reports=False)
         with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
             if main(argv):
                 raise RuntimeError(f"vela failed on {f}")

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from perfsage.dataset import load, provenance  # noqa: E402
 from perfsage.dataset.info import dataset_info  # noqa: E402
+from perfsage.dataset.store import read_manifest  # noqa: E402
 
 BUILD = """perfsage dataset build --out data/edgedlperf --spaces classification,detection,kws,segmentation \\
     --per-space 5000 --targets ethos-u55-128,ethos-u65-256,mcu-tflm --workers 2
@@ -37,7 +38,7 @@ perfsage dataset graphs --space fbnet --table ../shared/data/fbnet/latency.csv -
 def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "data" / "edgedlperf")
     info = dataset_info(root)
-    manifest = __import__("json").loads((root / "manifest.json").read_text())
+    manifest = read_manifest(root)
     builds = [b for b in manifest.get("builds", []) if "cpu-litert" not in b["targets"]]
     planned = {s: max(b["per_space"] for b in builds if s in b["spaces"]) for s in info["spaces"]
                if any(s in b["spaces"] for b in builds)}

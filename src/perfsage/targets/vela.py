@@ -49,6 +49,17 @@ def _debug_table(xml: str, name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(m.group(1).strip()))) if m else []
 
 
+def vela_argv(model: Path, out_dir: Path, cfg: VelaConfig, reports: bool = True) -> list[str]:
+    """Vela's arguments for a target: system config and memory mode always explicit (their defaults differ
+    per accelerator); reports: the per-layer performance CSV and the debug database."""
+    import ethosu.vela
+
+    config_file = Path(ethosu.vela.__file__).parent.parent / "config_files" / "Arm" / "vela.ini"
+    argv = [str(model), "--accelerator-config", cfg.accelerator, "--system-config", cfg.system_config,
+            "--memory-mode", cfg.memory_mode, "--config", str(config_file), "--output-dir", str(out_dir)]
+    return argv + (["--verbose-performance", "--enable-debug-db"] if reports else [])
+
+
 def compile_in_worker(model: bytes, cfg: VelaConfig) -> dict[str, Any]:
     """Runs inside the isolated worker: compile, then parse Vela's summary and debug database."""
     import ethosu.vela
@@ -56,14 +67,11 @@ def compile_in_worker(model: bytes, cfg: VelaConfig) -> dict[str, Any]:
 
     from perfsage.graph import load_graph
 
-    config_file = Path(ethosu.vela.__file__).parent.parent / "config_files" / "Arm" / "vela.ini"
     with tempfile.TemporaryDirectory(prefix="perfsage-vela-") as tmp:
         src = Path(tmp) / "model.tflite"
         src.write_bytes(model)
         out = Path(tmp) / "out"
-        argv = [str(src), "--accelerator-config", cfg.accelerator, "--system-config", cfg.system_config,
-                "--memory-mode", cfg.memory_mode, "--config", str(config_file), "--output-dir", str(out),
-                "--verbose-performance", "--enable-debug-db"]
+        argv = vela_argv(src, out, cfg)
         with fd_captured() as log:
             rc = main(argv)
             log.seek(0)
