@@ -6,7 +6,8 @@ Re-measures models of the dataset's cpu-litert test split (random split, seed 0)
 protocol and compares with the stored labels (measured hours earlier, by another process): the MAPE
 between two independent labellings of the same model is the test-retest error. Also reports the
 within-label spread (coefficient of variation of the 3 window minima) stored with every label.
-Run it with the machine otherwise idle: other load inflates both. Writes
+Re-measurements are kept in runs/cpu_litert_repeatability/ (delete it for a fresh run); a killed run
+resumes. Run it with the machine otherwise idle: other load inflates both. Writes
 docs/results/cpu_litert_repeatability.md and .json (the accuracy goal for cpu-litert is 1.5x this).
 """
 
@@ -31,6 +32,7 @@ from perfsage.spaces import get_space  # noqa: E402
 from perfsage.targets import get_target  # noqa: E402
 
 TARGET = "cpu-litert"
+PARTIAL = ROOT / "runs" / "cpu_litert_repeatability" / "remeasured.json"  # id -> latency_ms, this run's
 
 
 def stored_labels(data: Path) -> dict[str, tuple[float, float]]:
@@ -53,12 +55,18 @@ def main() -> None:
     split = make_split("random", ids, [i.rsplit("-", 1)[0] for i in ids])
     chosen = sorted(split.test, key=lambda i: (i.rsplit("-", 1)[0], int(i.rsplit("-", 1)[1])))
     chosen = chosen[:: max(1, len(chosen) // a.models)][: a.models]
+    # every re-measurement is saved as it is taken, so a killed run resumes where it stopped
+    again = json.loads(PARTIAL.read_text()) if PARTIAL.is_file() else {}
     target = get_target(TARGET)
-    again, t0 = {}, time.time()
+    t0 = time.time()
     try:
         for k, i in enumerate(chosen):
+            if i in again:
+                continue
             space, seed = i.rsplit("-", 1)
             again[i] = target.measure(get_space(space).synth(int(seed))[1], per_layer=False).metrics["latency_ms"]
+            PARTIAL.parent.mkdir(parents=True, exist_ok=True)
+            PARTIAL.write_text(json.dumps(again))
             if (k + 1) % 25 == 0:
                 print(f"{k + 1}/{len(chosen)} re-measured", flush=True)
     finally:

@@ -105,9 +105,9 @@ def zoo(
         for m in ZOO.values():
             typer.echo(f"{m.name:<26} {m.description}")
         return
-    data = build_zoo_model(name, seed)
     if out is None:
         raise PerfsageError("give -o/--out for the .tflite to write")
+    data = build_zoo_model(name, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     typer.echo(f"wrote {out} ({len(data):,} bytes): {name} seed {seed}")
