@@ -95,7 +95,7 @@ def plan(targets: list[str], splits: list[str], rows: list[str]) -> list[tuple[s
     return jobs
 
 
-def page(runs: Path, data: str, note: str = "") -> None:
+def page(runs: Path, data: str, note: str = "", name: str = "accuracy") -> None:
     results = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
     lines = []
     for split in SPLITS:
@@ -120,12 +120,12 @@ def page(runs: Path, data: str, note: str = "") -> None:
     secs = {r["row"]: r["seconds"] for r in results if r["split"] == "random" and r["target"] == "ethos-u55-128"}
     lines += ["Training seconds on ethos-u55-128, random split: " +
               ", ".join(f"{k} {v:.0f}" for k, v in secs.items()) + ".", ""] + ([note, ""] if note else [])
-    (RESULTS / "accuracy.json").write_text(json.dumps(results, indent=1))
-    publish("accuracy", "Accuracy: PerfSAGE against four baselines",
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1))
+    publish(name, "Accuracy: PerfSAGE against four baselines",
             f"`benchmarks/accuracy.py` on `{os.path.relpath(data, ROOT)}`: MAPE % / share within ±10% on each "
             "split's test part "
             f"(devices: {'; '.join(where)}). Raw numbers (RMSPE, ±5%, Spearman, Kendall, per space, epochs, "
-            "seconds) in `accuracy.json`.", "\n".join(lines).rstrip())
+            f"seconds) in `{name}.json`.", "\n".join(lines).rstrip())
 
 
 def main() -> None:
@@ -142,6 +142,7 @@ def main() -> None:
     ap.add_argument("--note", default="", help="a paragraph for the page: where and how the jobs ran")
     ap.add_argument("--save-models", action="store_true", help="keep the random-split PerfSAGE checkpoints")
     ap.add_argument("--threads", type=int, default=0, help="torch threads per job (default: cores / jobs)")
+    ap.add_argument("--page", default="accuracy", help="docs/results/<page>.md (a partial rerun: another name)")
     a = ap.parse_args()
     runs = Path(a.runs)
     runs.mkdir(parents=True, exist_ok=True)
@@ -159,7 +160,7 @@ def main() -> None:
                               threads, str(runs), a.save_models) for t, s, r in todo]
             for f in as_completed(futs):
                 print(f.result(), flush=True)
-    page(runs, a.data, a.note)
+    page(runs, a.data, a.note, a.page)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     .venv/bin/python scripts/train_shipped.py --data data/edgedlperf --targets ethos-u55-128 --max-seconds 1800
     .venv/bin/python scripts/train_shipped.py --targets mcu-tflm --adopt runs/shipped-gpu
     .venv/bin/python scripts/train_shipped.py --targets ethos-u65-256 --recalibrate
+    .venv/bin/python scripts/train_shipped.py --refresh-test-graphs
 
 Training: the random split's training part (seed 0), early stopping on its validation part, within a
 wall-clock budget. Adopting: a checkpoint that `benchmarks/accuracy.py --save-models` trained on the same
@@ -34,7 +35,7 @@ from perfsage.model.data import load_graphset  # noqa: E402
 from perfsage.model.evaluate import evaluate  # noqa: E402
 from perfsage.model.perfsage import PerfSAGE  # noqa: E402
 from perfsage.model.registry import load_estimator  # noqa: E402
-from perfsage.model.shipped import PERFSAGE_HP, PREDICTORS, write_test_labels  # noqa: E402
+from perfsage.model.shipped import PERFSAGE_HP, PREDICTORS, refresh_test_graphs, write_test_labels  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS as SHIPPED  # noqa: E402
 from perfsage.model.train import data_hash, split_graphset, write_serving_files  # noqa: E402
 from perfsage.spaces import GENERATOR_VERSION, TASK_SPACES  # noqa: E402
@@ -91,7 +92,12 @@ def main() -> None:
                     help="keep the shipped weights; rewrite the training domain, the interval calibration and "
                          "the card")
     ap.add_argument("--spaces", help="comma-separated spaces to train on (default: all the dataset holds)")
+    ap.add_argument("--refresh-test-graphs", action="store_true",
+                    help="only re-encode the shared test-graph file (after the graph encoding grows)")
     a = ap.parse_args()
+    if a.refresh_test_graphs:
+        print("test graphs:", refresh_test_graphs())
+        return
     for target in a.targets.split(","):
         out = PREDICTORS / target
         info = json.loads((out / "training.json").read_text()) if a.recalibrate else {}

@@ -12,10 +12,10 @@ from perfsage.graph.features import featurise
 
 LAYER_KEYS = {"index", "op", "kind", "output_shape", "input_shape", "dtype", "fused_activation", "kernel",
               "stride", "macs", "elementwise_ops", "params", "weight_bytes", "bias_bytes", "input_bytes",
-              "output_bytes", "arithmetic_intensity"}
+              "output_bytes", "arithmetic_intensity", "scratch_bytes"}
 TOP_KEYS = {"schema_version", "model", "ops", "tensors", "macs", "elementwise_ops", "params", "weight_bytes",
-            "bias_bytes", "peak_activation_bytes", "depth", "op_types", "inputs", "outputs", "subgraphs",
-            "layers"}
+            "bias_bytes", "peak_activation_bytes", "planned_activation_bytes", "depth", "op_types", "inputs",
+            "outputs", "subgraphs", "layers"}
 
 
 def test_inspect_json_schema(mobilenet_path):
@@ -32,6 +32,7 @@ def test_inspect_json_schema(mobilenet_path):
     gf = featurise(load_graph(mobilenet_path))[1]
     assert (rep["params"], rep["weight_bytes"], rep["peak_activation_bytes"]) == (
         gf.params, gf.weight_bytes, gf.peak_activation_bytes)
+    assert rep["planned_activation_bytes"] == gf.planned_activation_bytes >= gf.peak_activation_bytes
 
 
 def test_inspect_table(mobilenet_path):

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import INT8_MODELS, TF_MODELS
 from perfsage.graph import Graph, Node, Tensor, load_graph
-from perfsage.graph.features import depth, featurise, peak_activation_bytes
+from perfsage.graph.features import depth, featurise, peak_activation_bytes, planned_arena_bytes
 from perfsage.graph.ops import REGISTRY, count_macs, spec
 
 VELA_RESIZE = {"ResizeBilinear", "ResizeNearestNeighbor"}
@@ -73,6 +73,31 @@ def test_peak_activation_is_liveness_based():
     _nodes, gf = featurise(g)
     assert gf.peak_activation_bytes == 768
     assert gf.depth == depth(g) == 3
+
+
+def test_planned_arena_packs_buffers_by_size_and_time():
+    g = _residual_graph()
+    # all four 256 B tensors: y at 0, b above it, a above b, and x (dead before b and y live) back at 0
+    assert planned_arena_bytes(g) == 768
+    # buffers are 16-byte aligned: t0 (24 B) takes 32, so steps 0's 24 + 32 B need 64, not 56
+    tensors = [_t(0, (1, 24)), _t(1, (1, 32)), _t(2, (1, 16)), _t(3, (1, 40))]
+    nodes = [Node(0, "RELU", 1, (0,), (1,), {}), Node(1, "RELU", 1, (1,), (2,), {}),
+             Node(2, "RELU", 1, (2,), (3,), {})]
+    chain = Graph(tensors=tensors, nodes=nodes, inputs=(0,), outputs=(3,))
+    assert peak_activation_bytes(chain) == 56
+    assert planned_arena_bytes(chain) == 64
+
+
+def test_planned_arena_counts_kernel_scratch():
+    """TFLite Micro's int8 TRANSPOSE_CONV asks for an int32 accumulator per output element."""
+    tensors = [_t(0, (1, 8, 8, 4)), _t(1, (1, 16, 16, 4)), _t(2, (4,), const=16, dtype="INT32"),
+               _t(3, (4, 3, 3, 4), const=144)]
+    node = Node(0, "TRANSPOSE_CONV", 1, (2, 3, 0), (1,), {"stride_h": 2, "stride_w": 2, "padding": "SAME"})
+    g = Graph(tensors=tensors, nodes=[node], inputs=(0,), outputs=(1,))
+    nodes, gf = featurise(g)
+    assert nodes[0].scratch_bytes == 4 * 16 * 16 * 4
+    assert gf.peak_activation_bytes == 256 + 1024
+    assert gf.planned_activation_bytes == 256 + 1024 + 4096
 
 
 def test_node_features_fold_constants():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -67,6 +68,43 @@ def test_perfsage_learns_and_layers_sum_to_total(graphset):
     for per_op, t, g in zip(layers, total, test.graphs[:5], strict=True):
         assert len(per_op["latency_ms"]) == g.x.shape[0]
         assert per_op["latency_ms"].sum() == pytest.approx(t, rel=1e-5)
+
+
+def test_checkpoints_read_the_feature_columns_they_were_trained_on(graphset, tmp_path):
+    """The encoding grows (encode.ADDED_IN_V3); a checkpoint from before lists no features and keeps
+    reading the version-2 columns, and ignores the newer ones."""
+    from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, feature_columns, feature_names
+    from perfsage.model.perfsage import PerfSAGENetModel
+
+    torch.set_num_threads(1)
+    train, val, test = split_graphset(graphset, "random")
+    old = PerfSAGENetModel(METRICS, epochs=3, batch_size=16, hidden=32, layers=2)
+    old.features = feature_names()  # as a version-2 checkpoint
+    old.cols = feature_columns(old.features)
+    assert len(old.features["node"]) == len(NODE_FEATURES) - 1
+    old.fit(train, val)
+    old.save(tmp_path / "old")
+    cfg = json.loads((tmp_path / "old" / "config.json").read_text())
+    del cfg["features"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(cfg))
+    loaded = PerfSAGENetModel.load(tmp_path / "old")
+    pred = loaded.predict(test.graphs)
+    np.testing.assert_allclose(pred["latency_ms"], old.predict(test.graphs)["latency_ms"], rtol=1e-5)
+    k = GRAPH_FEATURES.index("log_planned_activation_bytes")
+    shifted = [dataclasses.replace(e, g=e.g + 5.0 * (np.arange(len(e.g)) == k)) for e in test.graphs]
+    np.testing.assert_allclose(loaded.predict(shifted)["latency_ms"], pred["latency_ms"], rtol=1e-6)
+
+
+def test_a_baseline_from_another_encoding_is_a_clear_error(graphset, tmp_path):
+    from perfsage.errors import PerfsageError
+
+    train, val, _ = split_graphset(graphset, "random")
+    estimator_class("flops")(METRICS).fit(train, val).save(tmp_path / "flops")
+    cfg = json.loads((tmp_path / "flops" / "config.json").read_text())
+    del cfg["features"]
+    (tmp_path / "flops" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(PerfsageError, match="another feature encoding"):
+        load_estimator(tmp_path / "flops")
 
 
 def test_metric_groups():

@@ -111,6 +111,25 @@ def test_tflm_arena_is_exact(synth_models):
         assert not too_small.ok and "allocate" in too_small.reason
 
 
+def test_tflm_plans_activations_as_planned_arena_bytes():
+    """The arena's head (activations and kernel scratch) is the greedy plan of graph.features, byte for
+    byte: segmentation models with transposed convolutions (scratch) and ones whose plan exceeds the peak
+    of live bytes."""
+    from perfsage.graph.features import peak_activation_bytes, planned_arena_bytes
+
+    t = get_target("mcu-tflm")
+    try:
+        for space, seed in (("segmentation", 4), ("segmentation", 11), ("classification", 3), ("kws", 5)):
+            data = get_space(space).synth(seed)[1]
+            g = load_graph(data)
+            head = t.measure(data).provenance["arena_head_bytes"]
+            assert head == planned_arena_bytes(g), (space, seed)
+            if space == "segmentation":
+                assert head > peak_activation_bytes(g)
+    finally:
+        t.close()
+
+
 def test_tflm_abort_on_degenerate_quantisation_is_a_recorded_failure():
     """The TF-converted MobileNetV2 has a softmax input scale of ~8e-9: TFLite Micro aborts on it."""
     t = get_target("mcu-tflm")

@@ -34,7 +34,8 @@ def render_inspect(report: dict, console: Console | None = None) -> None:
     console.print(
         f"[bold]total[/bold]  ops {report['ops']}  tensors {report['tensors']}  MACs {_n(report['macs'])}  "
         f"params {_n(report['params'])}  weights {_bytes(report['weight_bytes'])}  "
-        f"peak activations {_bytes(report['peak_activation_bytes'])}  depth {report['depth']}")
+        f"peak activations {_bytes(report['peak_activation_bytes'])}  "
+        f"planned arena {_bytes(report['planned_activation_bytes'])}  depth {report['depth']}")
     console.print(f"inputs: {ins}   outputs: {outs}")
     hist = "  ".join(f"{k} {v}" for k, v in report["op_types"].items())
     console.print(f"op types: {hist}")

@@ -16,7 +16,7 @@ from perfsage.graph.ir import Graph
 from perfsage.graph.ops import KINDS
 from perfsage.graph.schema import BUILTIN_OPS
 
-ENCODING_VERSION = 2
+ENCODING_VERSION = 3
 OP_VOCAB: tuple[str, ...] = ("<unknown>", "CUSTOM", *sorted(set(BUILTIN_OPS.values()) - {"CUSTOM"}))
 _OP_ID = {name: i for i, name in enumerate(OP_VOCAB)}
 _KIND_ID = {k: i for i, k in enumerate(KINDS)}
@@ -30,11 +30,41 @@ NODE_FEATURES: tuple[str, ...] = (
     "n_outputs", "log_live_bytes", "log_out_h", "log_out_w", "log_out_c", "log_out_elements", "log_in_h",
     "log_in_w", "log_in_c",
     *(f"act_{a.lower()}" for a in _ACTS), *(f"in_{d.lower()}" for d in _DTYPES),
-    *(f"out_{d.lower()}" for d in _DTYPES))
+    *(f"out_{d.lower()}" for d in _DTYPES), "log_scratch_bytes")
 GRAPH_FEATURES: tuple[str, ...] = (
     "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_peak_activation_bytes",
-    "log_input_bytes", "log_output_bytes", "log_ops", "log_depth", "log_tensors")
+    "log_input_bytes", "log_output_bytes", "log_ops", "log_depth", "log_tensors", "log_planned_activation_bytes")
 EDGE_FEATURES: tuple[str, ...] = ("log_bytes", "log_elements")
+# Features appended after encoding version 2; a checkpoint that does not list the features it was
+# trained on predates them and reads the version-2 columns (see feature_columns).
+ADDED_IN_V3 = ("log_scratch_bytes", "log_planned_activation_bytes")
+
+
+def feature_names(node: list[str] | None = None, graph: list[str] | None = None) -> dict[str, list[str]]:
+    """The node and graph feature names a checkpoint was trained on: as it recorded them, or, for a
+    checkpoint that recorded none, the version-2 encoding's."""
+    return {"node": list(node) if node is not None else [n for n in NODE_FEATURES if n not in ADDED_IN_V3],
+            "graph": list(graph) if graph is not None else [n for n in GRAPH_FEATURES if n not in ADDED_IN_V3]}
+
+
+def current_features() -> dict[str, list[str]]:
+    return feature_names(NODE_FEATURES, GRAPH_FEATURES)
+
+
+def feature_columns(names: dict[str, list[str]]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Column indices of the named node and graph features in today's encoding (None: all of them, in
+    order), so that the encoding can grow without invalidating trained checkpoints."""
+    from perfsage.errors import PerfsageError
+
+    cols = []
+    for kind, current in (("node", NODE_FEATURES), ("graph", GRAPH_FEATURES)):
+        wanted = names[kind]
+        unknown = [n for n in wanted if n not in current]
+        if unknown:
+            raise PerfsageError(f"checkpoint uses {kind} features this perfsage does not compute: "
+                                f"{', '.join(unknown)}; upgrade perfsage or retrain")
+        cols.append(None if tuple(wanted) == current else np.array([current.index(n) for n in wanted]))
+    return cols[0], cols[1]
 
 
 @dataclass(slots=True)
@@ -69,13 +99,13 @@ def _node_row(n: NodeFeatures, live: int) -> list[float]:
             log1p(ow),
             log1p(oc), log1p(out_elems), log1p(ih), log1p(iw), log1p(ic),
             *(float(n.fused_activation == a) for a in _ACTS), *(float(n.input_dtype == d) for d in _DTYPES),
-            *(float(n.output_dtype == d) for d in _DTYPES)]
+            *(float(n.output_dtype == d) for d in _DTYPES), log1p(n.scratch_bytes)]
 
 
 def _graph_row(g: GraphFeatures) -> list[float]:
     return [log1p(g.macs), log1p(g.elementwise_ops), log1p(g.params), log1p(g.weight_bytes),
             log1p(g.peak_activation_bytes), log1p(g.input_bytes), log1p(g.output_bytes), log1p(g.ops),
-            log1p(g.depth), log1p(g.tensors)]
+            log1p(g.depth), log1p(g.tensors), log1p(g.planned_activation_bytes)]
 
 
 def op_id(op: str) -> int:

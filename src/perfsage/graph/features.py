@@ -6,10 +6,11 @@ stay edges. Everything here is plain Python over the IR so that `inspect` never 
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass, field
 
 from perfsage.graph.ir import Graph, Node, Tensor
-from perfsage.graph.ops import OpSpec, count_macs, elementwise_ops, spec
+from perfsage.graph.ops import OpSpec, count_macs, elementwise_ops, scratch_bytes, spec
 
 
 @dataclass(slots=True)
@@ -39,6 +40,7 @@ class NodeFeatures:
     input_bytes: int  # activation bytes read (all non-constant inputs)
     output_bytes: int  # activation bytes written
     arithmetic_intensity: float  # MACs per byte moved (weights + activations)
+    scratch_bytes: int  # kernel scratch while it runs (perfsage.graph.ops.scratch_bytes)
     per_channel: bool
     n_inputs: int
     n_outputs: int
@@ -59,6 +61,7 @@ class GraphFeatures:
     input_bytes: int
     output_bytes: int
     peak_activation_bytes: int
+    planned_activation_bytes: int  # greedy offset plan of activations and scratch (planned_arena_bytes)
     depth: int  # operators on the longest path
     op_types: dict[str, int] = field(default_factory=dict)
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)
@@ -129,19 +132,19 @@ def node_features(graph: Graph, node: Node) -> NodeFeatures:
         depth_multiplier=int(opts.get("depth_multiplier", 0)), groups=groups,
         macs=macs, elementwise_ops=elementwise_ops(graph, node, s), params=params,
         weight_bytes=weight_bytes, bias_bytes=bias_bytes, input_bytes=in_bytes, output_bytes=out_bytes,
-        arithmetic_intensity=macs / moved if moved else 0.0, per_channel=per_channel,
+        arithmetic_intensity=macs / moved if moved else 0.0, scratch_bytes=scratch_bytes(graph, node, s),
+        per_channel=per_channel,
         n_inputs=sum(1 for t in node.inputs if t >= 0), n_outputs=len(node.outputs))
 
 
-def live_bytes(graph: Graph) -> list[int]:
-    """Bytes of activation tensors live while each operator runs (file order = execution order); a
-    graph without operators has one step, holding its inputs and outputs.
+def lifetimes(graph: Graph) -> dict[int, tuple[int, int]]:
+    """Activation tensor -> (first step, last step) it is live when operators run in file order.
 
     A tensor is live from the step that produces it (step 0 for graph inputs) through its last reader
-    (the end for graph outputs); an operator's inputs and outputs are live together.
+    (the last step for graph outputs); an operator's inputs and outputs are live together.
     """
     tensors = graph.tensors
-    n = len(graph.nodes)
+    last_step = max(len(graph.nodes) - 1, 0)
     first: dict[int, int] = {t: 0 for t in graph.inputs}
     last: dict[int, int] = {}
     for node in graph.nodes:
@@ -154,12 +157,18 @@ def live_bytes(graph: Graph) -> list[int]:
                 first.setdefault(t, 0)
                 last[t] = node.index
     for t in graph.outputs:
-        last[t] = max(n - 1, 0)
+        last[t] = last_step
         first.setdefault(t, 0)
+    return {t: (start, max(last.get(t, start), start)) for t, start in sorted(first.items())}
+
+
+def live_bytes(graph: Graph) -> list[int]:
+    """Bytes of activation tensors live while each operator runs (see lifetimes); a graph without
+    operators has one step, holding its inputs and outputs."""
+    n = len(graph.nodes)
     delta = [0] * (n + 2)
-    for t, start in first.items():
-        end = max(last.get(t, start), start)
-        b = tensors[t].nbytes
+    for t, (start, end) in lifetimes(graph).items():
+        b = graph.tensors[t].nbytes
         delta[start] += b
         delta[end + 1] -= b
     out, live = [], 0
@@ -169,13 +178,42 @@ def live_bytes(graph: Graph) -> list[int]:
     return out
 
 
-def peak_activation_bytes(graph: Graph) -> int:
-    """Peak bytes of simultaneously live activation tensors when operators run in file order.
+PLAN_ALIGNMENT = 16  # bytes; TFLite Micro aligns every planned buffer to 16
 
-    A tensor is live from the step that produces it (step 0 for graph inputs) through its last reader
-    (the end for graph outputs); an operator's inputs and outputs are live together. No in-place reuse
-    is assumed, so this is an upper bound on a planner like TFLM's that shares non-overlapping buffers.
+
+def planned_arena_bytes(graph: Graph) -> int:
+    """Arena bytes for activations and kernel scratch under greedy-by-size offset planning.
+
+    Buffers (each activation tensor over its lifetime, each operator's scratch over its own step) are
+    placed largest first, at the lowest offset that does not overlap a placed buffer live at the same
+    time; equal sizes go latest-added first, as in TensorFlow Lite Micro's GreedyMemoryPlanner, whose
+    non-persistent arena this reproduces byte for byte on the generated spaces. Unlike the peak of live
+    bytes it sees fragmentation, and the scratch that transposed convolutions and means ask for.
     """
+    buffers = [(graph.tensors[t].nbytes, start, end) for t, (start, end) in lifetimes(graph).items()]
+    buffers += [(scratch_bytes(graph, node), node.index, node.index) for node in graph.nodes]
+    buffers = [(-(-size // PLAN_ALIGNMENT) * PLAN_ALIGNMENT, a, b) for size, a, b in buffers if size > 0]
+    order = sorted(reversed(range(len(buffers))), key=lambda i: -buffers[i][0])  # stable: latest first
+    placed: list[tuple[int, int, int, int]] = []  # (offset, size, first, last), kept sorted by offset
+    top = 0
+    for i in order:
+        size, first, last = buffers[i]
+        offset = 0
+        for o, s, f, la in placed:
+            if f > last or first > la:  # not live at the same time
+                continue
+            if o - offset >= size:  # the gap below this buffer fits
+                break
+            offset = max(offset, o + s)
+        bisect.insort(placed, (offset, size, first, last))
+        top = max(top, offset + size)
+    return top
+
+
+def peak_activation_bytes(graph: Graph) -> int:
+    """Peak bytes of simultaneously live activation tensors when operators run in file order (see
+    lifetimes). A planner without in-place reuse needs at least this; planned_arena_bytes is what a
+    greedy one takes."""
     return max(live_bytes(graph), default=0)
 
 
@@ -217,7 +255,8 @@ def featurise(graph: Graph) -> tuple[list[NodeFeatures], GraphFeatures]:
         params=params, weight_bytes=weight_bytes, bias_bytes=bias_bytes,
         input_bytes=sum(graph.tensors[t].nbytes for t in graph.inputs),
         output_bytes=sum(graph.tensors[t].nbytes for t in graph.outputs),
-        peak_activation_bytes=peak_activation_bytes(graph), depth=depth(graph),
+        peak_activation_bytes=peak_activation_bytes(graph), planned_activation_bytes=planned_arena_bytes(graph),
+        depth=depth(graph),
         op_types=graph.op_types(),
         input_shapes=[graph.tensors[t].shape for t in graph.inputs],
         output_shapes=[graph.tensors[t].shape for t in graph.outputs])

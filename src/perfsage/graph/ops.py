@@ -28,6 +28,9 @@ class OpSpec:
     aux_inputs: tuple[int, ...] = ()  # shape/axis/index arguments: not parameters, not activations
     data_input: int = 0  # position of the main activation input
     vela_elem_macs: int = 0  # MACs Vela's nn_macs counts per output element for non-MAC work
+    # bytes of int32 accumulator scratch per output element that TFLite Micro's int8 reference kernel
+    # asks the memory planner for (checked against TFLM's recorded arena plans)
+    int8_scratch_per_output: int = 0
 
 
 KINDS = ("conv", "depthwise", "transpose_conv", "fully_connected", "matmul", "pool", "reduce",
@@ -38,14 +41,16 @@ _SPECS: list[OpSpec] = [
     OpSpec("CONV_2D", "conv", weight_input=1, bias_input=2),
     OpSpec("CONV_3D", "conv", weight_input=1, bias_input=2),
     OpSpec("DEPTHWISE_CONV_2D", "depthwise", weight_input=1, bias_input=2),
-    OpSpec("TRANSPOSE_CONV", "transpose_conv", weight_input=1, bias_input=3, aux_inputs=(0,), data_input=2),
+    OpSpec("TRANSPOSE_CONV", "transpose_conv", weight_input=1, bias_input=3, aux_inputs=(0,), data_input=2,
+           int8_scratch_per_output=4),
     OpSpec("CONV_3D_TRANSPOSE", "transpose_conv", weight_input=1, bias_input=3, aux_inputs=(0,),
            data_input=2),
     OpSpec("FULLY_CONNECTED", "fully_connected", weight_input=1, bias_input=2),
     OpSpec("BATCH_MATMUL", "matmul"),
     OpSpec("AVERAGE_POOL_2D", "pool"), OpSpec("MAX_POOL_2D", "pool"), OpSpec("L2_POOL_2D", "pool"),
+    OpSpec("MEAN", "reduce", aux_inputs=(1,), int8_scratch_per_output=4),
     *(OpSpec(n, "reduce", aux_inputs=(1,)) for n in (
-        "MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY", "REDUCE_ALL",
+        "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY", "REDUCE_ALL",
         "ARG_MAX", "ARG_MIN")),
     *(OpSpec(n, "elementwise") for n in (
         "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "POW", "FLOOR_DIV",
@@ -138,3 +143,12 @@ def elementwise_ops(graph: Graph, node: Node, s: OpSpec | None = None) -> int:
     if s.kind not in ("elementwise", "unary", "softmax", "resize"):
         return 0
     return sum(graph.tensors[t].elements for t in node.outputs if t >= 0)
+
+
+def scratch_bytes(graph: Graph, node: Node, s: OpSpec | None = None) -> int:
+    """Kernel scratch the operator needs while it runs, beyond its input and output tensors."""
+    s = s or spec(node.op)
+    if not s.int8_scratch_per_output or not node.outputs or node.outputs[0] < 0:
+        return 0
+    out = graph.tensors[node.outputs[0]]
+    return s.int8_scratch_per_output * out.elements if out.dtype in ("INT8", "UINT8") else 0

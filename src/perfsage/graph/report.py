@@ -30,6 +30,7 @@ def inspect_report(graph: Graph) -> dict:
         "weight_bytes": g.weight_bytes,
         "bias_bytes": g.bias_bytes,
         "peak_activation_bytes": g.peak_activation_bytes,
+        "planned_activation_bytes": g.planned_activation_bytes,
         "depth": g.depth,
         "op_types": dict(sorted(g.op_types.items(), key=lambda kv: (-kv[1], kv[0]))),
         "inputs": [_tensor_info(graph, t) for t in graph.inputs],
@@ -46,6 +47,6 @@ def inspect_report(graph: Graph) -> dict:
             "macs": n.macs, "elementwise_ops": n.elementwise_ops, "params": n.params,
             "weight_bytes": n.weight_bytes, "bias_bytes": n.bias_bytes,
             "input_bytes": n.input_bytes, "output_bytes": n.output_bytes,
-            "arithmetic_intensity": round(n.arithmetic_intensity, 4),
+            "arithmetic_intensity": round(n.arithmetic_intensity, 4), "scratch_bytes": n.scratch_bytes,
         } for n in nodes],
     }

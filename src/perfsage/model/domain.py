@@ -31,10 +31,14 @@ class TrainingDomain:
     n_graphs: int
     _node_lo: np.ndarray = field(init=False, repr=False, compare=False)  # node_ranges as arrays, for check()
     _node_hi: np.ndarray = field(init=False, repr=False, compare=False)
+    _node_cols: np.ndarray = field(init=False, repr=False, compare=False)  # their columns in today's encoding
 
     def __post_init__(self) -> None:
+        # by name: a domain fitted on an older encoding checks the features it knows
+        names = [n for n in NODE_FEATURES if n in self.node_ranges]
+        object.__setattr__(self, "_node_cols", np.array([NODE_FEATURES.index(n) for n in names], np.int64))
         for attr, k in (("_node_lo", 0), ("_node_hi", 1)):
-            object.__setattr__(self, attr, np.array([self.node_ranges[n][k] for n in NODE_FEATURES], np.float32))
+            object.__setattr__(self, attr, np.array([self.node_ranges[n][k] for n in names], np.float32))
 
     def check(self, g: EncodedGraph, ops: list[str] | None = None) -> list[str]:
         """Reasons the graph lies outside the domain (empty: inside). ops: the nodes' op names, if known."""
@@ -49,18 +53,20 @@ class TrainingDomain:
             reasons.append("operators never seen in training: "
                            + ", ".join(f"{op} x{n}" for op, n in sorted(unseen.items())))
         for k, name in enumerate(GRAPH_FEATURES):
+            if name not in self.graph_ranges:
+                continue
             lo, hi = self.graph_ranges[name]
             v = float(g.g[k])
             if v > hi + _TOL or v < lo - _TOL:
                 reasons.append(f"model {_label(name)} {_fmt(name, v)} outside the training range "
                                f"{_fmt(name, lo)} to {_fmt(name, hi)}")
-        x = g.x
+        x = g.x[:, self._node_cols]
         if not x.shape[0]:
             return reasons
         # one vectorised pass finds the features outside; only those are put into words
         outside = np.flatnonzero((x > self._node_hi + _TOL).any(0) | (x < self._node_lo - _TOL).any(0))
         for k in outside:
-            name = NODE_FEATURES[k]
+            name = NODE_FEATURES[self._node_cols[k]]
             lo, hi = self.node_ranges[name]
             col = x[:, k]
             high, low = col > hi + _TOL, col < lo - _TOL
@@ -89,8 +95,8 @@ class TrainingDomain:
         if not path.is_file():
             return None
         d = json.loads(path.read_text())
-        if set(d["graph_ranges"]) != set(GRAPH_FEATURES) or set(d["node_ranges"]) != set(NODE_FEATURES):
-            return None  # written for another encoding: no domain rather than a wrong one
+        if not set(d["graph_ranges"]) <= set(GRAPH_FEATURES) or not set(d["node_ranges"]) <= set(NODE_FEATURES):
+            return None  # names features this encoding lacks: no domain rather than a wrong one
         return cls(d["op_types"], {k: tuple(v) for k, v in d["graph_ranges"].items()},
                    {k: tuple(v) for k, v in d["node_ranges"].items()}, d["n_graphs"])
 

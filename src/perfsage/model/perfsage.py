@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from perfsage.graph.encode import EDGE_FEATURES, GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB
+from perfsage.graph.encode import EDGE_FEATURES, GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, feature_columns, feature_names
 from perfsage.graph.ops import KINDS
 from perfsage.model.loop import train_loop, val_mape
 
@@ -69,20 +69,21 @@ class SageLayer(nn.Module):
 
 class PerfSAGENet(nn.Module):
     def __init__(self, additive: list[str], peak: list[str], hidden: int = 128, layers: int = 4,
-                 op_dim: int = 32, kind_dim: int = 8) -> None:
+                 op_dim: int = 32, kind_dim: int = 8, n_node: int = len(NODE_FEATURES),
+                 n_graph: int = len(GRAPH_FEATURES)) -> None:
         super().__init__()
         self.additive, self.peak = list(additive), list(peak)
         self.op_emb = nn.Embedding(len(OP_VOCAB), op_dim)
         self.kind_emb = nn.Embedding(len(KINDS), kind_dim)
-        self.inp = nn.Sequential(nn.Linear(op_dim + kind_dim + len(NODE_FEATURES), hidden), nn.ReLU(),
+        self.inp = nn.Sequential(nn.Linear(op_dim + kind_dim + n_node, hidden), nn.ReLU(),
                                  nn.Linear(hidden, hidden))
         self.edge = nn.Sequential(nn.Linear(len(EDGE_FEATURES), 16), nn.ReLU())
         self.layers = nn.ModuleList([SageLayer(hidden, 16) for _ in range(layers)])
-        self.g_mlp = nn.Sequential(nn.Linear(len(GRAPH_FEATURES), hidden), nn.ReLU())
+        self.g_mlp = nn.Sequential(nn.Linear(n_graph, hidden), nn.ReLU())
         # additive heads see the node and its graph's context (global features)
-        self.node_head = nn.Sequential(nn.Linear(2 * hidden + len(NODE_FEATURES), hidden), nn.ReLU(),
+        self.node_head = nn.Sequential(nn.Linear(2 * hidden + n_node, hidden), nn.ReLU(),
                                        nn.Linear(hidden, len(self.additive))) if self.additive else None
-        self.peak_node_head = nn.Sequential(nn.Linear(2 * hidden + len(NODE_FEATURES), hidden), nn.ReLU(),
+        self.peak_node_head = nn.Sequential(nn.Linear(2 * hidden + n_node, hidden), nn.ReLU(),
                                             nn.Linear(hidden, len(self.peak))) if self.peak else None
         self.graph_head = nn.Sequential(nn.Linear(4 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
                                         nn.ReLU(), nn.Linear(hidden, len(self.peak))) if self.peak else None
@@ -111,18 +112,20 @@ class PerfSAGENet(nn.Module):
         return out
 
 
-def collate(graphs, norm: dict[str, np.ndarray], idx: list[int]) -> dict[str, torch.Tensor]:
-    """Stack graphs idx into one disjoint batch graph, normalising numeric features."""
+def collate(graphs, norm: dict[str, np.ndarray], idx: list[int],
+            cols: tuple[np.ndarray | None, np.ndarray | None] = (None, None)) -> dict[str, torch.Tensor]:
+    """Stack graphs idx into one disjoint batch graph, normalising numeric features; cols: the node and
+    graph feature columns the model reads (encode.feature_columns; None: all)."""
     xs, ops, kinds, eis, eas, gs, bs, offs = [], [], [], [], [], [], [], 0
     for k, i in enumerate(idx):
         e = graphs[i]
         n = e.x.shape[0]
-        xs.append(e.x)
+        xs.append(e.x if cols[0] is None else e.x[:, cols[0]])
         ops.append(e.op)
         kinds.append(e.kind)
         eis.append(e.edge_index + offs)
         eas.append(e.edge_attr)
-        gs.append(e.g)
+        gs.append(e.g if cols[1] is None else e.g[cols[1]])
         bs.append(np.full(n, k, np.int64))
         offs += n
     x = (np.concatenate(xs) - norm["x_mean"]) / norm["x_std"]
@@ -144,10 +147,10 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def normalisation(graphs) -> dict[str, np.ndarray]:
-    x = np.concatenate([e.x for e in graphs])
+def normalisation(graphs, cols: tuple[np.ndarray | None, np.ndarray | None] = (None, None)) -> dict[str, np.ndarray]:
+    x = np.concatenate([e.x if cols[0] is None else e.x[:, cols[0]] for e in graphs])
     ea = np.concatenate([e.edge_attr for e in graphs if len(e.edge_attr)] or [np.zeros((1, len(EDGE_FEATURES)))])
-    g = np.stack([e.g for e in graphs])
+    g = np.stack([e.g if cols[1] is None else e.g[cols[1]] for e in graphs])
 
     def ms(a):
         s = a.std(0)
@@ -178,6 +181,8 @@ class PerfSAGENetModel:
         self.norm: dict[str, np.ndarray] = {}
         self.y_offset: dict[str, float] = {}
         self.history: list[dict] = []
+        self.features = feature_names(NODE_FEATURES, GRAPH_FEATURES)  # what it reads, by name
+        self.cols = feature_columns(self.features)
 
     # ------------------------------------------------------------------ training
     def _targets(self, gs, idx):
@@ -216,9 +221,9 @@ class PerfSAGENetModel:
 
     def fit(self, train, val=None) -> PerfSAGENetModel:
         torch.manual_seed(self.hp["seed"])
-        self.norm = normalisation(train.graphs)
+        self.norm = normalisation(train.graphs, self.cols)
         self.y_offset = {m: float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics}
-        self.net = PerfSAGENet(self.additive, self.peak, self.hp["hidden"], self.hp["layers"]).to(self.device)
+        self.net = self._net().to(self.device)
 
         graph_y = self._targets(train, list(range(len(train))))
         node_y = self._node_targets(train)  # per graph, computed once: a Python loop per batch cost ~40%
@@ -252,8 +257,12 @@ class PerfSAGENetModel:
             out.append(np.stack(cols, 1).astype(np.float32))
         return out
 
+    def _net(self) -> PerfSAGENet:
+        return PerfSAGENet(self.additive, self.peak, self.hp["hidden"], self.hp["layers"],
+                           n_node=len(self.features["node"]), n_graph=len(self.features["graph"]))
+
     def _batch(self, graphs, idx: list[int]) -> dict[str, torch.Tensor]:
-        return to_device(collate(graphs, self.norm, idx), self.device)
+        return to_device(collate(graphs, self.norm, idx, self.cols), self.device)
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -299,6 +308,7 @@ class PerfSAGENetModel:
         save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, path / "weights.safetensors")
         write_json(path / "config.json", {"estimator": "perfsage-net", "metrics": self.metrics, "hp": self.hp,
                                           "norm": self.norm, "y_offset": self.y_offset,
+                                          "features": self.features,
                                           "op_vocab_size": len(OP_VOCAB), "history": self.history[-5:]})
 
     @classmethod
@@ -316,7 +326,9 @@ class PerfSAGENetModel:
                   device="cpu")
         est.norm = {k: np.asarray(v, np.float32) for k, v in cfg["norm"].items()}
         est.y_offset = cfg["y_offset"]
-        est.net = PerfSAGENet(est.additive, est.peak, hp["hidden"], hp["layers"])
+        est.features = feature_names(**cfg.get("features", {}))
+        est.cols = feature_columns(est.features)
+        est.net = est._net()
         est.net.load_state_dict(load_file(path / "weights.safetensors"))
         est.net.eval()
         return est

@@ -42,7 +42,14 @@ def load_estimator(path: str | Path):
     if not cfg_path.is_file():
         raise PerfsageError(f"{path}: not a perfsage checkpoint (no config.json)")
     try:
-        name = json.loads(cfg_path.read_text())["estimator"]
-    except (json.JSONDecodeError, KeyError):
+        cfg = json.loads(cfg_path.read_text())
+        name = cfg["estimator"]
+    except (json.JSONDecodeError, KeyError, TypeError):
         raise PerfsageError(f"{cfg_path}: not a perfsage checkpoint config") from None
+    if name in ESTIMATORS and name != "perfsage":  # PerfSAGE reads old encodings' columns by name
+        from perfsage.graph.encode import current_features, feature_names
+
+        if feature_names(**cfg.get("features", {})) != current_features():
+            raise PerfsageError(f"{path}: trained on another feature encoding than this perfsage computes; "
+                                "retrain it")
     return estimator_class(name).load(path)

@@ -45,32 +45,59 @@ def predictor_dir(target: str) -> Path:
 
 def write_test_labels(folder: Path, test) -> None:
     """test: a GraphSet (ids are `space-seed`). Its graphs join the shared test-graph file."""
-    from perfsage.dataset.records import decode_graph_table, graph_table
     from perfsage.dataset.store import COMPACT_LEVEL
 
     seeds = [int(i.rsplit("-", 1)[1]) for i in test.ids]
     cols = {"id": test.ids, "space": test.spaces, "seed": seeds, **{m: test.y[m] for m in test.y}}
     pq.write_table(pa.table(cols), folder / TEST_LABELS, compression="zstd", compression_level=COMPACT_LEVEL)
-    graphs = decode_graph_table(pq.read_table(TEST_GRAPHS)) if TEST_GRAPHS.is_file() else {}
+    graphs = stored_test_graphs()
     graphs.update(zip(test.ids, test.graphs, strict=True))
+    _write_test_graphs(graphs)
+
+
+def _write_test_graphs(graphs: dict) -> None:
+    from perfsage.dataset.records import graph_table
+    from perfsage.dataset.store import COMPACT_LEVEL
+
     pq.write_table(graph_table(dict(sorted(graphs.items()))), TEST_GRAPHS, compression="zstd",
                    compression_level=COMPACT_LEVEL)
+
+
+def stored_test_graphs() -> dict:
+    """The shared test-graph file's graphs, if it holds today's encoding (else none: they regenerate)."""
+    from perfsage.dataset.records import decode_graph_table
+    from perfsage.graph.encode import ENCODING_VERSION
+
+    if not TEST_GRAPHS.is_file():
+        return {}
+    stored = pq.read_table(TEST_GRAPHS)
+    if not stored.num_rows or stored.column("encoding_version")[0].as_py() != ENCODING_VERSION:
+        return {}
+    return decode_graph_table(stored)
+
+
+def refresh_test_graphs(workers: int | None = None) -> int:
+    """Re-encode the test graphs of every shipped predictor into the shared file (after the encoding
+    grows); returns how many it holds."""
+    from perfsage.dataset import regenerate_graphs
+
+    ids = sorted({i for t in shipped_targets() for i in pq.read_table(predictor_dir(t) / TEST_LABELS,
+                                                                       columns=["id"]).column("id").to_pylist()})
+    graphs = stored_test_graphs()
+    missing = [i for i in ids if i not in graphs]
+    graphs.update(regenerate_graphs(missing, workers=workers) if missing else {})
+    _write_test_graphs({i: graphs[i] for i in ids})
+    return len(ids)
 
 
 def shipped_test_set(target: str, metrics: list[str], workers: int | None = None):
     """The shipped predictor's test split as a GraphSet, its graphs regenerated from space + seed."""
     from perfsage.dataset import regenerate_graphs
-    from perfsage.dataset.records import decode_graph_table
-    from perfsage.graph.encode import ENCODING_VERSION
     from perfsage.model.data import GraphSet
 
     table = pq.read_table(predictor_dir(target) / TEST_LABELS)
     ids = table.column("id").to_pylist()
-    graphs = {}
-    if TEST_GRAPHS.is_file():
-        stored = pq.read_table(TEST_GRAPHS)
-        if stored.num_rows and stored.column("encoding_version")[0].as_py() == ENCODING_VERSION:
-            graphs = decode_graph_table(stored)
+    graphs = stored_test_graphs()
     missing = [i for i in ids if i not in graphs]
     graphs.update(regenerate_graphs(missing, workers=workers) if missing else {})
     y = {m: np.asarray(table.column(m).to_numpy(zero_copy_only=False), float) for m in metrics}

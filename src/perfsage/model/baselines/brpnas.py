@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB
+from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, current_features
 from perfsage.graph.ops import KINDS
 from perfsage.model.base import Estimator, write_json
 from perfsage.model.loop import train_loop, val_mape
@@ -105,7 +105,7 @@ class BRPNASGCN(Estimator):
         path.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, path / "weights.safetensors")
         write_json(path / "config.json", {"estimator": self.name, "metrics": self.metrics, "hp": self.hp,
-                                          "norm": self.norm, "y_offset": self.y_offset})
+                                          "norm": self.norm, "y_offset": self.y_offset, "features": current_features()})
 
     @classmethod
     def load(cls, path: Path) -> BRPNASGCN:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perfsage.graph.encode import GRAPH_FEATURES
+from perfsage.graph.encode import GRAPH_FEATURES, current_features
 from perfsage.model.base import Estimator, write_json
 
 _MACS = GRAPH_FEATURES.index("log_macs")
@@ -41,7 +41,8 @@ class FlopsRegression(Estimator):
 
     def save(self, path: Path) -> None:
         Path(path).mkdir(parents=True, exist_ok=True)
-        write_json(Path(path) / "config.json", {"estimator": self.name, "metrics": self.metrics, "coef": self.coef})
+        write_json(Path(path) / "config.json", {"estimator": self.name, "metrics": self.metrics, "coef": self.coef,
+                                                          "features": current_features()})
 
     @classmethod
     def load(cls, path: Path) -> FlopsRegression:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perfsage.graph.encode import NODE_FEATURES, OP_VOCAB
+from perfsage.graph.encode import NODE_FEATURES, OP_VOCAB, current_features
 from perfsage.graph.ops import KINDS
 from perfsage.model.base import Estimator, write_json
 
@@ -72,7 +72,8 @@ class GradientBoosting(Estimator):
         path.mkdir(parents=True, exist_ok=True)
         for m, b in self.boosters.items():
             b.save_model(str(path / f"{m}.lgb.txt"))
-        write_json(path / "config.json", {"estimator": self.name, "metrics": self.metrics, "params": self.params})
+        write_json(path / "config.json", {"estimator": self.name, "metrics": self.metrics, "params": self.params,
+                                                   "features": current_features()})
 
     @classmethod
     def load(cls, path: Path) -> GradientBoosting:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perfsage.graph.encode import NODE_FEATURES, EncodedGraph
+from perfsage.graph.encode import NODE_FEATURES, EncodedGraph, current_features
 from perfsage.graph.ops import KINDS
 from perfsage.model.base import Estimator, write_json
 
@@ -104,7 +104,7 @@ class NNMeterKernels(Estimator):
         trees = {m: {str(k): [_tree_dict(t.tree_) for t in rf.estimators_] for k, rf in f.items()}
                  for m, f in self.forests.items()}
         write_json(path / "config.json", {"estimator": self.name, "metrics": self.metrics, "params": self.params,
-                                          "n_features": len(NODE_FEATURES)})
+                                          "n_features": len(NODE_FEATURES), "features": current_features()})
         (path / "forests.json").write_text(json.dumps(trees))
 
     @classmethod
