@@ -118,8 +118,10 @@ def page(runs: Path, data: str, note: str = "", name: str = "accuracy") -> None:
     where = sorted({f"{r['row']}: {r['device']}" for r in results if r["row"] in NEURAL} |
                    {"baselines: cpu"})
     secs = {r["row"]: r["seconds"] for r in results if r["split"] == "random" and r["target"] == "ethos-u55-128"}
-    lines += ["Training seconds on ethos-u55-128, random split: " +
-              ", ".join(f"{k} {v:.0f}" for k, v in secs.items()) + ".", ""] + ([note, ""] if note else [])
+    if secs:
+        lines += ["Training seconds on ethos-u55-128, random split: " +
+                  ", ".join(f"{k} {v:.0f}" for k, v in secs.items()) + ".", ""]
+    lines += [note, ""] if note else []
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1))
     publish(name, "Accuracy: PerfSAGE against four baselines",
             f"`benchmarks/accuracy.py` on `{os.path.relpath(data, ROOT)}`: MAPE % / share within ±10% on each "
