@@ -140,3 +140,18 @@ def test_every_truncation_of_a_small_model_is_rejected_cleanly(tmp_path):
     for cut in range(0, len(src), 7):
         with contextlib.suppress(ModelFormatError):
             load_graph(src[:cut])
+
+
+@pytest.mark.parametrize("name,body", [("calibration.json", "{bad"), ("domain.json", '{"n_graphs": 1}')])
+def test_a_damaged_checkpoint_file_is_one_line(name, body, tmp_path, mobilenet_path):
+    import shutil
+
+    from perfsage.model.shipped import predictor_dir
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(predictor_dir("mcu-tflm"), ckpt)
+    (ckpt / name).write_text(body)
+    r = run_cli("predict", str(mobilenet_path), "--target", str(ckpt))
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("perfsage: error:") and name in lines[0], r.stderr

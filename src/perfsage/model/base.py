@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -37,6 +38,22 @@ class Estimator(ABC):
 
 def write_json(path: Path, obj: dict[str, Any]) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable))
+
+
+R = TypeVar("R")
+
+
+def read_record(path: Path, build: Callable[[dict], R]) -> R | None:
+    """An optional JSON file beside a checkpoint (calibration, domain), built into its record: None if
+    the file is absent, a one-line error if it is not what perfsage wrote."""
+    if not path.is_file():
+        return None
+    try:
+        return build(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):  # JSONDecodeError is a ValueError
+        from perfsage.errors import PerfsageError
+
+        raise PerfsageError(f"{path}: malformed (not as perfsage writes it)") from None
 
 
 def _jsonable(o):

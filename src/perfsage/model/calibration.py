@@ -12,14 +12,13 @@ why predictions also carry an out-of-distribution flag.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from perfsage.model.base import write_json
+from perfsage.model.base import read_record, write_json
 
 CALIBRATION_FILE = "calibration.json"
 LEVEL = 0.9
@@ -52,11 +51,8 @@ class Calibration:
 
     @classmethod
     def load(cls, folder: Path) -> Calibration | None:
-        path = Path(folder) / CALIBRATION_FILE
-        if not path.is_file():
-            return None
-        d = json.loads(path.read_text())
-        return cls(d["level"], d["n"], {m: (float(b[0]), float(b[1])) for m, b in d["log_bounds"].items()})
+        return read_record(Path(folder) / CALIBRATION_FILE, lambda d: cls(
+            d["level"], d["n"], {m: (float(b[0]), float(b[1])) for m, b in d["log_bounds"].items()}))
 
 
 def _log_ratio(pred: np.ndarray, true: np.ndarray) -> np.ndarray:

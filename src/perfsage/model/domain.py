@@ -8,7 +8,6 @@ prediction names each way a model leaves that domain, in the feature's own units
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, EncodedGraph
-from perfsage.model.base import write_json
+from perfsage.model.base import read_record, write_json
 
 DOMAIN_FILE = "domain.json"
 _ONE_HOT = {"act_": "fused activation", "in_": "input type", "out_": "output type"}
@@ -91,10 +90,10 @@ class TrainingDomain:
 
     @classmethod
     def load(cls, folder: Path) -> TrainingDomain | None:
-        path = Path(folder) / DOMAIN_FILE
-        if not path.is_file():
-            return None
-        d = json.loads(path.read_text())
+        return read_record(Path(folder) / DOMAIN_FILE, cls._from_json)
+
+    @classmethod
+    def _from_json(cls, d: dict) -> TrainingDomain | None:
         if not set(d["graph_ranges"]) <= set(GRAPH_FEATURES) or not set(d["node_ranges"]) <= set(NODE_FEATURES):
             return None  # names features this encoding lacks: no domain rather than a wrong one
         return cls(d["op_types"], {k: tuple(v) for k, v in d["graph_ranges"].items()},
