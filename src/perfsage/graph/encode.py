@@ -11,7 +11,7 @@ from math import log1p
 
 import numpy as np
 
-from perfsage.graph.features import GraphFeatures, NodeFeatures, featurise, live_bytes
+from perfsage.graph.features import GraphFeatures, NodeFeatures, featurise
 from perfsage.graph.ir import Graph
 from perfsage.graph.ops import KINDS
 from perfsage.graph.schema import BUILTIN_OPS
@@ -88,14 +88,14 @@ def _hw_c(shape: tuple[int, ...]) -> tuple[int, int, int]:
     return 1, 1, dims[0] if dims else 1
 
 
-def _node_row(n: NodeFeatures, live: int) -> list[float]:
+def _node_row(n: NodeFeatures) -> list[float]:
     oh, ow, oc = _hw_c(n.output_shape)
     ih, iw, ic = _hw_c(n.input_shape)
     out_elems = oh * ow * oc * (max(n.output_shape[0], 1) if len(n.output_shape) >= 4 else 1)
     return [log1p(n.macs), log1p(n.elementwise_ops), log1p(n.params), log1p(n.weight_bytes), log1p(n.bias_bytes),
             log1p(n.input_bytes), log1p(n.output_bytes), log1p(n.arithmetic_intensity), n.kernel_h, n.kernel_w,
             n.stride_h, n.stride_w, n.dilation_h, n.dilation_w, n.depth_multiplier, log1p(n.groups),
-            float(n.padding == "SAME"), float(n.per_channel), n.n_inputs, n.n_outputs, log1p(live), log1p(oh),
+            float(n.padding == "SAME"), float(n.per_channel), n.n_inputs, n.n_outputs, log1p(n.live_bytes), log1p(oh),
             log1p(ow),
             log1p(oc), log1p(out_elems), log1p(ih), log1p(iw), log1p(ic),
             *(float(n.fused_activation == a) for a in _ACTS), *(float(n.input_dtype == d) for d in _DTYPES),
@@ -123,6 +123,5 @@ def encode(graph: Graph, features: tuple[list[NodeFeatures], GraphFeatures] | No
     return EncodedGraph(
         op=np.array([op_id(n.op) for n in nodes], dtype=np.int16),
         kind=np.array([_KIND_ID.get(n.kind, _KIND_ID["other"]) for n in nodes], dtype=np.int8),
-        x=np.array([_node_row(n, lb) for n, lb in zip(nodes, live_bytes(graph)[: len(nodes)], strict=True)],
-                   dtype=np.float32).reshape(-1, len(NODE_FEATURES)),
+        x=np.array([_node_row(n) for n in nodes], dtype=np.float32).reshape(-1, len(NODE_FEATURES)),
         edge_index=ei, edge_attr=ea, g=np.array(_graph_row(gf), dtype=np.float32))

@@ -41,6 +41,7 @@ class NodeFeatures:
     output_bytes: int  # activation bytes written
     arithmetic_intensity: float  # MACs per byte moved (weights + activations)
     scratch_bytes: int  # kernel scratch while it runs (perfsage.graph.ops.scratch_bytes)
+    live_bytes: int  # activation bytes live while it runs (live_bytes)
     per_channel: bool
     n_inputs: int
     n_outputs: int
@@ -78,7 +79,8 @@ def _kernel(node: Node, s: OpSpec, w: Tensor | None) -> tuple[int, int]:
     return 1, 1
 
 
-def node_features(graph: Graph, node: Node) -> NodeFeatures:
+def node_features(graph: Graph, node: Node, live: int = 0) -> NodeFeatures:
+    """live: the activation bytes live at its step (featurise passes live_bytes)."""
     s = spec(node.op)
     tensors = graph.tensors
     opts = node.options
@@ -133,7 +135,7 @@ def node_features(graph: Graph, node: Node) -> NodeFeatures:
         macs=macs, elementwise_ops=elementwise_ops(graph, node, s), params=params,
         weight_bytes=weight_bytes, bias_bytes=bias_bytes, input_bytes=in_bytes, output_bytes=out_bytes,
         arithmetic_intensity=macs / moved if moved else 0.0, scratch_bytes=scratch_bytes(graph, node, s),
-        per_channel=per_channel,
+        live_bytes=live, per_channel=per_channel,
         n_inputs=sum(1 for t in node.inputs if t >= 0), n_outputs=len(node.outputs))
 
 
@@ -162,12 +164,15 @@ def lifetimes(graph: Graph) -> dict[int, tuple[int, int]]:
     return {t: (start, max(last.get(t, start), start)) for t, start in sorted(first.items())}
 
 
-def live_bytes(graph: Graph) -> list[int]:
+Spans = dict[int, tuple[int, int]]  # what lifetimes returns; pass it on rather than recompute it
+
+
+def live_bytes(graph: Graph, spans: Spans | None = None) -> list[int]:
     """Bytes of activation tensors live while each operator runs (see lifetimes); a graph without
     operators has one step, holding its inputs and outputs."""
     n = len(graph.nodes)
     delta = [0] * (n + 2)
-    for t, (start, end) in lifetimes(graph).items():
+    for t, (start, end) in (spans if spans is not None else lifetimes(graph)).items():
         b = graph.tensors[t].nbytes
         delta[start] += b
         delta[end + 1] -= b
@@ -181,7 +186,7 @@ def live_bytes(graph: Graph) -> list[int]:
 PLAN_ALIGNMENT = 16  # bytes; TFLite Micro aligns every planned buffer to 16
 
 
-def planned_arena_bytes(graph: Graph) -> int:
+def planned_arena_bytes(graph: Graph, spans: Spans | None = None) -> int:
     """Arena bytes for activations and kernel scratch under greedy-by-size offset planning.
 
     Buffers (each activation tensor over its lifetime, each operator's scratch over its own step) are
@@ -190,7 +195,8 @@ def planned_arena_bytes(graph: Graph) -> int:
     non-persistent arena this reproduces byte for byte on the generated spaces. Unlike the peak of live
     bytes it sees fragmentation, and the scratch that transposed convolutions and means ask for.
     """
-    buffers = [(graph.tensors[t].nbytes, start, end) for t, (start, end) in lifetimes(graph).items()]
+    spans = spans if spans is not None else lifetimes(graph)
+    buffers = [(graph.tensors[t].nbytes, start, end) for t, (start, end) in spans.items()]
     buffers += [(scratch_bytes(graph, node), node.index, node.index) for node in graph.nodes]
     buffers = [(-(-size // PLAN_ALIGNMENT) * PLAN_ALIGNMENT, a, b) for size, a, b in buffers if size > 0]
     order = sorted(reversed(range(len(buffers))), key=lambda i: -buffers[i][0])  # stable: latest first
@@ -234,7 +240,9 @@ def depth(graph: Graph) -> int:
 
 
 def featurise(graph: Graph) -> tuple[list[NodeFeatures], GraphFeatures]:
-    nodes = [node_features(graph, n) for n in graph.nodes]
+    spans = lifetimes(graph)
+    live = live_bytes(graph, spans)
+    nodes = [node_features(graph, n, live[n.index]) for n in graph.nodes]
     counted: set[int] = set()
     weight_bytes = bias_bytes = params = 0
     for node in graph.nodes:
@@ -255,7 +263,7 @@ def featurise(graph: Graph) -> tuple[list[NodeFeatures], GraphFeatures]:
         params=params, weight_bytes=weight_bytes, bias_bytes=bias_bytes,
         input_bytes=sum(graph.tensors[t].nbytes for t in graph.inputs),
         output_bytes=sum(graph.tensors[t].nbytes for t in graph.outputs),
-        peak_activation_bytes=peak_activation_bytes(graph), planned_activation_bytes=planned_arena_bytes(graph),
+        peak_activation_bytes=max(live), planned_activation_bytes=planned_arena_bytes(graph, spans),
         depth=depth(graph),
         op_types=graph.op_types(),
         input_shapes=[graph.tensors[t].shape for t in graph.inputs],
