@@ -5,8 +5,9 @@
 
 Few samples (HELP protocol): one base pretrained on the space's meta-train devices, adapted to each
 meta-test device from 10 measured architectures: HELP's 10 reference architectures (seed 0) and 10
-drawn from the trimmed pool (seeds 1..N); scored on HELP's 800 test architectures. Both adaptation
-methods (ridge over the base's device heads; the closest single head) are reported.
+drawn from the trimmed pool (seeds 1..N); scored on HELP's 800 test architectures. Every adaptation
+method of perfsage.realdev.adapt is reported (ensemble, the default; ridge over the base's device
+heads; the closest single head).
 Many samples (BRP-NAS protocol): a PerfSAGE per device on 900 random architectures.
 Every job's result is kept under runs/real_devices/, so a killed run resumes.
 """
@@ -24,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from _results import publish  # noqa: E402
-from perfsage.realdev.protocol import few_shot, many_shot  # noqa: E402
-from perfsage.realdev.tables import META_TEST, PUBLISHED, load_table  # noqa: E402
+from perfsage.realdev.adapt import METHODS  # noqa: E402
+from perfsage.realdev.protocol import PRETRAIN_SECONDS, few_shot, many_shot  # noqa: E402
+from perfsage.realdev.tables import META_TEST, META_TRAIN, PUBLISHED, load_table  # noqa: E402
 
 RUNS = ROOT / "runs" / "real_devices"
 
@@ -64,7 +66,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spaces", default="nasbench201,fbnet")
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--pretrain-seconds", type=float, default=1200)
+    ap.add_argument("--pretrain-seconds", type=float, default=None,
+                    help="default: the space's budget (perfsage.realdev.protocol.PRETRAIN_SECONDS)")
     ap.add_argument("--many-devices", default="meta-test", help="all, meta-test or none")
     ap.add_argument("--many-seconds", type=float, default=300)
     a = ap.parse_args()
@@ -72,7 +75,7 @@ def main() -> None:
     body: list[str] = []
     for space in a.spaces.split(","):
         few: dict = {}
-        for method in ("ridge", "closest"):
+        for method in METHODS:
             for device in META_TEST[space]:
                 ref = cached(f"{space}-few-{method}-{device}-ref", lambda sp=space, d=device, m=method: few_shot(
                     sp, d, 10, 0, method=m, max_seconds=a.pretrain_seconds))
@@ -82,8 +85,10 @@ def main() -> None:
                                lambda sp=space, d=device, m=method, s=seed: few_shot(
                                    sp, d, 10, s, method=m, max_seconds=a.pretrain_seconds))
                     few.setdefault((method, "random"), {}).setdefault(device, []).append(r)
+        budget = a.pretrain_seconds or PRETRAIN_SECONDS[space]
         body += [f"## {space}: few samples (HELP protocol), Spearman on HELP's 800 test architectures", "",
-                 *few_table(space, few), ""]
+                 f"Base: one PerfSAGE with a head per meta-train device ({', '.join(META_TRAIN[space])}), "
+                 f"pretrained for {budget:.0f} s on 2 CPU cores.", "", *few_table(space, few), ""]
         if a.many_devices != "none":
             devices = load_table(space).devices if a.many_devices == "all" else list(META_TEST[space])
             rows = []

@@ -72,6 +72,30 @@ def test_ridge_recovers_a_device_that_mixes_the_base_heads():
         fit_ridge(sig[:1], y[:1])
 
 
+def test_additive_fit_recovers_a_device_whose_operators_cost_in_other_proportions():
+    """A device where category b costs 4x what head h0 predicts and a 3x: no blend of the heads' totals
+    fits it, the per-category fit does, the ensemble picks it, and it survives a JSON round trip."""
+    from perfsage.realdev.adapt import BaseView, fit_additive, fit_ensemble, fit_from_json, fit_ridge
+
+    rng = np.random.default_rng(1)
+    parts = rng.uniform(0.5, 2.0, size=(60, 2, 3))  # 60 models, 2 heads, categories a, b, c
+    parts[:, :, 2] *= rng.integers(0, 2, size=(60, 1))  # category c absent from about half the models
+    view = BaseView(["h0", "h1", "peak"], np.log(np.c_[parts.sum(2), np.ones(60)]), ["h0", "h1"],
+                    ["a", "b", "c"], parts)
+    y = np.log(3 * parts[:, 0, 0] + 4 * parts[:, 0, 1] + 3 * parts[:, 0, 2] + 0.2)
+    tr, te = view.take(np.arange(12)), view.take(np.arange(12, 60))
+    fit = fit_additive(tr, y[:12], "h0")
+    assert fit.loo_rmse < 0.02 < fit_ridge(tr.log_pred, y[:12]).loo_rmse
+    np.testing.assert_allclose(fit.predict_log(te), y[12:], atol=0.02)
+    ens = fit_ensemble(tr, y[:12])
+    assert ens.members[0].kind == "additive" and ens.members[0].head == "h0" and len(ens.members) == 3
+    again = fit_from_json(json.loads(json.dumps(ens.to_json())))
+    np.testing.assert_allclose(again.predict_log(te), ens.predict_log(te))
+    # a category the samples never showed is priced by the rescaled head total, never below zero
+    odd = BaseView(view.heads, view.log_pred[:1], view.additive, ["z"], parts[:1, :, :1])
+    assert np.isfinite(fit.predict_log(odd)).all()
+
+
 def test_adapt_a_small_base_to_a_new_device_end_to_end(tmp_path):
     """Table graphs through the normal frontend, a two-device base, adaptation from 10 samples."""
     from perfsage.model.perfsage import PerfSAGE

@@ -384,7 +384,7 @@ def adapt_cmd(
     samples: Annotated[Path, typer.Option("--samples", help="CSV: latency_ms and model (or space and arch).")],
     out: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write.")],
     device: Annotated[str, typer.Option(help="A name for your device.")] = "my-device",
-    method: Annotated[str, typer.Option(help="ridge (default) or closest.")] = "ridge",
+    method: Annotated[str, typer.Option(help="ensemble (default), ridge or closest.")] = "ensemble",
     as_json: Annotated[bool, typer.Option("--json", help="Print the fit as JSON.")] = False,
 ) -> None:
     """A latency predictor for your own device from 10-20 measured models."""
@@ -413,8 +413,9 @@ def realdev_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the sample draw (10 samples, seed 0: HELP's references).")] = 0,
     pretrain: Annotated[str | None, typer.Option(help="Comma-separated pretraining devices "
                                                  "(default: HELP's meta-train devices).")] = None,
-    method: Annotated[str, typer.Option(help="Adaptation: ridge or closest.")] = "ridge",
-    max_seconds: Annotated[float, typer.Option("--max-seconds", help="Training budget.")] = 900,
+    method: Annotated[str, typer.Option(help="Adaptation: ensemble (default), ridge or closest.")] = "ensemble",
+    max_seconds: Annotated[float | None, typer.Option("--max-seconds", help=(
+        "Training budget (default: the space's pretraining budget, or 300 s for a many-samples run)."))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Score PerfSAGE on a real device of the NAS-Bench-201/FBNet tables (HELP or BRP-NAS protocol)."""

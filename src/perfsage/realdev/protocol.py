@@ -20,11 +20,13 @@ from scipy.stats import spearmanr
 from perfsage.errors import PerfsageError
 from perfsage.model.perfsage import PerfSAGE
 from perfsage.model.registry import load_estimator
-from perfsage.realdev.adapt import check_method, fit_device, signature
+from perfsage.realdev.adapt import BaseView, base_view, check_method, fit_device
 from perfsage.realdev.data import device_metric, table_graphset, take
 from perfsage.realdev.tables import META_TRAIN, N_TEST, POOL, REFERENCE, help_split, load_table
 
 PRETRAIN_HP = {"hidden": 64, "layers": 3, "batch_size": 128, "lr": 3e-3, "epochs": 300, "patience": 30}
+# the budgets the published bases (docs/results/real_devices.md) were pretrained with on 2 CPU cores
+PRETRAIN_SECONDS = {"nasbench201": 1500.0, "fbnet": 600.0}
 FEW_SHOT_MAX = 100  # up to this many samples the few-samples protocol applies
 
 
@@ -54,27 +56,27 @@ def pretrained_base(space: str, devices: list[str], seed: int = 0, max_seconds: 
     return est, path
 
 
-def base_signature(base, path: Path, space: str, table) -> np.ndarray:
-    """The base's device signature of every table architecture, computed once and kept beside it."""
-    f = path / "signature.npy"
+def base_view_of_table(base, path: Path, space: str, table) -> BaseView:
+    """What the base predicts for every table architecture, computed once and kept beside it."""
+    f = path / "view.npz"
     if f.is_file():
-        return np.load(f)
-    gs = table_graphset(space, [], table=table)
-    sig = signature(base, gs.graphs)
-    np.save(f, sig)
-    return sig
+        return BaseView.load(f)
+    view = base_view(base, table_graphset(space, [], table=table).graphs)
+    view.save(f)
+    return view
 
 
 def few_shot(space: str, device: str, samples: int = 10, seed: int = 0, pretrain: list[str] | None = None,
-             method: str = "ridge", max_seconds: float = 900, log=None) -> dict:
+             method: str = "ensemble", max_seconds: float | None = None, log=None) -> dict:
     check_method(method)
     table = load_table(space)
     table.column(device)
     devices = list(pretrain or META_TRAIN[space])
     if device in devices:
         raise PerfsageError(f"{device} is a pretraining device; adapt to one outside {', '.join(devices)}")
+    max_seconds = PRETRAIN_SECONDS[space] if max_seconds is None else float(max_seconds)
     base, path = pretrained_base(space, devices, 0, max_seconds, log=log)
-    sig = base_signature(base, path, space, table)
+    view = base_view_of_table(base, path, space, table)
     pool, test = help_split(table, device)
     if samples == len(REFERENCE[space]) and seed == 0:
         chosen = np.array(REFERENCE[space])
@@ -84,10 +86,11 @@ def few_shot(space: str, device: str, samples: int = 10, seed: int = 0, pretrain
         chosen = np.random.default_rng(seed).choice(pool, samples, replace=False)
     y = table.column(device)
     t0 = time.time()
-    fit = fit_device(sig[chosen], np.log(y[chosen]), method)
-    pred = np.exp(fit.predict_log(sig[test]))
+    fit = fit_device(view.take(chosen), np.log(y[chosen]), method)
+    pred = np.exp(fit.predict_log(view.take(test)))
     return {"space": space, "device": device, "samples": int(samples), "seed": seed, "protocol": "help",
-            "method": method, **scores(pred, y[test]), "adapt_seconds": time.time() - t0, "lambda": fit.lam}
+            "method": method, **scores(pred, y[test]), "adapt_seconds": time.time() - t0, "lambda": fit.lam,
+            "pretrain_seconds": max_seconds}
 
 
 def many_shot(space: str, device: str, samples: int = 900, seed: int = 0, max_seconds: float = 300,
@@ -111,4 +114,5 @@ def run(space: str, device: str, samples: int, seed: int = 0, pretrain: list[str
         raise PerfsageError("give at least 2 samples")
     if samples <= FEW_SHOT_MAX or pretrain:
         return few_shot(space, device, samples, seed, pretrain, **kw)
-    return many_shot(space, device, samples, seed, **{k: v for k, v in kw.items() if k in ("max_seconds", "log")})
+    return many_shot(space, device, samples, seed,
+                     **{k: v for k, v in kw.items() if k in ("max_seconds", "log") and v is not None})
