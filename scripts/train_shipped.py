@@ -31,13 +31,13 @@ import torch  # noqa: E402
 
 from perfsage.dataset import provenance  # noqa: E402
 from perfsage.model.calibration import Calibration  # noqa: E402
-from perfsage.model.data import load_graphset  # noqa: E402
+from perfsage.model.data import data_hash, load_graphset  # noqa: E402
 from perfsage.model.evaluate import evaluate  # noqa: E402
 from perfsage.model.perfsage import PerfSAGE  # noqa: E402
 from perfsage.model.registry import load_estimator  # noqa: E402
 from perfsage.model.shipped import PERFSAGE_HP, PREDICTORS, refresh_test_graphs, write_test_labels  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS as SHIPPED  # noqa: E402
-from perfsage.model.train import data_hash, split_graphset, write_serving_files  # noqa: E402
+from perfsage.model.train import split_graphset, write_serving_files  # noqa: E402
 from perfsage.spaces import GENERATOR_VERSION, TASK_SPACES  # noqa: E402
 from perfsage.targets.metrics import METRICS  # noqa: E402
 
@@ -130,16 +130,20 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
         trained_on = f"{job['device']} ({job.get('host', 'GPU host')}, {job.get('threads', '?')} torch thread(s))"
         epochs = job.get("epochs", "?")
     else:
+        partial = ROOT / "runs" / "shipped-partial" / target  # a killed run goes on from its last epoch
         est = PerfSAGE(SHIPPED[target], log=lambda r, t=target: print(t, r, flush=True),
-                       max_seconds=a.max_seconds, **PERFSAGE_HP)
+                       max_seconds=a.max_seconds, resume=partial, **PERFSAGE_HP)
         t0 = time.time()
         est.fit(tr, va)
-        seconds, trained_on = time.time() - t0, f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+        seconds = max(time.time() - t0, est.history[-1]["seconds"])
+        trained_on = f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
         epochs = len(est.history)
     out = PREDICTORS / target
     if out.exists():
         shutil.rmtree(out)
     est.save(out)
+    if not a.adopt:
+        shutil.rmtree(ROOT / "runs" / "shipped-partial" / target, ignore_errors=True)
     write_test_labels(out, te)
     info = {"target": target, "metrics": SHIPPED[target], "split": "random", "seed": 0, "n_train": len(tr),
             "n_val": len(va), "n_test": len(te), "data_hash": data_hash(tr), "data": "data/edgedlperf",

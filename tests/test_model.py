@@ -125,6 +125,65 @@ def test_evaluate_report_and_plots(graphset, tmp_path):
     assert (tmp_path / "latency_ms.png").stat().st_size > 5000
 
 
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_fit_resumes_to_the_weights_of_an_uninterrupted_one(graphset, tmp_path):
+    """The state is saved after every epoch: a fit stopped after epoch 3 and run again ends with the
+    very weights and history of a fit never stopped; a finished state returns without training."""
+    from perfsage.model.perfsage import PerfSAGE
+
+    torch.set_num_threads(1)
+    train, val, _ = split_graphset(graphset, "random")
+    hp = {"epochs": 6, "batch_size": 16, "hidden": 32, "layers": 2, "patience": 100}
+    whole = PerfSAGE(METRICS, **hp).fit(train, val)
+
+    def kill_after_3(rec):
+        if rec.get("epoch") == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        PerfSAGE(METRICS, log=kill_after_3, resume=tmp_path / "partial", **hp).fit(train, val)
+    seen = []
+    resumed = PerfSAGE(METRICS, log=seen.append, resume=tmp_path / "partial", **hp).fit(train, val)
+    assert seen[0] == {"metrics": METRICS, "resumed_after_epoch": 3} and seen[-1]["epoch"] == 6
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in whole.history]
+    for a, b in zip(whole.members[0].net.parameters(), resumed.members[0].net.parameters(), strict=True):
+        assert torch.equal(a, b)
+    again = PerfSAGE(METRICS, log=seen.append, resume=tmp_path / "partial", **hp).fit(train, val)
+    assert len(seen) == 4 and again.history == resumed.history  # finished: nothing trained
+    # other data never picks up this state
+    other = PerfSAGE(METRICS, log=seen.append, resume=tmp_path / "partial", **hp).fit(val, train)
+    assert len(other.history) == 6 and "resumed_after_epoch" not in seen[4]
+
+
+def test_train_cli_killed_resumes_and_cleans_up(data, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ck = tmp_path / "ck"
+    args = [sys.executable, "-m", "perfsage", "train", "--data", str(data), "--target", "ethos-u55-128", "--out",
+            str(ck), "--metrics", "latency_ms", "--epochs", "400"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = tmp_path / "ck.partial" / "member0.pt"
+    t0 = time.time()
+    while not state.is_file() and time.time() - t0 < 120 and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not ck.exists() and state.is_file()
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "resumed_after_epoch" in r.stdout
+    assert (ck / "config.json").is_file() and not (tmp_path / "ck.partial").exists()
+
+
 def test_train_and_evaluate_cli(data, tmp_path):
     ck = tmp_path / "ck"
     r = run_cli("train", "--data", str(data), "--target", "ethos-u55-128", "--out", str(ck), "--estimator", "gbdt",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,16 @@ class GraphSet:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def data_hash(gs: GraphSet) -> str:
+    """Names the models and labels a predictor was trained on (model cards, resumable training)."""
+    h = hashlib.sha256()
+    for i in sorted(range(len(gs)), key=lambda k: gs.ids[k]):
+        h.update(gs.ids[i].encode())
+        for m in sorted(gs.y):
+            h.update(np.float64(gs.y[m][i]).tobytes())
+    return h.hexdigest()[:16]
 
 
 def load_graphset(root: str | Path, target: str, metrics: list[str] | None = None,

@@ -18,6 +18,8 @@ where available, on every operator's own label.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
@@ -166,7 +168,7 @@ class PerfSAGENetModel:
     def __init__(self, metrics: list[str], hidden: int = 64, layers: int = 3, epochs: int = 120,
                  batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, layer_weight: float = 0.5,
                  patience: int = 25, seed: int = 0, max_seconds: float = 0.0, device: str | None = None,
-                 log=None) -> None:
+                 log=None, resume: Path | None = None) -> None:
         from perfsage.model.data import is_additive
 
         self.metrics = list(metrics)  # additive ones are summed over operators, the rest are peaks
@@ -177,6 +179,7 @@ class PerfSAGENetModel:
                    "max_seconds": max_seconds}
         self.device = device or default_device()
         self.log = log or (lambda msg: None)
+        self.resume = resume  # per-epoch state file: a killed fit goes on from there
         self.net: PerfSAGENet | None = None
         self.norm: dict[str, np.ndarray] = {}
         self.y_offset: dict[str, float] = {}
@@ -235,8 +238,11 @@ class PerfSAGENetModel:
 
         score = (lambda: val_mape(self.predict(val.graphs), val, self.metrics)) if val is not None and len(val) \
             else None
+        from perfsage.model.data import data_hash
+
+        key = f"{self.metrics}|{data_hash(train)}|{data_hash(val) if val is not None else ''}|{self.features}"
         self.history = train_loop(self.net, len(train), self.hp, batch_loss, score, self.log,
-                                  self.hp["weight_decay"])
+                                  self.hp["weight_decay"], self.resume, key)
         return self
 
     def _node_targets(self, gs) -> list[np.ndarray] | None:
@@ -354,8 +360,10 @@ class PerfSAGE:
 
     name = "perfsage"
 
-    def __init__(self, metrics: list[str], grouping: str = "joint", log=None, **hp) -> None:
+    def __init__(self, metrics: list[str], grouping: str = "joint", log=None, resume: Path | None = None,
+                 **hp) -> None:
         self.metrics, self.grouping = list(metrics), grouping
+        self.resume = Path(resume) if resume is not None else None  # a folder: one state file per network
         self.groups = metric_groups(self.metrics, grouping)
         self.log = log or (lambda rec: None)
         self.hp = hp
@@ -368,9 +376,10 @@ class PerfSAGE:
     def fit(self, train, val=None) -> PerfSAGE:
         budget = self.hp.get("max_seconds") or 0.0
         self.members = []
-        for group in self.groups:
+        for k, group in enumerate(self.groups):
             hp = dict(self.hp, max_seconds=budget / len(self.groups)) if budget else dict(self.hp)
-            member = PerfSAGENetModel(group, log=lambda rec, g=group: self.log({"metrics": g, **rec}), **hp)
+            member = PerfSAGENetModel(group, log=lambda rec, g=group: self.log({"metrics": g, **rec}),
+                                      resume=self.resume / f"member{k}.pt" if self.resume else None, **hp)
             self.members.append(member.fit(train, val))
         return self
 

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from perfsage.dataset.splits import make_split
 from perfsage.model.calibration import fit_calibration
-from perfsage.model.data import GraphSet, load_graphset
+from perfsage.model.data import GraphSet, data_hash, load_graphset
 from perfsage.model.domain import fit_domain
 from perfsage.model.registry import estimator_class
-
-
-def data_hash(gs: GraphSet) -> str:
-    h = hashlib.sha256()
-    for i in sorted(range(len(gs)), key=lambda k: gs.ids[k]):
-        h.update(gs.ids[i].encode())
-        for m in sorted(gs.y):
-            h.update(np.float64(gs.y[m][i]).tobytes())
-    return h.hexdigest()[:16]
 
 
 def split_graphset(gs: GraphSet, split: str, seed: int = 0) -> tuple[GraphSet, GraphSet, GraphSet]:
@@ -42,15 +31,25 @@ def write_serving_files(est, out: Path, train_part: GraphSet, val_part: GraphSet
     return cal.coverage(pred, val_part.y)
 
 
+def partial_dir(out: Path) -> Path:
+    """Where a neural estimator keeps its per-epoch state until `out` is written."""
+    return out.with_name(out.name + ".partial")
+
+
 def train(data: str | Path, target: str, out: str | Path, metrics: list[str] | None = None,
           estimator: str = "perfsage", split: str = "random", seed: int = 0, log=None,
           **params) -> tuple[Any, dict[str, Any]]:
+    """A killed neural training resumes from its last whole epoch when run again with the same
+    arguments (state in `<out>.partial/`, removed once `out` is written)."""
+    out = Path(out)
     gs = load_graphset(data, target, metrics)
     tr, va, te = split_graphset(gs, split, seed)
     cls = estimator_class(estimator)
     kwargs = dict(params)
-    if estimator in ("perfsage", "brp-nas-gcn") and log is not None:
-        kwargs["log"] = log
+    if estimator in ("perfsage", "brp-nas-gcn"):
+        kwargs["resume"] = partial_dir(out)
+        if log is not None:
+            kwargs["log"] = log
     if estimator != "flops":
         kwargs.setdefault("seed", seed)
     if estimator == "perfsage":  # the settings the shipped predictors and the accuracy benchmark use
@@ -69,4 +68,5 @@ def train(data: str | Path, target: str, out: str | Path, metrics: list[str] | N
     from perfsage.model.base import write_json
 
     write_json(Path(out) / "training.json", info)
+    shutil.rmtree(partial_dir(out), ignore_errors=True)
     return est, info

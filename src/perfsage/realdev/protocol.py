@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from pathlib import Path
 
@@ -50,9 +51,12 @@ def pretrained_base(space: str, devices: list[str], seed: int = 0, max_seconds: 
     rng = np.random.default_rng(seed)
     outside = rng.permutation(outside)
     n_val = max(50, len(outside) // 20)
-    est = PerfSAGE([device_metric(d) for d in devices], seed=seed, max_seconds=max_seconds, log=log, **PRETRAIN_HP)
+    partial = path.with_name(path.name + ".partial")  # a killed pretraining goes on from its last epoch
+    est = PerfSAGE([device_metric(d) for d in devices], seed=seed, max_seconds=max_seconds, log=log,
+                   resume=partial, **PRETRAIN_HP)
     est.fit(take(gs, outside[n_val:]), take(gs, outside[:n_val]))
     est.save(path)
+    shutil.rmtree(partial, ignore_errors=True)
     return est, path
 
 

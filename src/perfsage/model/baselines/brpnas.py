@@ -18,6 +18,7 @@ from torch import nn
 from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, current_features
 from perfsage.graph.ops import KINDS
 from perfsage.model.base import Estimator, write_json
+from perfsage.model.data import data_hash
 from perfsage.model.loop import train_loop, val_mape
 from perfsage.model.perfsage import collate, default_device, normalisation, to_device
 
@@ -56,8 +57,9 @@ class BRPNASGCN(Estimator):
 
     def __init__(self, metrics: list[str], hidden: int = 256, layers: int = 4, epochs: int = 120,
                  batch_size: int = 64, lr: float = 1e-3, patience: int = 25, seed: int = 0,
-                 max_seconds: float = 0.0, device: str | None = None, log=None) -> None:
+                 max_seconds: float = 0.0, device: str | None = None, log=None, resume=None) -> None:
         self.metrics = list(metrics)
+        self.resume = Path(resume) / "gcn.pt" if resume is not None else None  # per-epoch state
         self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
                    "patience": patience, "seed": seed, "max_seconds": max_seconds}
         self.device = device or default_device()
@@ -85,7 +87,8 @@ class BRPNASGCN(Estimator):
 
         score = (lambda: val_mape(self.predict(val.graphs), val, self.metrics)) if val is not None and len(val) \
             else None
-        train_loop(self.net, len(train), self.hp, batch_loss, score, self.log, weight_decay=1e-4)
+        key = f"{self.metrics}|{data_hash(train)}|{data_hash(val) if val is not None else ''}"
+        train_loop(self.net, len(train), self.hp, batch_loss, score, self.log, 1e-4, self.resume, key)
         return self
 
     @torch.no_grad()
