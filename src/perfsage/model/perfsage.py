@@ -281,25 +281,32 @@ class PerfSAGENetModel:
             outs.append((idx, batch, {k: v.cpu() for k, v in self.net(batch).items()}))
         return outs
 
-    def predict(self, graphs) -> dict[str, np.ndarray]:
+    def predict_with_layers(self, graphs, layers: bool = True) -> tuple[dict[str, np.ndarray],
+                                                                        list[dict[str, np.ndarray]]]:
+        """Totals and (with `layers`) per-operator values of the additive metrics, from one forward pass."""
         res = {m: np.zeros(len(graphs)) for m in self.metrics}
-        for idx, _, out in self._forward_all(graphs):
+        rows: list[dict[str, np.ndarray]] = []
+        offsets = np.array([self.y_offset[m] for m in self.additive])
+        for idx, batch, out in self._forward_all(graphs):
             for k, m in enumerate(self.additive):
                 res[m][idx] = np.exp(out["graph_log_additive"][:, k].numpy() + self.y_offset[m])
             for k, m in enumerate(self.peak):
                 res[m][idx] = np.exp(out["graph_log_peak"][:, k].numpy() + self.y_offset[m])
-        return res
+            if layers and self.additive:
+                counts = np.bincount(batch["batch"].cpu().numpy(), minlength=batch["n_graphs"])
+                z = np.exp(out["node_log"].numpy().astype(np.float64) + offsets)  # nodes arrive grouped by graph
+                for zi in np.split(z, np.cumsum(counts)[:-1]):
+                    rows.append({m: zi[:, k] for k, m in enumerate(self.additive)})
+            elif layers:
+                rows.extend({} for _ in idx)
+        return res, rows
+
+    def predict(self, graphs) -> dict[str, np.ndarray]:
+        return self.predict_with_layers(graphs, layers=False)[0]
 
     def predict_layers(self, graphs) -> list[dict[str, np.ndarray]]:
         """Per operator, each additive metric's predicted value; rows sum exactly to `predict`."""
-        result: list[dict[str, np.ndarray]] = []
-        for _, batch, out in self._forward_all(graphs):
-            b = batch["batch"].cpu().numpy()
-            z = out["node_log"].numpy()
-            for gi in range(batch["n_graphs"]):
-                zi = z[b == gi]
-                result.append({m: np.exp(zi[:, k] + self.y_offset[m]) for k, m in enumerate(self.additive)})
-        return result
+        return self.predict_with_layers(graphs)[1]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path) -> None:
@@ -383,20 +390,24 @@ class PerfSAGE:
             self.members.append(member.fit(train, val))
         return self
 
-    def predict(self, graphs) -> dict[str, np.ndarray]:
+    def predict_with_layers(self, graphs, layers: bool = True) -> tuple[dict[str, np.ndarray],
+                                                                        list[dict[str, np.ndarray]]]:
+        """Totals and (with `layers`) per-operator values, each network run once."""
         out: dict[str, np.ndarray] = {}
+        rows: list[dict[str, np.ndarray]] = [{} for _ in graphs] if layers else []
         for member in self.members:
-            out.update(member.predict(graphs))
-        return {m: out[m] for m in self.metrics}
+            values, per_layer = member.predict_with_layers(graphs, layers and bool(member.additive))
+            out.update(values)
+            for row, extra in zip(rows, per_layer, strict=False):
+                row.update(extra)
+        return {m: out[m] for m in self.metrics}, rows
+
+    def predict(self, graphs) -> dict[str, np.ndarray]:
+        return self.predict_with_layers(graphs, layers=False)[0]
 
     def predict_layers(self, graphs) -> list[dict[str, np.ndarray]]:
         """Per operator, each additive metric's predicted value; rows sum exactly to `predict`."""
-        rows: list[dict[str, np.ndarray]] = [{} for _ in graphs]
-        for member in self.members:
-            if member.additive:
-                for row, layers in zip(rows, member.predict_layers(graphs), strict=True):
-                    row.update(layers)
-        return rows
+        return self.predict_with_layers(graphs)[1]
 
     def save(self, path) -> None:
         from pathlib import Path

@@ -149,9 +149,12 @@ class Predictor:
 
     def _predict_prepared(self, prepared: list[PreparedModel], layers: bool) -> list[Prediction]:
         graphs = [p.graph for p in prepared]
-        values = self.estimator.predict(graphs)
-        per_layer = self.estimator.predict_layers(graphs) if layers and hasattr(self.estimator, "predict_layers") \
-            else [{} for _ in graphs]
+        if layers and hasattr(self.estimator, "predict_with_layers"):
+            values, per_layer = self.estimator.predict_with_layers(graphs)
+        elif layers and hasattr(self.estimator, "predict_layers"):
+            values, per_layer = self.estimator.predict(graphs), self.estimator.predict_layers(graphs)
+        else:
+            values, per_layer = self.estimator.predict(graphs), [{} for _ in graphs]
         preds = []
         for k, p in enumerate(prepared):
             metrics = {}
@@ -172,9 +175,10 @@ def _layers(values: dict[str, np.ndarray], p: PreparedModel) -> list[Layer]:
         return []
     ops = p.ops if p.ops is not None else [OP_VOCAB[i] for i in p.graph.op]
     total = float(values[rank].sum()) or 1.0
-    order = np.argsort(-values[rank], kind="stable")
-    return [Layer(int(i), ops[i], {m: float(values[m][i]) for m in additive}, float(values[rank][i]) / total)
-            for i in order]
+    order = np.argsort(-values[rank], kind="stable").tolist()
+    cols = {m: values[m].tolist() for m in additive}  # Python floats once per column, not per element
+    shares = (values[rank] / total).tolist()
+    return [Layer(i, ops[i], {m: cols[m][i] for m in additive}, shares[i]) for i in order]
 
 
 def model_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
