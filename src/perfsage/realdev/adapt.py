@@ -84,14 +84,15 @@ class BaseView:
 
 
 def base_view(base, graphs) -> BaseView:
-    pred = base.predict(graphs)
-    heads = list(base.metrics)
-    log_pred = np.log(np.stack([pred[m] for m in heads], 1)) if graphs else np.zeros((0, len(heads)))
     from perfsage.model.data import is_additive
 
-    per_operator = hasattr(base, "predict_layers")
-    additive = [m for m in heads if per_operator and is_additive(m)]
-    layers = base.predict_layers(graphs) if additive else [{} for _ in graphs]
+    heads = list(base.metrics)
+    additive = [m for m in heads if hasattr(base, "predict_with_layers") and is_additive(m)]
+    if additive:
+        pred, layers = base.predict_with_layers(graphs)
+    else:
+        pred, layers = base.predict(graphs), [{} for _ in graphs]
+    log_pred = np.log(np.stack([pred[m] for m in heads], 1)) if graphs else np.zeros((0, len(heads)))
     cats: dict[str, int] = {}
     index = [np.array([cats.setdefault(c, len(cats)) for c in operator_categories(g)], int) for g in graphs]
     parts = np.zeros((len(graphs), len(additive), len(cats)))
