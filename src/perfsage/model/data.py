@@ -65,6 +65,11 @@ def data_hash(gs: GraphSet) -> str:
     return h.hexdigest()[:16]
 
 
+def fit_key(train: GraphSet, val: GraphSet | None) -> str:
+    """Names the data of one fit, so a resumed training never picks up another fit's state."""
+    return f"{data_hash(train)}|{data_hash(val) if val is not None else ''}"
+
+
 def load_graphset(root: str | Path, target: str, metrics: list[str] | None = None,
                   spaces: list[str] | tuple[str, ...] | None = None) -> GraphSet:
     """spaces: only models of these spaces (default: every space the dataset holds)."""

@@ -238,9 +238,9 @@ class PerfSAGENetModel:
 
         score = (lambda: val_mape(self.predict(val.graphs), val, self.metrics)) if val is not None and len(val) \
             else None
-        from perfsage.model.data import data_hash
+        from perfsage.model.data import fit_key
 
-        key = f"{self.metrics}|{data_hash(train)}|{data_hash(val) if val is not None else ''}|{self.features}"
+        key = f"{self.metrics}|{fit_key(train, val)}|{self.features}" if self.resume else ""
         self.history = train_loop(self.net, len(train), self.hp, batch_loss, score, self.log,
                                   self.hp["weight_decay"], self.resume, key)
         return self

@@ -151,8 +151,6 @@ class Predictor:
         graphs = [p.graph for p in prepared]
         if layers and hasattr(self.estimator, "predict_with_layers"):
             values, per_layer = self.estimator.predict_with_layers(graphs)
-        elif layers and hasattr(self.estimator, "predict_layers"):
-            values, per_layer = self.estimator.predict(graphs), self.estimator.predict_layers(graphs)
         else:
             values, per_layer = self.estimator.predict(graphs), [{} for _ in graphs]
         preds = []

@@ -173,10 +173,10 @@ class AdditiveFit:
         return np.concatenate([total[:, None], cols, np.ones((len(view), 1))], 1)
 
     def predict_log(self, view: BaseView) -> np.ndarray:
+        x = self.design(view)
         coef = np.r_[self.scale, self.weights, self.intercept]
         # a sum the samples never bounded can come out non-positive: floor it at a tenth of the scaled total
-        total = self.design(view)[:, 0]
-        return np.log(np.maximum(self.design(view) @ coef, 0.1 * abs(self.scale) * total + 1e-12))
+        return np.log(np.maximum(x @ coef, 0.1 * abs(self.scale) * x[:, 0] + 1e-12))
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "head": self.head, "categories": self.categories, "scale": self.scale,

@@ -18,7 +18,7 @@ from torch import nn
 from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, current_features
 from perfsage.graph.ops import KINDS
 from perfsage.model.base import Estimator, write_json
-from perfsage.model.data import data_hash
+from perfsage.model.data import fit_key
 from perfsage.model.loop import train_loop, val_mape
 from perfsage.model.perfsage import collate, default_device, normalisation, to_device
 
@@ -87,7 +87,7 @@ class BRPNASGCN(Estimator):
 
         score = (lambda: val_mape(self.predict(val.graphs), val, self.metrics)) if val is not None and len(val) \
             else None
-        key = f"{self.metrics}|{data_hash(train)}|{data_hash(val) if val is not None else ''}"
+        key = f"{self.metrics}|{fit_key(train, val)}" if self.resume else ""
         train_loop(self.net, len(train), self.hp, batch_loss, score, self.log, 1e-4, self.resume, key)
         return self
 
