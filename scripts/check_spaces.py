@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/check_spaces.py --seeds 50 --workers 2
 
-Gates per model (perfsage.spaces.validate): the int8 spec rules, LiteRT allocate + invoke, TFLite Micro
+Gates per model (perfsage.targets.gates): the int8 spec rules, LiteRT allocate + invoke, TFLite Micro
 invoke (subprocess), Vela for ethos-u55-128 (subprocess) with 0 CPU operators.
 """
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from perfsage.spaces import GENERATOR_VERSION, get_space, space_names  # noqa: E402
-from perfsage.spaces.validate import run_gates  # noqa: E402
+from perfsage.targets.gates import run_gates  # noqa: E402
 
 
 def check(job: tuple[str, int]) -> tuple[str, int, bool, str]:

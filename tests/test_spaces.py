@@ -12,7 +12,8 @@ from conftest import shared_table
 from perfsage.graph import load_graph
 from perfsage.graph.features import featurise
 from perfsage.spaces import get_space, space_names
-from perfsage.spaces.validate import run_gates, spec_errors
+from perfsage.spaces.validate import spec_errors
+from perfsage.targets.gates import run_gates
 
 FAST_SEEDS = (0, 1)
 # extra seeds chosen to cover each space's main choices (extra layers, heads, upsampling methods, ...)

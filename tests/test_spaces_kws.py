@@ -11,7 +11,7 @@ from perfsage.graph import load_graph
 from perfsage.graph.features import featurise
 from perfsage.spaces import ArchSpec, get_space
 from perfsage.spaces.kws import CLASSES, INPUT_SHAPE, MAX_MACS, arch_macs
-from perfsage.spaces.validate import run_gates
+from perfsage.targets.gates import run_gates
 
 CORNERS = {
     "largest_ds_cnn": {"family": "ds_cnn", "first_kernel": [10, 4], "first_stride": [1, 1],

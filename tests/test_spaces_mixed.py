@@ -12,8 +12,9 @@ from perfsage.graph import load_graph
 from perfsage.graph.features import featurise
 from perfsage.spaces import TASK_SPACES, ArchSpec, get_space, space_names
 from perfsage.spaces.mixed import FAMILIES, MAX_MACS, MAX_PARAMS, arch_tally
-from perfsage.spaces.validate import litert_invoke, spec_errors, tflm_invoke
+from perfsage.spaces.validate import spec_errors
 from perfsage.targets import get_target
+from perfsage.targets.gates import litert_invoke, tflm_invoke
 
 COVERAGE_SEEDS = range(40)
 REQUIRED_OPS = {"MAX_POOL_2D", "SPLIT", "TRANSPOSE", "CONCATENATION", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D",

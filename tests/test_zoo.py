@@ -10,8 +10,9 @@ from perfsage.errors import PerfsageError
 from perfsage.graph import load_graph
 from perfsage.graph.features import featurise
 from perfsage.spaces import space_names
-from perfsage.spaces.validate import litert_invoke, run_gates, spec_errors
+from perfsage.spaces.validate import spec_errors
 from perfsage.spaces.zoo import ZOO, build_zoo_model, zoo_names
+from perfsage.targets.gates import litert_invoke, run_gates
 
 # Parameters (weights + biases) the paper or the reference code reports. Batch norm is folded into the
 # convolutions here, so a reference that counts BN gamma/beta separately is slightly higher.
