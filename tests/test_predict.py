@@ -121,6 +121,25 @@ def test_cli_all_targets_and_ground_truth_beside():
     assert "measured" in r.stdout and "latency_ms" in r.stdout and "CONV_2D" in r.stdout
 
 
+def test_ground_truth_for_many_files_starts_each_tool_once(monkeypatch, tmp_path):
+    import perfsage.targets as targets
+    from perfsage.predict.service import predict_paths
+
+    started = []
+    real = targets.get_target
+    monkeypatch.setattr(targets, "get_target", lambda name: started.append(name) or real(name))
+    files = []
+    for k in range(3):
+        files.append(tmp_path / f"m{k}.tflite")
+        files[-1].write_bytes(get_space("kws").synth(k)[1])
+    records = predict_paths(files, "ethos-u55-128", label=True)
+    assert started == ["ethos-u55-128"]
+    assert [r["model"] for r in records] == [str(f) for f in files]
+    for r in records:  # the real tool's numbers, beside the predictions they should be near
+        assert set(r["measured"]) == set(r["metrics"])
+        assert 0.7 < r["measured"]["latency_ms"] / r["metrics"]["latency_ms"]["value"] < 1.4
+
+
 @pytest.mark.parametrize("args, message", [
     (["nope.tflite"], "no such file"),
     ([str(ROOT / "README.md")], "README.md"),

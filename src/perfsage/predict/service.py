@@ -3,13 +3,17 @@ the real tool's measurement beside each prediction (the ground truth a user can 
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perfsage.model.shipped import shipped_targets
 from perfsage.predict.predictor import DEFAULT_TARGET, Predictor, layer_metrics, model_files, prepare
+
+if TYPE_CHECKING:
+    from perfsage.targets.base import Target
 
 ALL_TARGETS = "all"
 
@@ -28,22 +32,36 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
     predictors = [Predictor.load(t) for t in resolve_targets(target)]
     per_target: list[list[dict[str, Any]]] = [[] for _ in predictors]
     total, done = len(files) * len(predictors), 0
-    for start in range(0, len(files), batch_size):
-        batch = files[start:start + batch_size]
-        prepared = [prepare(str(f)) for f in batch]
-        for records, predictor in zip(per_target, predictors, strict=True):
-            for f, p in zip(batch, predictor.predict_many(prepared, layers=per_layer), strict=True):
-                rec = p.to_dict(layers=per_layer)
-                if label:
-                    attach_measurement(rec, f, predictor.target, per_layer)
-                records.append(rec)
-            done += len(batch)
-            if progress is not None:
-                progress(done, total)
+    with contextlib.ExitStack() as stack:
+        # one real tool per target for the whole run (its worker starts once, not once per file)
+        tools = [stack.enter_context(open_target(p.target)) if label else None for p in predictors]
+        for start in range(0, len(files), batch_size):
+            batch = files[start:start + batch_size]
+            prepared = [prepare(str(f)) for f in batch]
+            for records, predictor, tool in zip(per_target, predictors, tools, strict=True):
+                for f, p in zip(batch, predictor.predict_many(prepared, layers=per_layer), strict=True):
+                    rec = p.to_dict(layers=per_layer)
+                    if tool is not None:
+                        attach_measurement(rec, f, tool, per_layer)
+                    records.append(rec)
+                done += len(batch)
+                if progress is not None:
+                    progress(done, total)
     return [rec for records in per_target for rec in records]
 
 
-def attach_measurement(record: dict[str, Any], model: Path, target: str, per_layer: bool) -> None:
+@contextlib.contextmanager
+def open_target(name: str) -> Iterator[Target]:
+    from perfsage.targets import get_target
+
+    tool = get_target(name)
+    try:
+        yield tool
+    finally:
+        tool.close()
+
+
+def attach_measurement(record: dict[str, Any], model: Path, target: str | Target, per_layer: bool) -> None:
     """Adds "measured" (the real tool's value of every predicted metric) and, per layer, "measured_<m>"."""
     from perfsage.targets.label import label_model
 
