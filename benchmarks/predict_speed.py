@@ -1,6 +1,6 @@
 """Prediction speed against the reference tool: models/s of `Predictor` beside Vela compiling the same models.
 
-    .venv/bin/python benchmarks/predict_speed.py [--models 200] [--vela-models 40] [--threads 2]
+    .venv/bin/python benchmarks/predict_speed.py [--models 200] [--vela-models 40] [--threads 2] [--device cuda]
 
 Models: fresh samples of the four task spaces (seeds 10,000,000+, outside the training data), written as
 .tflite files. Measured in one run on the same machine:
@@ -11,7 +11,9 @@ Models: fresh samples of the four task spaces (seeds 10,000,000+, outside the tr
 - perfsage graph -> prediction: the same on already-encoded graphs (what a search loop that keeps its
   candidates as graphs pays).
 Each perfsage timing is the best of 3 repeats after a warm-up; Vela is timed once over its models (it is
-deterministic and seconds per model). Writes docs/results/predict_speed.md.
+deterministic and seconds per model). --device cuda runs the network on a GPU (parsing, encoding and
+batching stay on the CPU) and writes docs/results/predict_speed_cuda.md; the default writes
+docs/results/predict_speed.md.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def main() -> None:
     ap.add_argument("--models", type=int, default=200)
     ap.add_argument("--vela-models", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch-size", type=int, default=256, help="graphs per network call")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,14 +88,17 @@ def main() -> None:
         # Vela gets the same mix of spaces (every k-th file, so all four spaces appear).
         step = max(1, a.models // a.vela_models)
         vela = vela_rate(files[::step][: a.vela_models])
-        p = Predictor.load("ethos-u55-128")
+        p = Predictor.load("ethos-u55-128", a.device)
         paths = [str(f) for f in files]
         encoded = [encode(load_graph(f)) for f in files]
+        bs = a.batch_size
         rows = [
-            ("file -> prediction", best_rate(lambda: p.predict_many(paths, layers=False), len(paths))),
-            ("file -> prediction + per-layer", best_rate(lambda: p.predict_many(paths), len(paths))),
-            ("graph -> prediction", best_rate(lambda: p.predict_many(encoded, layers=False), len(encoded))),
-            ("graph -> prediction + per-layer", best_rate(lambda: p.predict_many(encoded), len(encoded))),
+            ("file -> prediction", best_rate(lambda: p.predict_many(paths, layers=False, batch_size=bs), len(paths))),
+            ("file -> prediction + per-layer", best_rate(lambda: p.predict_many(paths, batch_size=bs), len(paths))),
+            ("graph -> prediction", best_rate(lambda: p.predict_many(encoded, layers=False, batch_size=bs),
+                                              len(encoded))),
+            ("graph -> prediction + per-layer", best_rate(lambda: p.predict_many(encoded, batch_size=bs),
+                                                          len(encoded))),
         ]
         one = best_rate(lambda: p.predict(paths[0], layers=False), 1, repeats=10)
     lines = ["| path | models/s | x Vela |", "|---|---:|---:|",

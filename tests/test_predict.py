@@ -144,6 +144,7 @@ def test_ground_truth_for_many_files_starts_each_tool_once(monkeypatch, tmp_path
     (["nope.tflite"], "no such file"),
     ([str(ROOT / "README.md")], "README.md"),
     ([str(DEMO), "--target", "ethos-u99"], "ethos-u99"),
+    ([str(DEMO), "--device", "tpu:9"], "tpu:9"),
 ])
 def test_cli_bad_input_is_one_line(args, message):
     r = run_cli("predict", *args)

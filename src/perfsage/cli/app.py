@@ -164,12 +164,14 @@ def predict_cmd(
                                         "beside the prediction.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one record per model and target.")]
     = False,
+    device: Annotated[str, typer.Option("--device", help="Where the network runs: cpu, or cuda for large "
+                                        "batches.")] = "cpu",
 ) -> None:
     """Predict latency, energy and memory, with intervals and an out-of-distribution check."""
     from perfsage.predict.service import predict_paths
 
     with _progress("predicting") as progress:
-        records = predict_paths(models, target, per_layer, label, progress)
+        records = predict_paths(models, target, per_layer, label, progress, device=device)
     if as_json:
         _print_json(records)
         return

@@ -31,6 +31,10 @@ class TrainingDomain:
     _node_lo: np.ndarray = field(init=False, repr=False, compare=False)  # node_ranges as arrays, for check()
     _node_hi: np.ndarray = field(init=False, repr=False, compare=False)
     _node_cols: np.ndarray = field(init=False, repr=False, compare=False)  # their columns in today's encoding
+    _seen_op: np.ndarray = field(init=False, repr=False, compare=False)  # OP_VOCAB index -> in op_types
+    _graph_cols: np.ndarray = field(init=False, repr=False, compare=False)  # graph_ranges as arrays
+    _graph_lo: np.ndarray = field(init=False, repr=False, compare=False)
+    _graph_hi: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # by name: a domain fitted on an older encoding checks the features it knows
@@ -38,27 +42,32 @@ class TrainingDomain:
         object.__setattr__(self, "_node_cols", np.array([NODE_FEATURES.index(n) for n in names], np.int64))
         for attr, k in (("_node_lo", 0), ("_node_hi", 1)):
             object.__setattr__(self, attr, np.array([self.node_ranges[n][k] for n in names], np.float32))
+        object.__setattr__(self, "_seen_op", np.array([op in self.op_types for op in OP_VOCAB]))
+        gnames = [n for n in GRAPH_FEATURES if n in self.graph_ranges]
+        object.__setattr__(self, "_graph_cols", np.array([GRAPH_FEATURES.index(n) for n in gnames], np.int64))
+        for attr, k in (("_graph_lo", 0), ("_graph_hi", 1)):
+            object.__setattr__(self, attr, np.array([self.graph_ranges[n][k] for n in gnames], np.float64))
 
     def check(self, g: EncodedGraph, ops: list[str] | None = None) -> list[str]:
         """Reasons the graph lies outside the domain (empty: inside). ops: the nodes' op names, if known."""
-        ops = ops if ops is not None else [OP_VOCAB[i] for i in g.op]
         reasons = []
-        unseen: dict[str, int] = {}
-        for op in ops:
-            vocab = op if op in OP_VOCAB else "CUSTOM" if op.startswith("CUSTOM:") else "<unknown>"
-            if vocab not in self.op_types:
-                unseen[op] = unseen.get(op, 0) + 1
-        if unseen:
+        # vectorised tests first (a search loop checks thousands of graphs); words only for what fails
+        if not self._seen_op[g.op].all():
+            ops = ops if ops is not None else [OP_VOCAB[i] for i in g.op]
+            unseen: dict[str, int] = {}
+            for op in ops:
+                vocab = op if op in OP_VOCAB else "CUSTOM" if op.startswith("CUSTOM:") else "<unknown>"
+                if vocab not in self.op_types:
+                    unseen[op] = unseen.get(op, 0) + 1
             reasons.append("operators never seen in training: "
                            + ", ".join(f"{op} x{n}" for op, n in sorted(unseen.items())))
-        for k, name in enumerate(GRAPH_FEATURES):
-            if name not in self.graph_ranges:
-                continue
+        gv = g.g[self._graph_cols].astype(np.float64)
+        for k in np.flatnonzero((gv > self._graph_hi + _TOL) | (gv < self._graph_lo - _TOL)):
+            name = GRAPH_FEATURES[self._graph_cols[k]]
             lo, hi = self.graph_ranges[name]
-            v = float(g.g[k])
-            if v > hi + _TOL or v < lo - _TOL:
-                reasons.append(f"model {_label(name)} {_fmt(name, v)} outside the training range "
-                               f"{_fmt(name, lo)} to {_fmt(name, hi)}")
+            v = float(gv[k])
+            reasons.append(f"model {_label(name)} {_fmt(name, v)} outside the training range "
+                           f"{_fmt(name, lo)} to {_fmt(name, hi)}")
         x = g.x[:, self._node_cols]
         if not x.shape[0]:
             return reasons

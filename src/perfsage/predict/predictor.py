@@ -119,13 +119,16 @@ class Predictor:
         return list(self.estimator.metrics)
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike = DEFAULT_TARGET) -> Predictor:
-        """A shipped predictor by target name, or a checkpoint directory from `perfsage train`/`adapt`."""
+    def load(cls, name_or_path: str | os.PathLike = DEFAULT_TARGET, device: str = "cpu") -> Predictor:
+        """A shipped predictor by target name, or a checkpoint directory from `perfsage train`/`adapt`;
+        device: where the network runs ("cuda" batches thousands of graphs at once)."""
         folder = checkpoint_dir(name_or_path)
         if not folder.exists():
             raise PerfsageError(f"no predictor {str(name_or_path)!r}: neither a checkpoint directory nor a "
                                 f"shipped target ({', '.join(shipped_targets())})")
         est = load_estimator(folder)
+        if device != "cpu":
+            est = on_device(est, device)
         target = folder.name
         info = folder / "training.json"
         if info.is_file():
@@ -149,8 +152,9 @@ class Predictor:
 
     def _predict_prepared(self, prepared: list[PreparedModel], layers: bool) -> list[Prediction]:
         graphs = [p.graph for p in prepared]
-        if layers and hasattr(self.estimator, "predict_with_layers"):
-            values, per_layer = self.estimator.predict_with_layers(graphs)
+        if hasattr(self.estimator, "predict_with_layers"):  # the caller's batch is the network's batch
+            values, per_layer = self.estimator.predict_with_layers(graphs, layers, batch_size=len(graphs))
+            per_layer = per_layer or [{} for _ in graphs]
         else:
             values, per_layer = self.estimator.predict(graphs), [{} for _ in graphs]
         preds = []
@@ -177,6 +181,20 @@ def _layers(values: dict[str, np.ndarray], p: PreparedModel) -> list[Layer]:
     cols = {m: values[m].tolist() for m in additive}  # Python floats once per column, not per element
     shares = (values[rank] / total).tolist()
     return [Layer(i, ops[i], {m: cols[m][i] for m in additive}, shares[i]) for i in order]
+
+
+def on_device(estimator, device: str):
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise PerfsageError(f"{device!r} is not a torch device (cpu, cuda, cuda:1, ...)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise PerfsageError(f"device {device!r}: this machine has no CUDA GPU that torch can use")
+    if not hasattr(estimator, "to"):
+        raise PerfsageError(f"{type(estimator).__name__} runs on the CPU only")
+    return estimator.to(device)
 
 
 def model_files(paths: Iterable[str | os.PathLike]) -> list[Path]:

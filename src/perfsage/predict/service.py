@@ -24,12 +24,12 @@ def resolve_targets(target: str) -> list[str]:
 
 def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARGET, per_layer: bool = False,
                   label: bool = False, progress: Callable[[int, int], None] | None = None,
-                  batch_size: int = 256) -> list[dict[str, Any]]:
+                  batch_size: int = 256, device: str = "cpu") -> list[dict[str, Any]]:
     """One record per (model, target), grouped by target, in the JSON shape `perfsage predict --json`
     prints. Each file is parsed and encoded once, whatever the number of targets; progress(done, total)
     counts (model, target) predictions."""
     files = model_files(paths)
-    predictors = [Predictor.load(t) for t in resolve_targets(target)]
+    predictors = [Predictor.load(t, device) for t in resolve_targets(target)]
     per_target: list[list[dict[str, Any]]] = [[] for _ in predictors]
     total, done = len(files) * len(predictors), 0
     with contextlib.ExitStack() as stack:
