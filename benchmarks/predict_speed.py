@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--vela-models", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch-size", type=int, default=256, help="graphs per network call")
+    ap.add_argument("--batch-size", type=int, default=64, help="graphs per network call")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     with tempfile.TemporaryDirectory() as tmp:
