@@ -67,6 +67,16 @@ def test_nasbench201_macs_equal_published_flops():
         assert macs == pytest.approx(float(r["flops_M"]) * 1e6, abs=1), r["arch"]
 
 
+def test_nasbench201_cells_without_a_path_are_the_readmes_341():
+    from perfsage.spaces.nasbench201 import all_archs, has_path, parse_arch_string
+
+    assert sum(not has_path(parse_arch_string(a)) for a in all_archs()) == 341  # shared/data/README.md
+    assert has_path(parse_arch_string("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"))
+    assert has_path(parse_arch_string("|nor_conv_1x1~0|+|none~0|avg_pool_3x3~1|+|none~0|none~1|skip_connect~2|"))
+    assert not has_path(parse_arch_string("|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|none~2|"))
+    assert not has_path(parse_arch_string("|none~0|+|skip_connect~0|none~1|+|none~0|skip_connect~1|none~2|"))
+
+
 def test_fbnet_parses_every_shared_architecture():
     rows = list(csv.DictReader(shared_table("fbnet/latency.csv").read_text().splitlines()))
     sp = get_space("fbnet")
