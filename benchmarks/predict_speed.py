@@ -105,8 +105,10 @@ def main() -> None:
              f"| Vela compile (in-process, sequential) | {vela:.2f} | 1 |"]
     lines += [f"| perfsage {name} (batched) | {r:,.1f} | {r / vela:,.0f} |" for name, r in rows]
     lines.append(f"| perfsage file -> prediction (one model, unbatched) | {one:,.1f} | {one / vela:,.0f} |")
-    publish("predict_speed", "Prediction speed against Vela",
-            f"`benchmarks/predict_speed.py --models {a.models} --vela-models {a.vela_models} --threads {a.threads}` "
+    publish("predict_speed" if a.device == "cpu" else f"predict_speed_{a.device.split(':')[0]}",
+            "Prediction speed against Vela",
+            f"`benchmarks/predict_speed.py --models {a.models} --vela-models {a.vela_models} --threads {a.threads} "
+            f"--device {a.device} --batch-size {a.batch_size}` "
             f"on {platform.machine()} ({os.cpu_count()} cores, Python {platform.python_version()}, torch "
             f"{torch.__version__}, {a.threads} torch threads): {a.models} fresh models of the four task spaces "
             f"(seeds 10,000,000+); Vela compiled every {step}th of them ({a.vela_models}). Same run, same machine; "

@@ -21,13 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from perfsage.realdev.adapt import (  # noqa: E402
-    EnsembleFit,
-    fit_additive,
-    fit_closest,
-    fit_ensemble,
-    fit_ridge,
-)
+from perfsage.realdev.adapt import EnsembleFit, fit_closest, fit_ensemble, fit_ridge, loo_candidates  # noqa: E402
 from perfsage.realdev.protocol import PRETRAIN_SECONDS, base_view_of_table, pretrained_base, scores  # noqa: E402
 from perfsage.realdev.tables import META_TEST, META_TRAIN, help_split, load_table  # noqa: E402
 
@@ -36,8 +30,7 @@ from _results import publish  # noqa: E402
 
 
 def candidates(view, y_log, closest: bool = False):
-    fits = [fit_ridge(view.log_pred, y_log)] + [fit_additive(view, y_log, h) for h in view.additive]
-    return fits + ([fit_closest(view.log_pred, y_log)] if closest else [])
+    return loo_candidates(view, y_log) + ([fit_closest(view.log_pred, y_log)] if closest else [])
 
 
 def top(k, closest: bool = False):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,10 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
     total, done = len(files) * len(predictors), 0
     with contextlib.ExitStack() as stack:
         # one real tool per target for the whole run (its worker starts once, not once per file)
-        tools = [stack.enter_context(open_target(p.target)) if label else None for p in predictors]
+        if label:
+            from perfsage.targets import get_target
+        tools = [stack.enter_context(contextlib.closing(get_target(p.target))) if label else None
+                 for p in predictors]
         for start in range(0, len(files), batch_size):
             batch = files[start:start + batch_size]
             prepared = [prepare(str(f)) for f in batch]
@@ -48,17 +51,6 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
                 if progress is not None:
                     progress(done, total)
     return [rec for records in per_target for rec in records]
-
-
-@contextlib.contextmanager
-def open_target(name: str) -> Iterator[Target]:
-    from perfsage.targets import get_target
-
-    tool = get_target(name)
-    try:
-        yield tool
-    finally:
-        tool.close()
 
 
 def attach_measurement(record: dict[str, Any], model: Path, target: str | Target, per_layer: bool) -> None:

@@ -235,15 +235,19 @@ class EnsembleFit:
         return {"kind": self.kind, "members": [m.to_json() for m in self.members]}
 
 
+def loo_candidates(view: BaseView, y_log: np.ndarray) -> list:
+    """The fits the ensemble ranks by leave-one-out error: ridge first, then every head's additive fit."""
+    return [fit_ridge(view.log_pred, y_log)] + [fit_additive(view, y_log, h) for h in view.additive]
+
+
 def fit_ensemble(view: BaseView, y_log: np.ndarray) -> EnsembleFit:
     """The ENSEMBLE_SIZE fits with the lowest leave-one-out error, plus the closest head and ridge always
     (ridge twice when it is among the best). Leave-one-out error ranks the additive fits well on devices
     unlike any pretraining device, but it rarely picks the closest head, which keeps a sibling device's
     ranking best; the fixed members hedge between the two (scripts/realdev_methods.py)."""
-    ridge = fit_ridge(view.log_pred, y_log)
-    fits = [ridge] + [fit_additive(view, y_log, h) for h in view.additive]
+    fits = loo_candidates(view, y_log)
     best = sorted(fits, key=lambda f: f.loo_rmse)[:ENSEMBLE_SIZE]
-    return EnsembleFit([*best, fit_closest(view.log_pred, y_log), ridge])
+    return EnsembleFit([*best, fit_closest(view.log_pred, y_log), fits[0]])
 
 
 def fit_from_json(d: dict):
