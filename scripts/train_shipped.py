@@ -136,7 +136,8 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
         t0 = time.time()
         est.fit(tr, va)
         seconds = max(time.time() - t0, est.history[-1]["seconds"])
-        trained_on = f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+        trained_on = (f"{torch.cuda.get_device_name()} (CUDA), {torch.get_num_threads()} CPU threads"
+                      if torch.cuda.is_available() else f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
         epochs = len(est.history)
     out = PREDICTORS / target
     if out.exists():

@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from conftest import INT8_MODELS, TF_MODELS
+from conftest import INT8_MODELS, TF_FIXTURES, TF_MODELS
 from perfsage.graph import Graph, Node, Tensor, load_graph
 from perfsage.graph.features import depth, featurise, peak_activation_bytes, planned_arena_bytes
 from perfsage.graph.ops import REGISTRY, count_macs, spec
@@ -154,3 +155,40 @@ def test_encoding_of_a_graph_without_operators():
 
     e = encode(Graph(tensors=[_t(0, (1, 4))], nodes=[], inputs=(0,), outputs=(0,)))
     assert e.x.shape == (0, len(NODE_FEATURES)) and e.edge_index.shape == (2, 0)
+
+
+@pytest.mark.parametrize(("kind", "i", "o", "k", "s", "d", "padded"), [
+    ("conv", 25, 25, 1, 1, 1, False),  # 1x1 stride 1: SAME and VALID compute the same
+    ("conv", 16, 8, 1, 2, 1, False),  # even 1x1 stride 2
+    ("conv", 15, 8, 1, 2, 1, False),  # odd 1x1 stride 2 under SAME: (8-1)*2+1-15 = 0
+    ("conv", 25, 25, 3, 1, 1, True),
+    ("conv", 25, 23, 3, 1, 1, False),  # VALID 3x3
+    ("conv", 16, 16, 3, 1, 2, True),  # dilated
+    ("depthwise", 16, 8, 3, 2, 1, True),  # SAME stride 2: (8-1)*2+3-16 = 1
+    ("pool", 25, 1, 25, 25, 1, False),  # global pool, whichever flag the file carries
+    ("transpose_conv", 8, 16, 3, 2, 1, True),  # SAME transposed conv crops one row
+    ("transpose_conv", 8, 16, 2, 2, 1, False),  # kernel == stride: nothing to crop
+    ("fully_connected", 16, 16, 3, 1, 1, False),
+])
+def test_pads_input_depends_on_shapes_not_on_the_flag(kind, i, o, k, s, d, padded):
+    from perfsage.graph.features import pads_input
+
+    assert pads_input(kind, (1, i, i, 4), (1, o, o, 4), (k, k), (s, s), (d, d)) is padded
+
+
+def test_converter_valid_and_space_same_pointwise_convs_encode_alike():
+    """The TF converter writes VALID on 1x1 convolutions, our spaces SAME: the encoding must not tell
+    them apart (it once did, and moved the DS-CNN arena prediction by 13%)."""
+    from perfsage.graph.encode import NODE_FEATURES, encode
+
+    g = load_graph(TF_FIXTURES / "dscnn_kws_int8.tflite")
+    nodes, _ = featurise(g)
+    col = NODE_FEATURES.index("pads_input")
+    x = encode(g).x
+    for n in nodes:
+        if n.op == "CONV_2D" and n.kernel_h == 1:
+            assert n.padding == "VALID" and x[n.index, col] == 0.0
+        if n.op == "DEPTHWISE_CONV_2D":
+            assert n.padding == "SAME" and x[n.index, col] == 1.0
+    g.nodes[2].options["padding"] = "SAME"  # the pointwise conv as a space writes it
+    assert np.array_equal(encode(g).x, x)

@@ -16,7 +16,7 @@ from perfsage.graph.ir import Graph
 from perfsage.graph.ops import KINDS
 from perfsage.graph.schema import BUILTIN_OPS
 
-ENCODING_VERSION = 3
+ENCODING_VERSION = 4
 OP_VOCAB: tuple[str, ...] = ("<unknown>", "CUSTOM", *sorted(set(BUILTIN_OPS.values()) - {"CUSTOM"}))
 _OP_ID = {name: i for i, name in enumerate(OP_VOCAB)}
 _KIND_ID = {k: i for i, k in enumerate(KINDS)}
@@ -26,7 +26,7 @@ _DTYPES = ("INT8", "UINT8", "INT16", "FLOAT32", "FLOAT16", "INT32")
 NODE_FEATURES: tuple[str, ...] = (
     "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_bias_bytes", "log_input_bytes",
     "log_output_bytes", "log_arithmetic_intensity", "kernel_h", "kernel_w", "stride_h", "stride_w",
-    "dilation_h", "dilation_w", "depth_multiplier", "log_groups", "same_padding", "per_channel", "n_inputs",
+    "dilation_h", "dilation_w", "depth_multiplier", "log_groups", "pads_input", "per_channel", "n_inputs",
     "n_outputs", "log_live_bytes", "log_out_h", "log_out_w", "log_out_c", "log_out_elements", "log_in_h",
     "log_in_w", "log_in_c",
     *(f"act_{a.lower()}" for a in _ACTS), *(f"in_{d.lower()}" for d in _DTYPES),
@@ -95,7 +95,7 @@ def _node_row(n: NodeFeatures) -> list[float]:
     return [log1p(n.macs), log1p(n.elementwise_ops), log1p(n.params), log1p(n.weight_bytes), log1p(n.bias_bytes),
             log1p(n.input_bytes), log1p(n.output_bytes), log1p(n.arithmetic_intensity), n.kernel_h, n.kernel_w,
             n.stride_h, n.stride_w, n.dilation_h, n.dilation_w, n.depth_multiplier, log1p(n.groups),
-            float(n.padding == "SAME"), float(n.per_channel), n.n_inputs, n.n_outputs, log1p(n.live_bytes), log1p(oh),
+            float(n.pads_input), float(n.per_channel), n.n_inputs, n.n_outputs, log1p(n.live_bytes), log1p(oh),
             log1p(ow),
             log1p(oc), log1p(out_elems), log1p(ih), log1p(iw), log1p(ic),
             *(float(n.fused_activation == a) for a in _ACTS), *(float(n.input_dtype == d) for d in _DTYPES),

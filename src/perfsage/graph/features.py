@@ -27,7 +27,8 @@ class NodeFeatures:
     kernel_w: int
     stride_h: int
     stride_w: int
-    padding: str
+    padding: str  # as written in the file
+    pads_input: bool  # the operator really adds border pixels (SAME that needs them; see pads_input)
     dilation_h: int
     dilation_w: int
     depth_multiplier: int
@@ -79,6 +80,26 @@ def _kernel(node: Node, s: OpSpec, w: Tensor | None) -> tuple[int, int]:
     return 1, 1
 
 
+def pads_input(kind: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
+               stride: tuple[int, int], dilation: tuple[int, int]) -> bool:
+    """Whether a windowed operator reads border pixels that are not in its input, from the shapes alone.
+
+    The file's SAME/VALID flag is not canonical: a 1x1 stride-1 convolution, a global pool or an even
+    stride-2 1x1 convolution computes the same thing under either, and converters and our spaces pick
+    differently. The shapes decide: SAME pads (out - 1) * stride + effective kernel - in pixels, VALID
+    gives no positive amount; a transposed convolution crops (in - 1) * stride + kernel - out instead.
+    """
+    if kind not in ("conv", "depthwise", "pool", "transpose_conv") or len(in_shape) < 4 or len(out_shape) < 4:
+        return False
+    for axis in (0, 1):
+        i, o = in_shape[-3 + axis], out_shape[-3 + axis]
+        k, s, d = kernel[axis], stride[axis], max(dilation[axis], 1)
+        need = (i - 1) * s + k - o if kind == "transpose_conv" else (o - 1) * s + (k - 1) * d + 1 - i
+        if need > 0:
+            return True
+    return False
+
+
 def node_features(graph: Graph, node: Node, live: int = 0) -> NodeFeatures:
     """live: the activation bytes live at its step (featurise passes live_bytes)."""
     s = spec(node.op)
@@ -114,6 +135,7 @@ def node_features(graph: Graph, node: Node, live: int = 0) -> NodeFeatures:
     out_bytes = sum(tensors[t].nbytes for t in node.outputs if t >= 0)
     macs = count_macs(graph, node, s)
     kh, kw = _kernel(node, s, w)
+    sh, sw = int(opts.get("stride_h", 1)) or 1, int(opts.get("stride_w", 1)) or 1
     groups = 1
     if s.kind == "conv" and w is not None and data_in is not None and w.shape and data_in.shape:
         groups = max(data_in.shape[-1] // max(w.shape[-1], 1), 1)
@@ -128,8 +150,11 @@ def node_features(graph: Graph, node: Node, live: int = 0) -> NodeFeatures:
         input_dtype=data_in.dtype if data_in is not None else "",
         output_dtype=out_t.dtype if out_t is not None else "",
         kernel_h=kh, kernel_w=kw,
-        stride_h=int(opts.get("stride_h", 1)) or 1, stride_w=int(opts.get("stride_w", 1)) or 1,
+        stride_h=sh, stride_w=sw,
         padding=str(opts.get("padding", "")),
+        pads_input=pads_input(s.kind, data_in.shape if data_in is not None else (),
+                              out_t.shape if out_t is not None else (), (kh, kw), (sh, sw),
+                              (int(opts.get("dilation_h", 1)), int(opts.get("dilation_w", 1)))),
         dilation_h=int(opts.get("dilation_h", 1)), dilation_w=int(opts.get("dilation_w", 1)),
         depth_multiplier=int(opts.get("depth_multiplier", 0)), groups=groups,
         macs=macs, elementwise_ops=elementwise_ops(graph, node, s), params=params,

@@ -11,6 +11,9 @@ any the file lacks. `scripts/train_shipped.py` writes these folders.
 
 from __future__ import annotations
 
+import fcntl
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -50,17 +53,30 @@ def write_test_labels(folder: Path, test) -> None:
     seeds = [int(i.rsplit("-", 1)[1]) for i in test.ids]
     cols = {"id": test.ids, "space": test.spaces, "seed": seeds, **{m: test.y[m] for m in test.y}}
     pq.write_table(pa.table(cols), folder / TEST_LABELS, compression="zstd", compression_level=COMPACT_LEVEL)
-    graphs = stored_test_graphs()
-    graphs.update(zip(test.ids, test.graphs, strict=True))
-    _write_test_graphs(graphs)
+    with _test_graphs_locked():  # trainers of several targets may run side by side on one checkout
+        graphs = stored_test_graphs()
+        graphs.update(zip(test.ids, test.graphs, strict=True))
+        _write_test_graphs(graphs)
+
+
+@contextmanager
+def _test_graphs_locked():
+    fd = os.open(PREDICTORS, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _write_test_graphs(graphs: dict) -> None:
     from perfsage.dataset.records import graph_table
     from perfsage.dataset.store import COMPACT_LEVEL
 
-    pq.write_table(graph_table(dict(sorted(graphs.items()))), TEST_GRAPHS, compression="zstd",
+    tmp = TEST_GRAPHS.with_suffix(".tmp")  # a reader never sees half a file
+    pq.write_table(graph_table(dict(sorted(graphs.items()))), tmp, compression="zstd",
                    compression_level=COMPACT_LEVEL)
+    os.replace(tmp, TEST_GRAPHS)
 
 
 def stored_test_graphs() -> dict:
