@@ -91,6 +91,9 @@ def main() -> None:
     ap.add_argument("--recalibrate", action="store_true",
                     help="keep the shipped weights; rewrite the training domain, the interval calibration and "
                          "the card")
+    ap.add_argument("--patience", type=int, default=PERFSAGE_HP["patience"],
+                    help="epochs without a better validation score before stopping; with a budget the schedule "
+                         "anneals to it, and stopping while the rate is still high can leave a worse model")
     ap.add_argument("--spaces", help="comma-separated spaces to train on (default: all the dataset holds)")
     ap.add_argument("--refresh-test-graphs", action="store_true",
                     help="only re-encode the shared test-graph file (after the graph encoding grows)")
@@ -132,7 +135,7 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
     else:
         partial = ROOT / "runs" / "shipped-partial" / target  # a killed run goes on from its last epoch
         est = PerfSAGE(SHIPPED[target], log=lambda r, t=target: print(t, r, flush=True),
-                       max_seconds=a.max_seconds, resume=partial, **PERFSAGE_HP)
+                       max_seconds=a.max_seconds, resume=partial, **{**PERFSAGE_HP, "patience": a.patience})
         t0 = time.time()
         est.fit(tr, va)
         seconds = max(time.time() - t0, est.history[-1]["seconds"])

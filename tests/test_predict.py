@@ -63,6 +63,26 @@ def test_batched_prediction_matches_one_at_a_time(u55):
             b.metrics["latency_ms"].value, rel=1e-5)
 
 
+def test_files_parsed_in_worker_processes_predict_as_in_this_one(u55, tmp_path):
+    files = []
+    for k in range(20):  # above ParallelEncoder.min_parallel: the pool runs
+        files.append(tmp_path / f"m{k:02d}.tflite")
+        files[-1].write_bytes(get_space(("kws", "classification")[k % 2]).synth(910_000 + k)[1])
+    files.append(DEMO.read_bytes())
+    pooled = u55.predict_many(files, batch_size=32, workers=2)
+    inline = u55.predict_many(files, batch_size=32, workers=1)
+    assert [p.to_dict() for p in pooled] == [p.to_dict() for p in inline]
+    assert [p.model for p in pooled] == [str(f) for f in files[:-1]] + ["<bytes 20>"]
+
+
+def test_a_bad_file_among_many_is_one_line_naming_it(tmp_path):
+    for k in range(20):
+        (tmp_path / f"m{k:02d}.tflite").write_bytes(DEMO.read_bytes())
+    (tmp_path / "m07.tflite").write_bytes(b"not a flatbuffer at all" * 10)
+    r = run_cli("predict", str(tmp_path))
+    assert r.returncode == 2 and "m07.tflite" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_domain_names_unseen_operators_and_out_of_range_features():
     small = [encode(load_graph(get_space("kws").synth(s)[1])) for s in range(3)]
     domain = fit_domain(small)

@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from perfsage.graph.batch import ParallelEncoder
 from perfsage.model.shipped import shipped_targets
-from perfsage.predict.predictor import DEFAULT_TARGET, Predictor, layer_metrics, model_files, prepare
+from perfsage.predict.predictor import DEFAULT_TARGET, Predictor, layer_metrics, model_files, prepare_many
 
 if TYPE_CHECKING:
     from perfsage.targets.base import Target
@@ -27,7 +28,7 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
                   batch_size: int = 256, device: str = "cpu") -> list[dict[str, Any]]:
     """One record per (model, target), grouped by target, in the JSON shape `perfsage predict --json`
     prints. Each file is parsed and encoded once, whatever the number of targets; progress(done, total)
-    counts (model, target) predictions."""
+    counts (model, target) predictions. Files are parsed in worker processes (one per core)."""
     files = model_files(paths)
     predictors = [Predictor.load(t, device) for t in resolve_targets(target)]
     per_target: list[list[dict[str, Any]]] = [[] for _ in predictors]
@@ -38,9 +39,10 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
             from perfsage.targets import get_target
         tools = [stack.enter_context(contextlib.closing(get_target(p.target))) if label else None
                  for p in predictors]
+        encoder = stack.enter_context(ParallelEncoder())
         for start in range(0, len(files), batch_size):
             batch = files[start:start + batch_size]
-            prepared = [prepare(str(f)) for f in batch]
+            prepared = prepare_many(batch, encoder)
             for records, predictor, tool in zip(per_target, predictors, tools, strict=True):
                 for f, p in zip(batch, predictor.predict_many(prepared, layers=per_layer), strict=True):
                     rec = p.to_dict(layers=per_layer)

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from perfsage.errors import PerfsageError
+from perfsage.graph.encode import current_features
 from perfsage.model.perfsage import PerfSAGE
 from perfsage.model.registry import load_estimator
 from perfsage.realdev.adapt import BaseView, base_view, check_method, fit_device
@@ -39,8 +40,10 @@ def scores(pred: np.ndarray, true: np.ndarray) -> dict:
 
 def pretrained_base(space: str, devices: list[str], seed: int = 0, max_seconds: float = 900,
                     cache: Path = Path("runs/realdev"), log=None):
-    """The multi-device base, trained once per (space, devices, seed, budget) and kept under `cache`."""
-    key = hashlib.sha256(f"{space}|{','.join(devices)}|{seed}|{max_seconds}|{PRETRAIN_HP}".encode()).hexdigest()[:10]
+    """The multi-device base, trained once per (space, devices, seed, budget, graph encoding) and kept
+    under `cache`: a base of an older encoding would read features this perfsage no longer computes."""
+    spec = f"{space}|{','.join(devices)}|{seed}|{max_seconds}|{PRETRAIN_HP}|{current_features()}"
+    key = hashlib.sha256(spec.encode()).hexdigest()[:10]
     path = cache / f"{space}-base-{key}"
     if (path / "config.json").is_file():
         return load_estimator(path), path
