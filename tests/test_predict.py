@@ -34,7 +34,10 @@ def test_top_level_import_and_prediction_shape(u55):
     assert p.target == "ethos-u55-128" and set(p.metrics) == set(PREDICTED_METRICS["ethos-u55-128"])
     for iv in p.metrics.values():
         assert 0 < iv.low < iv.value < iv.high  # every shipped predictor is calibrated
-    assert not p.ood, p.ood_reasons  # the demo is a KWS-space model: inside the training domain
+    # the demo is a KWS-space model, but the TF converter dropped its classifier's all-zero bias, and
+    # every fully connected layer of the training data has one: the per-op domain says so, and only that
+    assert p.ood_reasons == ["FULLY_CONNECTED bias bytes down to 0 at 1 layer (training min 8)",
+                             "FULLY_CONNECTED n inputs down to 2 at 1 layer (training min 3)"]
     graph = load_graph(DEMO)
     assert sorted(la.index for la in p.layers) == list(range(len(graph.nodes)))
     assert [la.op for la in sorted(p.layers, key=lambda la: la.index)] == [n.op for n in graph.nodes]
@@ -93,8 +96,34 @@ def test_domain_names_unseen_operators_and_out_of_range_features():
     assert any(r.startswith("operators never seen in training") and all(op in r for op in unseen)
                for r in reasons) if unseen else True
     assert any(r.startswith("model params") and "outside the training range" in r for r in reasons)
-    assert any(r.startswith("layer out c up to 1,280 at ") for r in reasons)
+    assert any(r.startswith("CONV_2D out c up to 1,280 at ") for r in reasons), reasons
     assert domain.check(small[0]) == []
+
+
+def test_domain_ranges_are_per_op_type(tmp_path):
+    """A fully connected layer without a bias lies inside the bias range that all nodes together span
+    (pools have none), but no training FULLY_CONNECTED had zero bias bytes."""
+    import dataclasses
+    import json
+
+    from perfsage.graph.encode import NODE_FEATURES, op_id
+    from perfsage.model.domain import TrainingDomain
+
+    small = [encode(load_graph(get_space("kws").synth(s)[1])) for s in range(3)]
+    domain = fit_domain(small)
+    e = dataclasses.replace(small[0], x=small[0].x.copy())
+    fc = np.flatnonzero(e.op == op_id("FULLY_CONNECTED"))
+    col = NODE_FEATURES.index("log_bias_bytes")
+    assert len(fc) and domain.node_ranges["log_bias_bytes"][0] == 0.0
+    e.x[fc, col] = 0.0
+    assert domain.check(e) == [f"FULLY_CONNECTED bias bytes down to 0 at {len(fc)} layer"
+                               f"{'s' if len(fc) > 1 else ''} (training min "
+                               f"{np.expm1(domain.op_node_ranges['FULLY_CONNECTED']['log_bias_bytes'][0]):.0f})"]
+    domain.save(tmp_path)  # a domain file from before per-op ranges still loads, and checks globally
+    d = json.loads((tmp_path / "domain.json").read_text())
+    del d["op_node_ranges"]
+    (tmp_path / "domain.json").write_text(json.dumps(d))
+    assert TrainingDomain.load(tmp_path).check(e) == []
 
 
 def test_conformal_bounds_cover_at_the_nominal_level():

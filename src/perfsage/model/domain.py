@@ -2,8 +2,10 @@
 
 A learned predictor interpolates; outside what it saw it may be far off with no warning, and the
 conformal interval (perfsage.model.calibration) no longer holds. So every checkpoint records the op
-types of its training graphs and the range of every graph-level and node-level feature, and a
-prediction names each way a model leaves that domain, in the feature's own units.
+types of its training graphs, the range of every graph-level feature and, per op type, the range of
+every node-level feature, and a prediction names each way a model leaves that domain, in the feature's
+own units. Per op type, because the ranges of all nodes together hide most of it: a fully connected
+layer without a bias, or a 7x7 depthwise kernel, lies inside the ranges that other ops span.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class TrainingDomain:
     graph_ranges: dict[str, tuple[float, float]]  # encoded graph feature -> (min, max)
     node_ranges: dict[str, tuple[float, float]]  # encoded node feature -> (min, max) over all nodes
     n_graphs: int
+    op_node_ranges: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # per op type
     _node_lo: np.ndarray = field(init=False, repr=False, compare=False)  # node_ranges as arrays, for check()
     _node_hi: np.ndarray = field(init=False, repr=False, compare=False)
     _node_cols: np.ndarray = field(init=False, repr=False, compare=False)  # their columns in today's encoding
@@ -35,6 +38,8 @@ class TrainingDomain:
     _graph_cols: np.ndarray = field(init=False, repr=False, compare=False)  # graph_ranges as arrays
     _graph_lo: np.ndarray = field(init=False, repr=False, compare=False)
     _graph_hi: np.ndarray = field(init=False, repr=False, compare=False)
+    _op_lo: np.ndarray = field(init=False, repr=False, compare=False)  # [OP_VOCAB, node cols]: op_node_ranges
+    _op_hi: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # by name: a domain fitted on an older encoding checks the features it knows
@@ -47,6 +52,16 @@ class TrainingDomain:
         object.__setattr__(self, "_graph_cols", np.array([GRAPH_FEATURES.index(n) for n in gnames], np.int64))
         for attr, k in (("_graph_lo", 0), ("_graph_hi", 1)):
             object.__setattr__(self, attr, np.array([self.graph_ranges[n][k] for n in gnames], np.float64))
+        # ops without ranges of their own (unseen: reported as such; or an older domain file) use the global
+        op_lo = np.repeat(self._node_lo[None], len(OP_VOCAB), 0)
+        op_hi = np.repeat(self._node_hi[None], len(OP_VOCAB), 0)
+        for op, ranges in self.op_node_ranges.items():
+            if op in OP_VOCAB:
+                i = OP_VOCAB.index(op)
+                op_lo[i] = [ranges.get(n, self.node_ranges[n])[0] for n in names]
+                op_hi[i] = [ranges.get(n, self.node_ranges[n])[1] for n in names]
+        object.__setattr__(self, "_op_lo", op_lo)
+        object.__setattr__(self, "_op_hi", op_hi)
 
     def check(self, g: EncodedGraph, ops: list[str] | None = None) -> list[str]:
         """Reasons the graph lies outside the domain (empty: inside). ops: the nodes' op names, if known."""
@@ -71,31 +86,33 @@ class TrainingDomain:
         x = g.x[:, self._node_cols]
         if not x.shape[0]:
             return reasons
-        # one vectorised pass finds the features outside; only those are put into words
-        outside = np.flatnonzero((x > self._node_hi + _TOL).any(0) | (x < self._node_lo - _TOL).any(0))
-        for k in outside:
+        # one vectorised pass finds the (node, feature) pairs outside their op's range; only those get words
+        lo, hi = self._op_lo[g.op], self._op_hi[g.op]
+        high, low = x > hi + _TOL, x < lo - _TOL
+        for k in np.flatnonzero(high.any(0) | low.any(0)):
             name = NODE_FEATURES[self._node_cols[k]]
-            lo, hi = self.node_ranges[name]
-            col = x[:, k]
-            high, low = col > hi + _TOL, col < lo - _TOL
-            if not (high.any() or low.any()):
-                continue
             prefix = next((p for p in _ONE_HOT if name.startswith(p)), None)
-            if prefix is not None:
-                reasons.append(f"{_ONE_HOT[prefix]} {name[len(prefix):].upper()} never seen in training "
-                               f"({_layers(int(high.sum()))})")
-                continue
-            if high.any():
-                reasons.append(f"layer {_label(name)} up to {_fmt(name, float(col[high].max()))} at "
-                               f"{_layers(int(high.sum()))} (training max {_fmt(name, hi)})")
-            if low.any():
-                reasons.append(f"layer {_label(name)} down to {_fmt(name, float(col[low].min()))} at "
-                               f"{_layers(int(low.sum()))} (training min {_fmt(name, lo)})")
+            for op_id in np.unique(g.op[high[:, k] | low[:, k]]):
+                rows = g.op == op_id
+                op = OP_VOCAB[op_id]
+                hk, lk = high[rows, k], low[rows, k]
+                col = x[rows, k]
+                if prefix is not None:
+                    reasons.append(f"{_ONE_HOT[prefix]} {name[len(prefix):].upper()} never seen on {op} in "
+                                   f"training ({_layers(int(hk.sum()))})")
+                    continue
+                if hk.any():
+                    reasons.append(f"{op} {_label(name)} up to {_fmt(name, float(col[hk].max()))} at "
+                                   f"{_layers(int(hk.sum()))} (training max {_fmt(name, float(hi[rows, k][0]))})")
+                if lk.any():
+                    reasons.append(f"{op} {_label(name)} down to {_fmt(name, float(col[lk].min()))} at "
+                                   f"{_layers(int(lk.sum()))} (training min {_fmt(name, float(lo[rows, k][0]))})")
         return reasons
 
     def save(self, folder: Path) -> None:
         write_json(Path(folder) / DOMAIN_FILE, {"n_graphs": self.n_graphs, "op_types": self.op_types,
-                                                "graph_ranges": self.graph_ranges, "node_ranges": self.node_ranges})
+                                                "graph_ranges": self.graph_ranges, "node_ranges": self.node_ranges,
+                                                "op_node_ranges": self.op_node_ranges})
 
     @classmethod
     def load(cls, folder: Path) -> TrainingDomain | None:
@@ -103,10 +120,13 @@ class TrainingDomain:
 
     @classmethod
     def _from_json(cls, d: dict) -> TrainingDomain | None:
-        if not set(d["graph_ranges"]) <= set(GRAPH_FEATURES) or not set(d["node_ranges"]) <= set(NODE_FEATURES):
+        per_op = d.get("op_node_ranges", {})
+        if not set(d["graph_ranges"]) <= set(GRAPH_FEATURES) or not set(d["node_ranges"]) <= set(NODE_FEATURES) \
+                or any(not set(r) <= set(NODE_FEATURES) for r in per_op.values()):
             return None  # names features this encoding lacks: no domain rather than a wrong one
         return cls(d["op_types"], {k: tuple(v) for k, v in d["graph_ranges"].items()},
-                   {k: tuple(v) for k, v in d["node_ranges"].items()}, d["n_graphs"])
+                   {k: tuple(v) for k, v in d["node_ranges"].items()}, d["n_graphs"],
+                   {op: {k: tuple(v) for k, v in r.items()} for op, r in per_op.items()})
 
 
 def fit_domain(graphs: list[EncodedGraph]) -> TrainingDomain:
@@ -116,10 +136,15 @@ def fit_domain(graphs: list[EncodedGraph]) -> TrainingDomain:
             ops[OP_VOCAB[i]] = ops.get(OP_VOCAB[i], 0) + 1
     gx = np.stack([g.g for g in graphs])
     nx = np.concatenate([g.x for g in graphs if g.x.shape[0]])
+    nop = np.concatenate([g.op for g in graphs if g.x.shape[0]])
+
+    def ranges(a: np.ndarray) -> dict[str, tuple[float, float]]:
+        return {n: (float(a[:, k].min()), float(a[:, k].max())) for k, n in enumerate(NODE_FEATURES)}
+
     return TrainingDomain(
         dict(sorted(ops.items())),
         {n: (float(gx[:, k].min()), float(gx[:, k].max())) for k, n in enumerate(GRAPH_FEATURES)},
-        {n: (float(nx[:, k].min()), float(nx[:, k].max())) for k, n in enumerate(NODE_FEATURES)}, len(graphs))
+        ranges(nx), len(graphs), {OP_VOCAB[i]: ranges(nx[nop == i]) for i in np.unique(nop)})
 
 
 def _layers(n: int) -> str:
