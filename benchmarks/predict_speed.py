@@ -6,8 +6,9 @@ Models: fresh samples of the four task spaces (seeds 10,000,000+, outside the tr
 .tflite files. Measured in one run on the same machine:
 - Vela: `ethosu.vela.vela.main` in-process over the files one after another (its best case: no process
   start-up per model), Ethos-U55-128 with the target's system config and memory mode, no extra reports.
-- perfsage file -> prediction: `Predictor.predict_many(paths)`: read, parse, featurise, encode, batched
-  network, intervals and OOD checks (without and with the per-layer breakdown).
+- perfsage file -> prediction: `Predictor.predict_many(paths, workers=--workers)`: read, parse,
+  featurise, encode (in --workers processes, default one per core), batched network, intervals and OOD
+  checks (without and with the per-layer breakdown).
 - perfsage graph -> prediction: the same on already-encoded graphs (what a search loop that keeps its
   candidates as graphs pays).
 Each perfsage timing is the best of 3 repeats after a warm-up; Vela is timed once over its models (it is
@@ -76,6 +77,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=64, help="graphs per network call")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes parsing files")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,8 +95,10 @@ def main() -> None:
         encoded = [encode(load_graph(f)) for f in files]
         bs = a.batch_size
         rows = [
-            ("file -> prediction", best_rate(lambda: p.predict_many(paths, layers=False, batch_size=bs), len(paths))),
-            ("file -> prediction + per-layer", best_rate(lambda: p.predict_many(paths, batch_size=bs), len(paths))),
+            ("file -> prediction", best_rate(lambda: p.predict_many(paths, layers=False, batch_size=bs,
+                                                                    workers=a.workers), len(paths))),
+            ("file -> prediction + per-layer", best_rate(lambda: p.predict_many(paths, batch_size=bs,
+                                                                                workers=a.workers), len(paths))),
             ("graph -> prediction", best_rate(lambda: p.predict_many(encoded, layers=False, batch_size=bs),
                                               len(encoded))),
             ("graph -> prediction + per-layer", best_rate(lambda: p.predict_many(encoded, batch_size=bs),
@@ -108,7 +112,7 @@ def main() -> None:
     publish("predict_speed" if a.device == "cpu" else f"predict_speed_{a.device.split(':')[0]}",
             "Prediction speed against Vela",
             f"`benchmarks/predict_speed.py --models {a.models} --vela-models {a.vela_models} --threads {a.threads} "
-            f"--device {a.device} --batch-size {a.batch_size}` "
+            f"--device {a.device} --batch-size {a.batch_size} --workers {a.workers}` "
             f"on {platform.machine()} ({os.cpu_count()} cores, Python {platform.python_version()}, torch "
             f"{torch.__version__}, {a.threads} torch threads): {a.models} fresh models of the four task spaces "
             f"(seeds 10,000,000+); Vela compiled every {step}th of them ({a.vela_models}). Same run, same machine; "

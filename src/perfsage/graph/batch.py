@@ -7,6 +7,7 @@ workers import only perfsage.graph (no torch), start once per encoder and return
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
 import os
 from collections.abc import Sequence
@@ -61,3 +62,21 @@ class ParallelEncoder:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_SHARED: dict[int, ParallelEncoder] = {}
+
+
+def shared_encoder(workers: int | None = None) -> ParallelEncoder:
+    """One encoder per worker count for the whole process, its pool started on first use and kept: a
+    search loop or a service calls predict_many many times, and a fresh pool costs ~1 s each time."""
+    n = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    if n not in _SHARED:
+        _SHARED[n] = ParallelEncoder(n)
+    return _SHARED[n]
+
+
+@atexit.register
+def _close_shared() -> None:
+    for enc in _SHARED.values():
+        enc.close()

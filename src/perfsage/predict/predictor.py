@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from perfsage.errors import PerfsageError
-from perfsage.graph.batch import ParallelEncoder
+from perfsage.graph.batch import ParallelEncoder, shared_encoder
 from perfsage.graph.encode import OP_VOCAB, EncodedGraph
 from perfsage.graph.ir import Graph
 from perfsage.model.calibration import Calibration
@@ -158,18 +158,20 @@ class Predictor:
 
     def predict_many(self, models: Sequence[ModelInput | PreparedModel], layers: bool = True,
                      batch_size: int = 64, progress: Callable[[int], None] | None = None,
-                     workers: int | None = None) -> list[Prediction]:
-        """Batched: models are parsed and encoded (unless already prepared; files and bytes in `workers`
-        processes, default one per core), then predicted batch_size at a time (on 2 CPU cores 16-64 graphs
-        per network call ran ~10% faster than 256: the activations stay in cache; a GPU wants thousands).
-        progress(n) is called with the number of models finished so far."""
+                     workers: int = 1) -> list[Prediction]:
+        """Batched: models are parsed and encoded (unless already prepared), then predicted batch_size at
+        a time (on 2 CPU cores 16-64 graphs per network call ran ~10% faster than 256: the activations
+        stay in cache; a GPU wants thousands). workers > 1 parses files and bytes in that many processes,
+        a pool kept for the process (1.7x on 2 cores); like any spawned pool it needs the calling script's
+        `if __name__ == "__main__":` guard, so it is asked for, not the default. progress(n) is called
+        with the number of models finished."""
         out: list[Prediction] = []
-        with ParallelEncoder(workers) as encoder:
-            for start in range(0, len(models), batch_size):
-                prepared = prepare_many(models[start:start + batch_size], encoder, first=start)
-                out.extend(self._predict_prepared(prepared, layers))
-                if progress is not None:
-                    progress(len(out))
+        encoder = shared_encoder(workers)
+        for start in range(0, len(models), batch_size):
+            prepared = prepare_many(models[start:start + batch_size], encoder, first=start)
+            out.extend(self._predict_prepared(prepared, layers))
+            if progress is not None:
+                progress(len(out))
         return out
 
     def _predict_prepared(self, prepared: list[PreparedModel], layers: bool) -> list[Prediction]:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perfsage.graph.batch import ParallelEncoder
+from perfsage.graph.batch import shared_encoder
 from perfsage.model.shipped import shipped_targets
 from perfsage.predict.predictor import DEFAULT_TARGET, Predictor, layer_metrics, model_files, prepare_many
 
@@ -25,10 +25,10 @@ def resolve_targets(target: str) -> list[str]:
 
 def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARGET, per_layer: bool = False,
                   label: bool = False, progress: Callable[[int, int], None] | None = None,
-                  batch_size: int = 256, device: str = "cpu") -> list[dict[str, Any]]:
+                  batch_size: int = 256, device: str = "cpu", workers: int | None = None) -> list[dict[str, Any]]:
     """One record per (model, target), grouped by target, in the JSON shape `perfsage predict --json`
     prints. Each file is parsed and encoded once, whatever the number of targets; progress(done, total)
-    counts (model, target) predictions. Files are parsed in worker processes (one per core)."""
+    counts (model, target) predictions. Files are parsed in worker processes (default one per core)."""
     files = model_files(paths)
     predictors = [Predictor.load(t, device) for t in resolve_targets(target)]
     per_target: list[list[dict[str, Any]]] = [[] for _ in predictors]
@@ -39,7 +39,7 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
             from perfsage.targets import get_target
         tools = [stack.enter_context(contextlib.closing(get_target(p.target))) if label else None
                  for p in predictors]
-        encoder = stack.enter_context(ParallelEncoder())
+        encoder = shared_encoder(workers)
         for start in range(0, len(files), batch_size):
             batch = files[start:start + batch_size]
             prepared = prepare_many(batch, encoder)
