@@ -136,6 +136,7 @@ def node_features(graph: Graph, node: Node, live: int = 0) -> NodeFeatures:
     macs = count_macs(graph, node, s)
     kh, kw = _kernel(node, s, w)
     sh, sw = int(opts.get("stride_h", 1)) or 1, int(opts.get("stride_w", 1)) or 1
+    dh, dw = int(opts.get("dilation_h", 1)), int(opts.get("dilation_w", 1))
     groups = 1
     if s.kind == "conv" and w is not None and data_in is not None and w.shape and data_in.shape:
         groups = max(data_in.shape[-1] // max(w.shape[-1], 1), 1)
@@ -153,9 +154,8 @@ def node_features(graph: Graph, node: Node, live: int = 0) -> NodeFeatures:
         stride_h=sh, stride_w=sw,
         padding=str(opts.get("padding", "")),
         pads_input=pads_input(s.kind, data_in.shape if data_in is not None else (),
-                              out_t.shape if out_t is not None else (), (kh, kw), (sh, sw),
-                              (int(opts.get("dilation_h", 1)), int(opts.get("dilation_w", 1)))),
-        dilation_h=int(opts.get("dilation_h", 1)), dilation_w=int(opts.get("dilation_w", 1)),
+                              out_t.shape if out_t is not None else (), (kh, kw), (sh, sw), (dh, dw)),
+        dilation_h=dh, dilation_w=dw,
         depth_multiplier=int(opts.get("depth_multiplier", 0)), groups=groups,
         macs=macs, elementwise_ops=elementwise_ops(graph, node, s), params=params,
         weight_bytes=weight_bytes, bias_bytes=bias_bytes, input_bytes=in_bytes, output_bytes=out_bytes,

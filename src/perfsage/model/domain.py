@@ -31,30 +31,26 @@ class TrainingDomain:
     node_ranges: dict[str, tuple[float, float]]  # encoded node feature -> (min, max) over all nodes
     n_graphs: int
     op_node_ranges: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # per op type
-    _node_lo: np.ndarray = field(init=False, repr=False, compare=False)  # node_ranges as arrays, for check()
-    _node_hi: np.ndarray = field(init=False, repr=False, compare=False)
     _node_cols: np.ndarray = field(init=False, repr=False, compare=False)  # their columns in today's encoding
     _seen_op: np.ndarray = field(init=False, repr=False, compare=False)  # OP_VOCAB index -> in op_types
     _graph_cols: np.ndarray = field(init=False, repr=False, compare=False)  # graph_ranges as arrays
     _graph_lo: np.ndarray = field(init=False, repr=False, compare=False)
     _graph_hi: np.ndarray = field(init=False, repr=False, compare=False)
-    _op_lo: np.ndarray = field(init=False, repr=False, compare=False)  # [OP_VOCAB, node cols]: op_node_ranges
+    _op_lo: np.ndarray = field(init=False, repr=False, compare=False)  # [OP_VOCAB, node cols], for check()
     _op_hi: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # by name: a domain fitted on an older encoding checks the features it knows
         names = [n for n in NODE_FEATURES if n in self.node_ranges]
         object.__setattr__(self, "_node_cols", np.array([NODE_FEATURES.index(n) for n in names], np.int64))
-        for attr, k in (("_node_lo", 0), ("_node_hi", 1)):
-            object.__setattr__(self, attr, np.array([self.node_ranges[n][k] for n in names], np.float32))
         object.__setattr__(self, "_seen_op", np.array([op in self.op_types for op in OP_VOCAB]))
         gnames = [n for n in GRAPH_FEATURES if n in self.graph_ranges]
         object.__setattr__(self, "_graph_cols", np.array([GRAPH_FEATURES.index(n) for n in gnames], np.int64))
         for attr, k in (("_graph_lo", 0), ("_graph_hi", 1)):
             object.__setattr__(self, attr, np.array([self.graph_ranges[n][k] for n in gnames], np.float64))
         # ops without ranges of their own (unseen: reported as such; or an older domain file) use the global
-        op_lo = np.repeat(self._node_lo[None], len(OP_VOCAB), 0)
-        op_hi = np.repeat(self._node_hi[None], len(OP_VOCAB), 0)
+        op_lo = np.repeat(np.array([[self.node_ranges[n][0] for n in names]], np.float32), len(OP_VOCAB), 0)
+        op_hi = np.repeat(np.array([[self.node_ranges[n][1] for n in names]], np.float32), len(OP_VOCAB), 0)
         for op, ranges in self.op_node_ranges.items():
             if op in OP_VOCAB:
                 i = OP_VOCAB.index(op)

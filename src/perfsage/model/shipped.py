@@ -99,10 +99,11 @@ def refresh_test_graphs(workers: int | None = None) -> int:
 
     ids = sorted({i for t in shipped_targets() for i in pq.read_table(predictor_dir(t) / TEST_LABELS,
                                                                        columns=["id"]).column("id").to_pylist()})
-    graphs = stored_test_graphs()
-    missing = [i for i in ids if i not in graphs]
-    graphs.update(regenerate_graphs(missing, workers=workers) if missing else {})
-    _write_test_graphs({i: graphs[i] for i in ids})
+    with _test_graphs_locked():
+        graphs = stored_test_graphs()
+        missing = [i for i in ids if i not in graphs]
+        graphs.update(regenerate_graphs(missing, workers=workers) if missing else {})
+        _write_test_graphs({i: graphs[i] for i in ids})
     return len(ids)
 
 

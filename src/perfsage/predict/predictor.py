@@ -96,7 +96,7 @@ def prepare_many(models: Sequence[ModelInput | PreparedModel], encoder: Parallel
     """Files and bytes are parsed and encoded by encoder (in worker processes when it has them);
     first: the number of models[0] among the unnamed inputs."""
     todo = [k for k, x in enumerate(models) if not isinstance(x, PreparedModel | EncodedGraph)]
-    done = (encoder or ParallelEncoder(1)).map([models[k] for k in todo])
+    done = (encoder or shared_encoder(1)).map([models[k] for k in todo])
     out: list[PreparedModel] = []
     parsed = dict(zip(todo, done, strict=True))
     for k, x in enumerate(models):
