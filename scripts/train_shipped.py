@@ -60,7 +60,7 @@ def card(target: str, info: dict, scores: dict, prov: dict) -> str:
 - **Model**: {info['grouping']} PerfSAGE network(s), hidden {info['hp']['hidden']}, {info['hp']['layers']} layers;
   batch {info['hp']['batch_size']}, peak learning rate {info['hp']['lr']}, early stopping on validation MAPE.
 - **Training**: {info['train_seconds']:.0f} s on {info['trained_on']}, PyTorch {info['torch']}, {info['epochs']}
-  epochs.
+  epochs{warm_started(info)}.
 - **Test scores** (MAPE/RMSPE in %, accuracies as fractions), scored on {platform.machine()} CPU:
 
 | metric | unit | MAPE | RMSPE | ±5% | ±10% | Spearman |
@@ -82,6 +82,16 @@ training range) errors grow; `docs/results/accuracy.md` has the leave-one-space-
 """
 
 
+def warm_started(info: dict) -> str:
+    """The card's account of the earlier trainings a warm-started predictor continues."""
+    stages = info.get("warm_start", [])
+    if not stages:
+        return ""
+    text = "; ".join(f"{st['train_seconds']:.0f} s on {st['trained_on']}, {st['epochs']} epochs, "
+                     f"{st['n_train']:,} training models ({', '.join(st.get('spaces', []))})" for st in stages)
+    return f", warm-started (lr {info['hp']['lr']}) from the predictor trained before: {text}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(ROOT / "data" / "edgedlperf"))
@@ -95,6 +105,10 @@ def main() -> None:
                     help="epochs without a better validation score before stopping; with a budget the schedule "
                          "anneals to it, and stopping while the rate is still high can leave a worse model")
     ap.add_argument("--spaces", help="comma-separated spaces to train on (default: all the dataset holds)")
+    ap.add_argument("--warm-start", action="store_true",
+                    help="start from the shipped weights, normalisation and offsets and train on the (grown) "
+                         "dataset for --max-seconds: new spaces for the price of a fine-tune, not a retrain")
+    ap.add_argument("--lr", type=float, default=PERFSAGE_HP["lr"], help="peak learning rate")
     ap.add_argument("--refresh-test-graphs", action="store_true",
                     help="only re-encode the shared test-graph file (after the graph encoding grows)")
     a = ap.parse_args()
@@ -135,9 +149,14 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
     else:
         partial = ROOT / "runs" / "shipped-partial" / target  # a killed run goes on from its last epoch
         est = PerfSAGE(SHIPPED[target], log=lambda r, t=target: print(t, r, flush=True),
-                       max_seconds=a.max_seconds, resume=partial, **{**PERFSAGE_HP, "patience": a.patience})
+                       max_seconds=a.max_seconds, resume=partial,
+                       **{**PERFSAGE_HP, "patience": a.patience, "lr": a.lr})
+        init, before = None, None
+        if a.warm_start:
+            init = load_estimator(PREDICTORS / target)
+            before = json.loads((PREDICTORS / target / "training.json").read_text())
         t0 = time.time()
-        est.fit(tr, va)
+        est.fit(tr, va, init=init)
         seconds = max(time.time() - t0, est.history[-1]["seconds"])
         trained_on = (f"{torch.cuda.get_device_name()} (CUDA), {torch.get_num_threads()} CPU threads"
                       if torch.cuda.is_available() else f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
@@ -155,6 +174,10 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
             "hp": {k: est.members[0].hp[k] for k in ("hidden", "layers", "batch_size", "lr")},
             "train_seconds": round(seconds, 1), "trained_on": trained_on, "epochs": epochs,
             "torch": torch.__version__, "spaces": sorted(set(tr.spaces))}
+    if not a.adopt and a.warm_start:
+        prior = before.get("warm_start", [])  # a chain of warm starts keeps every earlier stage
+        info["warm_start"] = [*prior, {k: before[k] for k in ("data_hash", "n_train", "train_seconds", "trained_on",
+                                                              "epochs", "spaces") if k in before}]
     return est, info
 
 if __name__ == "__main__":

@@ -225,3 +225,24 @@ def test_a_trained_checkpoint_serves_predictions_with_intervals(data, tmp_path):
         assert v["low"] == pytest.approx(v["value"] * np.exp(lo)) and v["high"] == pytest.approx(
             v["value"] * np.exp(hi)) and v["low"] < v["high"]
     assert rec["layers"] and "latency_ms" in rec["layers"][0]
+
+
+def test_a_warm_start_carries_the_network_over_and_then_trains_it(graphset):
+    """Warm start (new spaces without a retrain): with no epochs the new fit is the old network
+    exactly (weights, normalisation and offsets, not refitted to the new data); with epochs it moves
+    from there; a network of another shape is refused."""
+    from perfsage.model.perfsage import PerfSAGE
+
+    torch.set_num_threads(1)
+    train, val, test = split_graphset(graphset, "random")
+    hp = {"batch_size": 16, "hidden": 32, "layers": 2, "patience": 100}
+    old = PerfSAGE(METRICS, epochs=4, **hp).fit(val, None)  # trained on other data than the warm fit's
+    frozen = PerfSAGE(METRICS, epochs=0, **hp).fit(train, val, init=old)
+    before, after = old.predict(test.graphs), frozen.predict(test.graphs)
+    for m in METRICS:
+        np.testing.assert_array_equal(after[m], before[m])
+    assert frozen.members[0].y_offset == old.members[0].y_offset
+    moved = PerfSAGE(METRICS, epochs=2, **hp).fit(train, val, init=old)
+    assert any(not np.allclose(moved.predict(test.graphs)[m], before[m]) for m in METRICS)
+    with pytest.raises(ValueError, match="same metrics"):
+        PerfSAGE(METRICS, epochs=1, **{**hp, "hidden": 16}).fit(train, val, init=old)

@@ -238,11 +238,22 @@ class PerfSAGENetModel:
                 loss = loss + self.hp["layer_weight"] * sum(terms)
         return loss, pred
 
-    def fit(self, train, val=None) -> PerfSAGENetModel:
+    def fit(self, train, val=None, init: PerfSAGENetModel | None = None) -> PerfSAGENetModel:
+        """init: a trained network of the same shape to start from (warm start: its weights, feature
+        normalisation and target offsets carry over, so new data refines it rather than retraining)."""
         torch.manual_seed(self.hp["seed"])
-        self.norm = normalisation(train.graphs, self.cols)
-        self.y_offset = {m: float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics}
-        self.net = self._net().to(self.device)
+        if init is None:
+            self.norm = normalisation(train.graphs, self.cols)
+            self.y_offset = {m: float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics}
+            self.net = self._net().to(self.device)
+        else:
+            same = (init.metrics, init.features, init.hp["hidden"], init.hp["layers"]) == \
+                (self.metrics, self.features, self.hp["hidden"], self.hp["layers"])
+            if not same:
+                raise ValueError("a warm start needs a network with the same metrics, features and shape")
+            self.norm, self.y_offset = dict(init.norm), dict(init.y_offset)
+            self.net = self._net().to(self.device)
+            self.net.load_state_dict(init.net.state_dict())
 
         graph_y = self._targets(train, list(range(len(train))))
         node_y = self._node_targets(train)  # per graph, computed once: a Python loop per batch cost ~40%
@@ -256,7 +267,8 @@ class PerfSAGENetModel:
             else None
         from perfsage.model.data import fit_key
 
-        key = f"{self.metrics}|{fit_key(train, val)}|{self.features}" if self.resume else ""
+        warm = f"|warm:{sum(float(v.sum()) for v in init.net.state_dict().values()):.6g}" if init else ""
+        key = f"{self.metrics}|{fit_key(train, val)}|{self.features}{warm}" if self.resume else ""
         self.history = train_loop(self.net, len(train), self.hp, batch_loss, score, self.log,
                                   self.hp["weight_decay"], self.resume, key)
         return self
@@ -403,14 +415,17 @@ class PerfSAGE:
     def history(self) -> list[dict]:
         return [rec for m in self.members for rec in m.history]
 
-    def fit(self, train, val=None) -> PerfSAGE:
+    def fit(self, train, val=None, init: PerfSAGE | None = None) -> PerfSAGE:
+        """init: a trained PerfSAGE with the same metric groups to warm-start every network from."""
+        if init is not None and init.groups != self.groups:
+            raise ValueError(f"a warm start needs the same metric groups ({init.groups} != {self.groups})")
         budget = self.hp.get("max_seconds") or 0.0
         self.members = []
         for k, group in enumerate(self.groups):
             hp = dict(self.hp, max_seconds=budget / len(self.groups)) if budget else dict(self.hp)
             member = PerfSAGENetModel(group, log=lambda rec, g=group: self.log({"metrics": g, **rec}),
                                       resume=self.resume / f"member{k}.pt" if self.resume else None, **hp)
-            self.members.append(member.fit(train, val))
+            self.members.append(member.fit(train, val, init.members[k] if init is not None else None))
         return self
 
     def predict_with_layers(self, graphs, layers: bool = True, batch_size: int = 256

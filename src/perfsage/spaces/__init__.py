@@ -19,6 +19,7 @@ _REGISTRY: dict[str, str] = {
     "nasbench201": "perfsage.spaces.nasbench201:NASBench201Space",
     "fbnet": "perfsage.spaces.fbnet:FBNetSpace",
     "mixed": "perfsage.spaces.mixed:MixedBlocksSpace",
+    "converter": "perfsage.spaces.converter:ConverterStyleSpace",
 }
 TASK_SPACES = ("classification", "detection", "kws", "segmentation")
 

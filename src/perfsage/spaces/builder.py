@@ -133,6 +133,16 @@ class ModelBuilder:
                         b_scale, np.zeros(channels, np.int64), 0)
         return w, b
 
+    # ---------------------------------------------------------------- style
+    def fuses(self, op: str, act: str) -> bool:
+        """Whether `op` carries activation `act` fused (always, here) or is followed by a standalone
+        activation operator; `perfsage.spaces.converter` varies this per layer."""
+        return True
+
+    def has_bias(self, op: str) -> bool:
+        """Whether `op` gets a bias tensor (always, here); the TF converter drops all-zero biases."""
+        return True
+
     # ---------------------------------------------------------------- layers
     def input(self, shape: Sequence[int], q: QParams = Q.INPUT, name: str = "input") -> Act:
         shape = tuple(int(d) for d in shape)
@@ -148,12 +158,14 @@ class ModelBuilder:
             parts = self.split(x, groups)
             outs = [self.conv2d(p, filters // groups, kernel, stride, padding, act, dilation) for p in parts]
             return self.concat(outs, axis=3)
+        if act != "NONE" and not self.fuses("CONV_2D", act):
+            return self.activation(self.conv2d(x, filters, kernel, stride, padding, "NONE", dilation), act)
         kh, kw = _pair(kernel)
         sh, sw = _pair(stride)
         n, h, w, c = x.shape
         oh, ow = conv_out(h, kh, sh, padding, dilation), conv_out(w, kw, sw, padding, dilation)
         name = self._name("conv")
-        wt, b = self._weights((filters, kh, kw, c), filters, kh * kw * c, 0, name, x)
+        wt, b = self._weights((filters, kh, kw, c), filters, kh * kw * c, 0, name, x, self.has_bias("CONV_2D"))
         y = self._act((n, oh, ow, filters), Q.FUSED[act], name)
         self._op("CONV_2D", [x.index, wt, b], [y.index], "Conv2DOptions", {
             "padding": padding, "stride_h": sh, "stride_w": sw, "dilation_h": dilation,
@@ -162,13 +174,15 @@ class ModelBuilder:
 
     def depthwise(self, x: Act, kernel: int | Sequence[int] = 3, stride: int | Sequence[int] = 1,
                   padding: str = "SAME", act: str = "NONE", multiplier: int = 1, dilation: int = 1) -> Act:
+        if act != "NONE" and not self.fuses("DEPTHWISE_CONV_2D", act):
+            return self.activation(self.depthwise(x, kernel, stride, padding, "NONE", multiplier, dilation), act)
         kh, kw = _pair(kernel)
         sh, sw = _pair(stride)
         n, h, w, c = x.shape
         oc = c * multiplier
         oh, ow = conv_out(h, kh, sh, padding, dilation), conv_out(w, kw, sw, padding, dilation)
         name = self._name("depthwise")
-        wt, b = self._weights((1, kh, kw, oc), oc, kh * kw, 3, name, x)
+        wt, b = self._weights((1, kh, kw, oc), oc, kh * kw, 3, name, x, self.has_bias("DEPTHWISE_CONV_2D"))
         y = self._act((n, oh, ow, oc), Q.FUSED[act], name)
         self._op("DEPTHWISE_CONV_2D", [x.index, wt, b], [y.index], "DepthwiseConv2DOptions", {
             "padding": padding, "stride_h": sh, "stride_w": sw, "depth_multiplier": multiplier,
@@ -191,10 +205,12 @@ class ModelBuilder:
         return y
 
     def fully_connected(self, x: Act, units: int, act: str = "NONE") -> Act:
+        if act != "NONE" and not self.fuses("FULLY_CONNECTED", act):
+            return self.activation(self.fully_connected(x, units), act)
         fan_in = x.shape[-1]
         batch = int(np.prod(x.shape)) // fan_in
         name = self._name("fc")
-        wt, b = self._weights((units, fan_in), units, fan_in, 0, name, x)
+        wt, b = self._weights((units, fan_in), units, fan_in, 0, name, x, self.has_bias("FULLY_CONNECTED"))
         y = self._act((batch, units), Q.FUSED[act], name)
         self._op("FULLY_CONNECTED", [x.index, wt, b], [y.index], "FullyConnectedOptions",
                  {"fused_activation": act})

@@ -1,0 +1,95 @@
+"""The converter-style space: other spaces' architectures with standalone activations, bias-less fully
+connected layers and activated transposed convolutions; deterministic, valid under LiteRT, Vela and
+TFLite Micro, and the canonical builders' bytes unchanged by the hooks it uses."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from perfsage.graph import load_graph
+from perfsage.spaces import TASK_SPACES, ArchSpec, get_space, space_names
+from perfsage.spaces.converter import ConverterStyleSpace
+from perfsage.spaces.validate import spec_errors
+from perfsage.targets import get_target
+from perfsage.targets.gates import litert_invoke, tflm_invoke
+
+
+@pytest.fixture(scope="module")
+def space():
+    return get_space("converter")
+
+
+def _styled(space, base: str, base_seed: int, **style) -> ArchSpec:
+    arch = {"base": {"space": base, "arch": get_space(base).sample(base_seed).arch}, "base_seed": base_seed,
+            "unfuse_p": 0.0, "drop_fc_bias_p": 0.0, "tconv_act": "NONE", "style_seed": 1, **style}
+    return ArchSpec(space.name, arch)
+
+
+def test_registered_not_a_task_space_and_deterministic(space):
+    assert "converter" in space_names() and "converter" not in TASK_SPACES
+    assert isinstance(space, ConverterStyleSpace) and space.size_log10() > 20
+    for seed in (0, 3):
+        a, d = space.synth(seed)
+        assert space.build(ArchSpec.from_json(a.to_json()), seed) == d
+        assert a.arch["base_seed"] >= 1 << 20  # never a seed the base space's own rows use
+    assert len({space.sample(s).to_json() for s in range(50)}) == 50
+
+
+def test_no_style_is_the_base_model_byte_for_byte(space):
+    """With every share 0 the hooks change nothing: the same bytes as the base space builds (up to
+    the description string naming the space)."""
+    for base, seed in (("mixed", 4), ("kws", 2)):
+        plain = get_space(base).build(get_space(base).sample(seed), 7)
+        styled = space.build(_styled(space, base, seed), 7)
+        assert len(load_graph(plain).nodes) == len(load_graph(styled).nodes)
+        assert [n.op for n in load_graph(plain).nodes] == [n.op for n in load_graph(styled).nodes]
+
+
+def test_unfused_activations_and_bias_less_fc(space):
+    mlp_seed = next(s for s in range(50) if get_space("mixed").sample(s).arch["kind"] == "mlp")
+    plain = load_graph(space.build(_styled(space, "mixed", mlp_seed), 0))
+    styled = load_graph(space.build(_styled(space, "mixed", mlp_seed, unfuse_p=1.0, drop_fc_bias_p=1.0), 0))
+    fc = [n for n in styled.nodes if n.op == "FULLY_CONNECTED"]
+    assert fc and all(n.inputs[2] == -1 and n.options["fused_activation"] == "NONE" for n in fc)
+    fused = sum(n.options.get("fused_activation") == "RELU" for n in plain.nodes)
+    assert fused > 0 and Counter(n.op for n in styled.nodes)["RELU"] == fused
+    assert spec_errors(styled_bytes := space.build(_styled(space, "mixed", mlp_seed, unfuse_p=1.0,
+                                                           drop_fc_bias_p=1.0), 0)) == []
+    assert litert_invoke(styled_bytes) == "ok"
+
+
+def test_transposed_convolutions_get_the_activation(space):
+    seg = get_space("segmentation")
+    seed = next(s for s in range(200) if any(lv["up"] == "tconv" for lv in seg.sample(s).arch["decoder"]))
+    g = load_graph(space.build(_styled(space, "segmentation", seed, tconv_act="RELU"), 0))
+    consumers = [m.op for n in g.nodes if n.op == "TRANSPOSE_CONV"
+                 for m in g.nodes if n.outputs[0] in m.inputs]
+    assert consumers and set(consumers) == {"RELU"}, consumers
+
+
+def test_twenty_seeds_pass_spec_and_litert(space):
+    bases = set()
+    for seed in range(20):
+        arch, data = space.synth(seed)
+        bases.add(arch.arch["base"]["space"])
+        assert spec_errors(data) == [], seed
+        assert litert_invoke(data) == "ok", (seed, arch.to_json())
+    assert len(bases) >= 4
+
+
+@pytest.mark.slow
+def test_twenty_seeds_compile_with_vela_and_run_on_tflm(space, tmp_path):
+    vela, tflm = get_target("ethos-u55-128"), get_target("mcu-tflm")
+    try:
+        for seed in range(20):
+            arch, data = space.synth(seed)
+            assert vela.measure(data).metrics["cpu_ops"] == 0, (seed, arch.to_json())
+            assert tflm.measure(data).metrics["arena_kib"] > 0, (seed, arch.to_json())
+            path = tmp_path / f"{seed}.tflite"
+            path.write_bytes(data)
+            assert tflm_invoke(path) == "ok", (seed, arch.to_json())
+    finally:
+        vela.close()
+        tflm.close()
