@@ -41,6 +41,26 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
                           timeout=timeout, env=env)
 
 
+def assert_runs_on_npu_and_mcu(space, seeds, tmp_path: Path) -> None:
+    """Every seed's model compiles with Vela with no CPU fallback, gets a TFLite Micro arena and runs
+    on TFLite Micro (in its isolated gate)."""
+    from perfsage.targets import get_target
+    from perfsage.targets.gates import tflm_invoke
+
+    vela, tflm = get_target("ethos-u55-128"), get_target("mcu-tflm")
+    try:
+        for seed in seeds:
+            arch, data = space.synth(seed)
+            assert vela.measure(data).metrics["cpu_ops"] == 0, (seed, arch.to_json())
+            assert tflm.measure(data).metrics["arena_kib"] > 0, (seed, arch.to_json())
+            path = tmp_path / f"{seed}.tflite"
+            path.write_bytes(data)
+            assert tflm_invoke(path) == "ok", (seed, arch.to_json())
+    finally:
+        vela.close()
+        tflm.close()
+
+
 @pytest.fixture(scope="session")
 def mobilenet_path() -> Path:
     return TF_FIXTURES / "mobilenetv2_int8.tflite"

@@ -8,13 +8,13 @@ from collections import Counter
 
 import pytest
 
+from conftest import assert_runs_on_npu_and_mcu
 from perfsage.graph import load_graph
 from perfsage.graph.features import featurise
 from perfsage.spaces import TASK_SPACES, ArchSpec, get_space, space_names
 from perfsage.spaces.mixed import FAMILIES, MAX_MACS, MAX_PARAMS, arch_tally
 from perfsage.spaces.validate import spec_errors
-from perfsage.targets import get_target
-from perfsage.targets.gates import litert_invoke, tflm_invoke
+from perfsage.targets.gates import litert_invoke
 
 COVERAGE_SEEDS = range(40)
 REQUIRED_OPS = {"MAX_POOL_2D", "SPLIT", "TRANSPOSE", "CONCATENATION", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D",
@@ -78,15 +78,4 @@ def test_twenty_seeds_pass_spec_and_litert(coverage_models):
 
 @pytest.mark.slow
 def test_thirty_seeds_compile_with_vela_and_run_on_tflm(space, tmp_path):
-    vela, tflm = get_target("ethos-u55-128"), get_target("mcu-tflm")
-    try:
-        for seed in range(200, 230):
-            arch, data = space.synth(seed)
-            assert vela.measure(data).metrics["cpu_ops"] == 0, (seed, arch.to_json())
-            assert tflm.measure(data).metrics["arena_kib"] > 0, (seed, arch.to_json())
-            path = tmp_path / f"{seed}.tflite"
-            path.write_bytes(data)
-            assert tflm_invoke(path) == "ok", (seed, arch.to_json())
-    finally:
-        vela.close()
-        tflm.close()
+    assert_runs_on_npu_and_mcu(space, range(200, 230), tmp_path)
