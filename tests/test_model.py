@@ -246,3 +246,28 @@ def test_a_warm_start_carries_the_network_over_and_then_trains_it(graphset):
     assert any(not np.allclose(moved.predict(test.graphs)[m], before[m]) for m in METRICS)
     with pytest.raises(ValueError, match="same metrics"):
         PerfSAGE(METRICS, epochs=1, **{**hp, "hidden": 16}).fit(train, val, init=old)
+
+
+def test_the_peak_readout_has_no_node_count_bias(graphset, tmp_path):
+    """k nodes holding the same memory read as that memory (logsumexp / T read log(k) / T above it);
+    a checkpoint saved before the readout was recorded loads with the logsumexp it was trained with."""
+    from perfsage.model.perfsage import PEAK_T, PerfSAGENetModel, segment_boltzmann, segment_logsumexp
+
+    z = torch.tensor([2.0] * 9 + [1.0, 3.0, 0.5])
+    index = torch.tensor([0] * 9 + [1, 1, 1])
+    boltz = segment_boltzmann(z, index, 2, PEAK_T)
+    assert boltz[0].item() == pytest.approx(2.0)
+    assert (segment_logsumexp(PEAK_T * z, index, 2) / PEAK_T)[0].item() == pytest.approx(2.0 + np.log(9) / PEAK_T)
+    assert 2.9 < boltz[1].item() <= 3.0  # near the max, never above it
+
+    torch.set_num_threads(1)
+    train, val, test = split_graphset(graphset, "random")
+    est = PerfSAGENetModel(METRICS, epochs=1, batch_size=16, hidden=32, layers=2).fit(train, val)
+    assert est.hp["peak_readout"] == "boltzmann" and est.net.peak_readout == "boltzmann"
+    est.save(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    del cfg["hp"]["peak_readout"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    old = PerfSAGENetModel.load(tmp_path / "m")
+    assert old.net.peak_readout == "logsumexp"
+    assert not np.allclose(old.predict(test.graphs)["sram_kib"], est.predict(test.graphs)["sram_kib"])
