@@ -45,8 +45,12 @@ def scatter_max(src: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
     return torch.where(out < -1e29, torch.zeros_like(out), out)
 
 
+def segment_max(z: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
+    return torch.full((n,), -1e30, dtype=z.dtype, device=z.device).scatter_reduce(0, index, z, "amax")
+
+
 def segment_logsumexp(z: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
-    m = torch.full((n,), -1e30, dtype=z.dtype, device=z.device).scatter_reduce(0, index, z, "amax")
+    m = segment_max(z, index, n)
     s = torch.zeros(n, dtype=z.dtype, device=z.device).index_add_(0, index, torch.exp(z - m[index]))
     return m + torch.log(s.clamp(min=1e-30))
 
@@ -57,7 +61,7 @@ PEAK_READOUTS = ("boltzmann", "logsumexp")
 
 def segment_boltzmann(z: torch.Tensor, index: torch.Tensor, n: int, t: float) -> torch.Tensor:
     """Per segment, the softmax(t z)-weighted mean of z: between the mean and the max."""
-    m = torch.full((n,), -1e30, dtype=z.dtype, device=z.device).scatter_reduce(0, index, z, "amax")
+    m = segment_max(z, index, n)
     e = torch.exp(t * (z - m[index]))
     s = torch.zeros(n, dtype=z.dtype, device=z.device).index_add_(0, index, e)
     return torch.zeros(n, dtype=z.dtype, device=z.device).index_add_(0, index, e * z) / s.clamp(min=1e-30)
