@@ -112,6 +112,8 @@ def main() -> None:
     ap.add_argument("--refresh-test-graphs", action="store_true",
                     help="only re-encode the shared test-graph file (after the graph encoding grows)")
     a = ap.parse_args()
+    if a.warm_start and (a.adopt or a.recalibrate):
+        ap.error("--warm-start trains; it does not combine with --adopt or --recalibrate")
     if a.refresh_test_graphs:
         print("test graphs:", refresh_test_graphs())
         return

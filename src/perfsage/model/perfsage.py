@@ -132,12 +132,12 @@ class PerfSAGENet(nn.Module):
                 [segment_logsumexp(z[:, k], b, n_graphs) for k in range(z.shape[1])], dim=1)
         if self.graph_head is not None:
             zp = node_head(self.peak_node_head, h, g, batch["x"], b)  # [N, peak]
-            if self.peak_readout == "boltzmann":
-                smooth_max = torch.stack([segment_boltzmann(zp[:, k], b, n_graphs, PEAK_T)
-                                          for k in range(zp.shape[1])], dim=1)
-            else:
-                smooth_max = torch.stack([segment_logsumexp(PEAK_T * zp[:, k], b, n_graphs) / PEAK_T
-                                          for k in range(zp.shape[1])], dim=1)
+            def smooth(z: torch.Tensor) -> torch.Tensor:
+                if self.peak_readout == "boltzmann":
+                    return segment_boltzmann(z, b, n_graphs, PEAK_T)
+                return segment_logsumexp(PEAK_T * z, b, n_graphs) / PEAK_T
+
+            smooth_max = torch.stack([smooth(zp[:, k]) for k in range(zp.shape[1])], dim=1)
             pooled = torch.cat([torch.zeros(n_graphs, h.shape[1], device=h.device).index_add_(0, b, h),
                                 scatter_mean(h, b, n_graphs), scatter_max(h, b, n_graphs), g], dim=1)
             out["graph_log_peak"] = smooth_max + 0.1 * self.graph_head(pooled)
@@ -269,14 +269,14 @@ class PerfSAGENetModel:
         if init is None:
             self.norm = normalisation(train.graphs, self.cols)
             self.y_offset = {m: float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics}
-            self.net = self._net().to(self.device)
         else:
             same = (init.metrics, init.features, init.hp["hidden"], init.hp["layers"]) == \
                 (self.metrics, self.features, self.hp["hidden"], self.hp["layers"])
             if not same:
                 raise ValueError("a warm start needs a network with the same metrics, features and shape")
             self.norm, self.y_offset = dict(init.norm), dict(init.y_offset)
-            self.net = self._net().to(self.device)
+        self.net = self._net().to(self.device)
+        if init is not None:
             self.net.load_state_dict(init.net.state_dict())
 
         graph_y = self._targets(train, list(range(len(train))))

@@ -139,8 +139,9 @@ class ModelBuilder:
         activation operator; `perfsage.spaces.converter` varies this per layer."""
         return True
 
-    def has_bias(self, op: str) -> bool:
-        """Whether `op` gets a bias tensor (always, here); the TF converter drops all-zero biases."""
+    def fc_has_bias(self) -> bool:
+        """Whether the next fully connected layer gets a bias tensor (always, here); the TF converter
+        drops all-zero ones. Convolutions always keep theirs: LiteRT's int8 kernels require it."""
         return True
 
     # ---------------------------------------------------------------- layers
@@ -165,7 +166,7 @@ class ModelBuilder:
         n, h, w, c = x.shape
         oh, ow = conv_out(h, kh, sh, padding, dilation), conv_out(w, kw, sw, padding, dilation)
         name = self._name("conv")
-        wt, b = self._weights((filters, kh, kw, c), filters, kh * kw * c, 0, name, x, self.has_bias("CONV_2D"))
+        wt, b = self._weights((filters, kh, kw, c), filters, kh * kw * c, 0, name, x)
         y = self._act((n, oh, ow, filters), Q.FUSED[act], name)
         self._op("CONV_2D", [x.index, wt, b], [y.index], "Conv2DOptions", {
             "padding": padding, "stride_h": sh, "stride_w": sw, "dilation_h": dilation,
@@ -182,7 +183,7 @@ class ModelBuilder:
         oc = c * multiplier
         oh, ow = conv_out(h, kh, sh, padding, dilation), conv_out(w, kw, sw, padding, dilation)
         name = self._name("depthwise")
-        wt, b = self._weights((1, kh, kw, oc), oc, kh * kw, 3, name, x, self.has_bias("DEPTHWISE_CONV_2D"))
+        wt, b = self._weights((1, kh, kw, oc), oc, kh * kw, 3, name, x)
         y = self._act((n, oh, ow, oc), Q.FUSED[act], name)
         self._op("DEPTHWISE_CONV_2D", [x.index, wt, b], [y.index], "DepthwiseConv2DOptions", {
             "padding": padding, "stride_h": sh, "stride_w": sw, "depth_multiplier": multiplier,
@@ -210,7 +211,7 @@ class ModelBuilder:
         fan_in = x.shape[-1]
         batch = int(np.prod(x.shape)) // fan_in
         name = self._name("fc")
-        wt, b = self._weights((units, fan_in), units, fan_in, 0, name, x, self.has_bias("FULLY_CONNECTED"))
+        wt, b = self._weights((units, fan_in), units, fan_in, 0, name, x, self.fc_has_bias())
         y = self._act((batch, units), Q.FUSED[act], name)
         self._op("FULLY_CONNECTED", [x.index, wt, b], [y.index], "FullyConnectedOptions",
                  {"fused_activation": act})

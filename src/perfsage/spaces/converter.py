@@ -55,26 +55,13 @@ class ConverterStyleBuilder(ModelBuilder):
     def fuses(self, op: str, act: str) -> bool:
         return act not in STANDALONE or not self._draw(self.style["unfuse_p"])
 
-    def has_bias(self, op: str) -> bool:
-        return op != "FULLY_CONNECTED" or not self._draw(self.style["drop_fc_bias_p"])
+    def fc_has_bias(self) -> bool:
+        return not self._draw(self.style["drop_fc_bias_p"])
 
     def transpose_conv(self, x: Act, filters: int, kernel: int = 3, stride: int = 2, padding: str = "SAME",
                        bias: bool = True) -> Act:
         y = super().transpose_conv(x, filters, kernel, stride, padding, bias)
         return self.activation(y, self.style["tconv_act"])
-
-
-class _Restyled:
-    """A base space whose builds go through a ConverterStyleBuilder."""
-
-    def __init__(self, base: Space, style: dict[str, Any]) -> None:
-        self.space = copy.copy(base)
-        self.space.builder = self._builder  # type: ignore[method-assign]
-        self.base, self.style = base, style
-
-    def _builder(self, seed: int, note: str = "") -> ModelBuilder:
-        return ConverterStyleBuilder(self.base.weight_rng(seed), self.style,
-                                     f"perfsage converter {self.base.name} {note}".strip())
 
 
 class ConverterStyleSpace(Space):
@@ -102,7 +89,10 @@ class ConverterStyleSpace(Space):
         a = arch.arch
         base = get_space(a["base"]["space"])
         style = {k: a[k] for k in ("unfuse_p", "drop_fc_bias_p", "tconv_act", "style_seed")}
-        return _Restyled(base, style).space.build(ArchSpec(base.name, a["base"]["arch"]), seed)
+        restyled = copy.copy(base)  # the base space's build, through a ConverterStyleBuilder
+        restyled.builder = lambda s, note="": ConverterStyleBuilder(  # type: ignore[method-assign]
+            base.weight_rng(s), style, f"perfsage converter {base.name} {note}".strip())
+        return restyled.build(ArchSpec(base.name, a["base"]["arch"]), seed)
 
     def choices(self) -> dict[str, Any]:
         return {"base space": dict(zip(BASE_SPACES, BASE_P, strict=True)), "unfuse_p": list(UNFUSE_P),
