@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from perfsage.realdev.adapt import EnsembleFit, fit_closest, fit_ensemble, fit_ridge, loo_candidates  # noqa: E402
-from perfsage.realdev.protocol import PRETRAIN_SECONDS, base_view_of_table, pretrained_base, scores  # noqa: E402
+from perfsage.realdev.protocol import base_view_of_table, pretrained_base, scores  # noqa: E402
 from perfsage.realdev.tables import META_TEST, META_TRAIN, help_split, load_table  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -53,7 +53,7 @@ VARIANTS = {
 
 def study(space: str, seeds: int) -> tuple[list[str], dict[str, dict[str, list[float]]]]:
     table = load_table(space)
-    base, path = pretrained_base(space, list(META_TRAIN[space]), 0, PRETRAIN_SECONDS[space])
+    base, path = pretrained_base(space, list(META_TRAIN[space]), 0)
     view = base_view_of_table(base, path, space, table)
     devices = [d for d in table.devices if d not in META_TRAIN[space] and d not in META_TEST[space]]
     out: dict[str, dict[str, list[float]]] = {v: {} for v in VARIANTS}

@@ -149,6 +149,16 @@ def test_adapt_cli_from_a_measurements_csv(tmp_path):
 def test_realdev_cli_errors():
     for args in (["--space", "cifar", "--device", "pixel2"], ["--space", "nasbench201", "--device", "nope"],
                  ["--space", "nasbench201", "--device", "pixel3"],  # pixel3 is a pretraining device
-                 ["--space", "nasbench201", "--device", "pixel2", "--method", "best"]):
+                 ["--space", "nasbench201", "--device", "pixel2", "--method", "best"],
+                 ["--space", "nasbench201", "--device", "pixel2", "--samples", "900", "--base-seed", "1"]):
         r = run_cli("realdev", *args, "--json")
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr[-500:])
+
+
+def test_the_cells_without_a_path_are_the_341_the_readme_names():
+    from perfsage.realdev.protocol import with_path
+
+    t = load_table("nasbench201", shared_table("nasbench201/latency.csv"))
+    keep = with_path("nasbench201", t, np.arange(len(t.arch)))
+    assert keep.dtype == bool and int((~keep).sum()) == 341
+    assert with_path("fbnet", t, np.arange(3)) is None  # FBNet models always join input to output

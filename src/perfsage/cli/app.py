@@ -416,15 +416,17 @@ def realdev_cmd(
     pretrain: Annotated[str | None, typer.Option(help="Comma-separated pretraining devices "
                                                  "(default: HELP's meta-train devices).")] = None,
     method: Annotated[str, typer.Option(help="Adaptation: ensemble (default), ridge or closest.")] = "ensemble",
+    base_seed: Annotated[int, typer.Option("--base-seed", help="Seed of the pretrained base (few samples).")] = 0,
     max_seconds: Annotated[float | None, typer.Option("--max-seconds", help=(
-        "Training budget (default: the space's pretraining budget, or 300 s for a many-samples run)."))] = None,
+        "Wall-clock cap on training (default: none for a base, which trains the space's epochs; "
+        "300 s for a many-samples run)."))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Score PerfSAGE on a real device of the NAS-Bench-201/FBNet tables (HELP or BRP-NAS protocol)."""
     from perfsage.realdev.protocol import run
 
     result = run(space, device, samples, seed, pretrain.split(",") if pretrain else None, method=method,
-                 max_seconds=max_seconds)
+                 max_seconds=max_seconds, base_seed=base_seed)
     _emit(result, as_json, f"{space} {device}, {samples} samples ({result['protocol']}): Spearman "
           f"{result['spearman']:.3f}, MAPE {result['mape']:.1f}%, within 10% {result['acc10']:.1%} on "
           f"{result['n_test']} models")
