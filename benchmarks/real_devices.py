@@ -10,7 +10,8 @@ seed s-1); scored on HELP's 800 test architectures. Every adaptation method of p
 reported (ensemble, the default; ridge over the base's device heads; the closest single head).
 --bases-only pretrains the bases side by side (--jobs processes, on a GPU when there is one) and stops:
 the slow part, done once on the fastest machine at hand; the rest then reads them from runs/realdev.
-Many samples (BRP-NAS protocol): a PerfSAGE per device on 900 random architectures.
+Many samples (BRP-NAS protocol): a PerfSAGE per device on 900 random architectures; the page shows every
+device measured so far (--many-devices picks the ones to measure now).
 Every job's result is kept under runs/real_devices/, so a killed run resumes.
 """
 
@@ -115,7 +116,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spaces", default="nasbench201,fbnet")
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--many-devices", default="meta-test", help="all, meta-test or none")
+    ap.add_argument("--many-devices", default="meta-test",
+                    help="all, meta-test or none: the devices measured; the page also shows earlier results")
     ap.add_argument("--many-seconds", type=float, default=300)
     ap.add_argument("--bases-only", action="store_true", help="pretrain the bases side by side, then stop")
     ap.add_argument("--jobs", type=int, default=1, help="bases trained side by side (--bases-only)")
@@ -150,7 +152,10 @@ def main() -> None:
                  + (" (MAPE over the cells with a path, see below)" if space == "nasbench201" else "") + ".", "",
                  *rest_table(space, few), ""]
         if a.many_devices != "none":
-            devices = load_table(space).devices if a.many_devices == "all" else list(META_TEST[space])
+            every = load_table(space).devices
+            asked = every if a.many_devices == "all" else list(META_TEST[space])
+            # the page shows every device measured so far, in table order, and measures those asked
+            devices = [d for d in every if d in asked or (RUNS / f"{space}-many-{d}.json").is_file()]
             rows = []
             for device in devices:
                 r = cached(f"{space}-many-{device}", lambda sp=space, d=device: many_shot(
