@@ -20,6 +20,7 @@ _REGISTRY: dict[str, str] = {
     "fbnet": "perfsage.spaces.fbnet:FBNetSpace",
     "mixed": "perfsage.spaces.mixed:MixedBlocksSpace",
     "converter": "perfsage.spaces.converter:ConverterStyleSpace",
+    "unet": "perfsage.spaces.unet:UNetSpace",
 }
 TASK_SPACES = ("classification", "detection", "kws", "segmentation")
 
