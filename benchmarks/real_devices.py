@@ -22,6 +22,7 @@ import json
 import multiprocessing as mp
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -32,6 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _results import publish  # noqa: E402
 from perfsage.realdev.adapt import METHODS  # noqa: E402
+from perfsage.realdev.data import table_graphset  # noqa: E402
 from perfsage.realdev.protocol import PRETRAIN_EPOCHS, few_shot, many_shot, pretrained_base  # noqa: E402
 from perfsage.realdev.tables import META_TEST, META_TRAIN, PUBLISHED, load_table  # noqa: E402
 
@@ -85,8 +87,6 @@ def rest_table(space: str, results: dict) -> list[str]:
 
 
 def pretrain(space: str, seed: int, threads: int) -> str:
-    import time
-
     import torch
 
     torch.set_num_threads(threads)
@@ -102,8 +102,6 @@ def pretrain(space: str, seed: int, threads: int) -> str:
 
 def pretrain_all(spaces: list[str], seeds: int, jobs: int) -> None:
     for space in spaces:  # the graphs once, before the trainers read them side by side
-        from perfsage.realdev.data import table_graphset
-
         table_graphset(space, [])
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:

@@ -150,7 +150,9 @@ def test_realdev_cli_errors():
     for args in (["--space", "cifar", "--device", "pixel2"], ["--space", "nasbench201", "--device", "nope"],
                  ["--space", "nasbench201", "--device", "pixel3"],  # pixel3 is a pretraining device
                  ["--space", "nasbench201", "--device", "pixel2", "--method", "best"],
-                 ["--space", "nasbench201", "--device", "pixel2", "--samples", "900", "--base-seed", "1"]):
+                 ["--space", "nasbench201", "--device", "pixel2", "--samples", "900", "--base-seed", "1"],
+                 ["--space", "nasbench201", "--device", "pixel2", "--base-seed", "-1"],
+                 ["--space", "nasbench201", "--device", "pixel2", "--seed", "-1"]):
         r = run_cli("realdev", *args, "--json")
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr[-500:])
 

@@ -100,13 +100,13 @@ def few_shot(space: str, device: str, samples: int = 10, seed: int = 0, pretrain
     y = table.column(device)
     t0 = time.time()
     fit = fit_device(view.take(chosen), np.log(y[chosen]), method)
-    pred = np.exp(fit.predict_log(view.take(test)))
     secs = time.time() - t0
+    pred = np.exp(fit.predict_log(view))  # every table architecture, in index order: scored twice below
     rest = np.setdiff1d(np.arange(len(y)), chosen)  # every architecture but the samples, HELP's test set too
-    rest_pred = np.exp(fit.predict_log(view.take(rest)))
+    rest_pred = pred[rest]
     r = scores(rest_pred, y[rest])
     out = {"space": space, "device": device, "samples": int(samples), "seed": seed, "protocol": "help",
-           "method": method, **scores(pred, y[test]), "adapt_seconds": secs, "lambda": fit.lam,
+           "method": method, **scores(pred[test], y[test]), "adapt_seconds": secs, "lambda": fit.lam,
            "base_seed": base_seed, "pretrain_epochs": PRETRAIN_EPOCHS[space], "pretrain_max_seconds": max_seconds,
            "rest_spearman": r["spearman"], "rest_mape": r["mape"], "rest_acc10": r["acc10"], "rest_n": r["n_test"]}
     keep = with_path(space, table, rest)
@@ -149,6 +149,8 @@ def many_shot(space: str, device: str, samples: int = 900, seed: int = 0, max_se
 def run(space: str, device: str, samples: int, seed: int = 0, pretrain: list[str] | None = None, **kw) -> dict:
     if samples < 2:
         raise PerfsageError("give at least 2 samples")
+    if seed < 0 or kw.get("base_seed", 0) < 0:
+        raise PerfsageError("seeds are non-negative integers")
     if samples <= FEW_SHOT_MAX or pretrain:
         return few_shot(space, device, samples, seed, pretrain, **kw)
     if kw.get("base_seed"):
