@@ -1,7 +1,8 @@
 """PerfSAGE on real devices, beside the published numbers: docs/results/real_devices.md.
 
     .venv/bin/python benchmarks/real_devices.py [--spaces nasbench201,fbnet] [--seeds 5]
-        [--many-devices all|meta-test|none] [--many-seconds 300] [--bases-only --jobs 10]
+        [--many-devices all|meta-test|none] [--many-seconds 0] [--bases-only --jobs 10]
+        [--many-only --jobs 15]
 
 Few samples (HELP protocol): N bases (seeds 0..N-1) pretrained on the space's meta-train devices, each
 adapted to each meta-test device from 10 measured architectures: HELP's 10 reference architectures
@@ -11,7 +12,8 @@ reported (ensemble, the default; ridge over the base's device heads; the closest
 --bases-only pretrains the bases side by side (--jobs processes, on a GPU when there is one) and stops:
 the slow part, done once on the fastest machine at hand; the rest then reads them from runs/realdev.
 Many samples (BRP-NAS protocol): a PerfSAGE per device on 900 random architectures; the page shows every
-device measured so far (--many-devices picks the ones to measure now).
+device measured so far (--many-devices picks the ones to measure now). --many-only trains the asked
+devices not yet measured side by side (--jobs processes) and stops, as --bases-only does.
 Every job's result is kept under runs/real_devices/, so a killed run resumes.
 """
 
@@ -34,7 +36,13 @@ sys.path.insert(0, str(ROOT / "src"))
 from _results import publish  # noqa: E402
 from perfsage.realdev.adapt import METHODS  # noqa: E402
 from perfsage.realdev.data import table_graphset  # noqa: E402
-from perfsage.realdev.protocol import PRETRAIN_EPOCHS, few_shot, many_shot, pretrained_base  # noqa: E402
+from perfsage.realdev.protocol import (  # noqa: E402
+    MANY_SHOT_EPOCHS,
+    PRETRAIN_EPOCHS,
+    few_shot,
+    many_shot,
+    pretrained_base,
+)
 from perfsage.realdev.tables import META_TEST, META_TRAIN, PUBLISHED, load_table  # noqa: E402
 
 RUNS = ROOT / "runs" / "real_devices"
@@ -110,19 +118,55 @@ def pretrain_all(spaces: list[str], seeds: int, jobs: int) -> None:
             print(f.result(), flush=True)
 
 
+def asked_devices(space: str, spec: str) -> list[str]:
+    """all, meta-test, none, or a comma-separated list (devices of another space are skipped)."""
+    every = load_table(space).devices
+    if spec in ("all", "meta-test", "none"):
+        return {"all": every, "meta-test": list(META_TEST[space]), "none": []}[spec]
+    return [d for d in spec.split(",") if d in every]
+
+
+def measure_many(space: str, device: str, seconds: float, threads: int) -> str:
+    import torch
+
+    torch.set_num_threads(threads)
+    r = cached(f"{space}-many-{device}", lambda: many_shot(space, device, 900, 0, max_seconds=seconds))
+    return f"{space} {device}: Spearman {r['spearman']:.3f}, {r.get('epochs', '?')} epochs, {r['train_seconds']:.0f} s"
+
+
+def many_all(spaces: list[str], devices: str, seconds: float, jobs: int) -> None:
+    RUNS.mkdir(parents=True, exist_ok=True)
+    todo = []
+    for space in spaces:
+        table_graphset(space, [])  # the graphs once, before the trainers read them side by side
+        asked = asked_devices(space, devices)
+        todo += [(space, d) for d in asked if not (RUNS / f"{space}-many-{d}.json").is_file()]
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
+        futs = [ex.submit(measure_many, sp, d, seconds, threads) for sp, d in todo]
+        for f in as_completed(futs):
+            print(f.result(), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spaces", default="nasbench201,fbnet")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--many-devices", default="meta-test",
-                    help="all, meta-test or none: the devices measured; the page also shows earlier results")
-    ap.add_argument("--many-seconds", type=float, default=300)
+                    help="all, meta-test, none or a comma list: the devices measured; the page also shows "
+                    "earlier results")
+    ap.add_argument("--many-seconds", type=float, default=0.0, help="wall-clock cap per many-samples run (0: none)")
     ap.add_argument("--bases-only", action="store_true", help="pretrain the bases side by side, then stop")
-    ap.add_argument("--jobs", type=int, default=1, help="bases trained side by side (--bases-only)")
+    ap.add_argument("--many-only", action="store_true",
+                    help="measure the asked many-samples devices side by side, then stop")
+    ap.add_argument("--jobs", type=int, default=1, help="trainers side by side (--bases-only, --many-only)")
     ap.add_argument("--note", default="", help="a paragraph for the page: where the bases were trained")
     a = ap.parse_args()
     if a.bases_only:
         pretrain_all(a.spaces.split(","), a.seeds, a.jobs)
+        return
+    if a.many_only:
+        many_all(a.spaces.split(","), a.many_devices, a.many_seconds, a.jobs)
         return
     RUNS.mkdir(parents=True, exist_ok=True)
     body: list[str] = []
@@ -151,19 +195,33 @@ def main() -> None:
                  *rest_table(space, few), ""]
         if a.many_devices != "none":
             every = load_table(space).devices
-            asked = every if a.many_devices == "all" else list(META_TEST[space])
+            asked = asked_devices(space, a.many_devices)
             # the page shows every device measured so far, in table order, and measures those asked
             devices = [d for d in every if d in asked or (RUNS / f"{space}-many-{d}.json").is_file()]
-            rows = []
+            rows, results = [], []
             for device in devices:
                 r = cached(f"{space}-many-{device}", lambda sp=space, d=device: many_shot(
                     sp, d, 900, 0, max_seconds=a.many_seconds))
+                results.append(r)
                 pub = PUBLISHED[space].get("BRP-NAS (900 samples)", {}).get(device)
                 with_path = f" {r['mape_with_path']:.2f} |" if "mape_with_path" in r else ""
                 rows.append(f"| {device} | {r['spearman']:.3f} | {r['mape']:.2f} |{with_path} {r['acc10']:.3f} | "
                             f"{pub if pub is not None else '–'} |")
+            if not results:
+                continue
+            pub_all = PUBLISHED[space].get("BRP-NAS (900 samples)", {})
+            pubs = [pub_all[r["device"]] for r in results if r["device"] in pub_all]
+            mean_pub = f"{np.mean(pubs):.3f} ({len(pubs)} devices)" if pubs else "–"
+            rows.append(f"| **mean of {len(results)}** | **{np.mean([r['spearman'] for r in results]):.3f}** | "
+                        f"{np.mean([r['mape'] for r in results]):.2f} |"
+                        + (f" {np.mean([r['mape_with_path'] for r in results]):.2f} |" if space == "nasbench201"
+                           else "") + f" {np.mean([r['acc10'] for r in results]):.3f} | {mean_pub} |")
             path_col = space == "nasbench201"
+            where = sorted({r.get("trained_on", "cpu") for r in results})
             body += [f"## {space}: many samples (BRP-NAS protocol: 900 architectures, test on the rest)", "",
+                     f"A PerfSAGE per device, seed 0: 800 random architectures to train, 100 to validate, "
+                     f"{MANY_SHOT_EPOCHS} epochs of one cosine schedule, the weights of the best validation "
+                     f"epoch; scored on the other {results[0]['n_test']:,} (trained on: {', '.join(where)}).", "",
                      "| device | Spearman | MAPE % |" + (" MAPE % (cells with a path) |" if path_col else "")
                      + " ±10% | BRP-NAS Spearman (published) |",
                      "|---|---:|---:|" + ("---:|" if path_col else "") + "---:|---:|",

@@ -418,8 +418,8 @@ def realdev_cmd(
     method: Annotated[str, typer.Option(help="Adaptation: ensemble (default), ridge or closest.")] = "ensemble",
     base_seed: Annotated[int, typer.Option("--base-seed", help="Seed of the pretrained base (few samples).")] = 0,
     max_seconds: Annotated[float | None, typer.Option("--max-seconds", help=(
-        "Wall-clock cap on training (default: none for a base, which trains the space's epochs; "
-        "300 s for a many-samples run)."))] = None,
+        "Wall-clock cap on training (default: none; a base trains the space's epochs, a many-samples "
+        "run 150)."))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Score PerfSAGE on a real device of the NAS-Bench-201/FBNet tables (HELP or BRP-NAS protocol)."""
