@@ -106,7 +106,10 @@ def main() -> None:
     publish("arbitrary_models", "Shipped predictors on published architectures",
             f"`benchmarks/arbitrary_models.py --targets {a.targets}` on {platform.machine()}: every zoo model "
             "(seed 0) and the TF-converter int8 fixtures, labelled by each target's real tool (Vela, TFLite "
-            "Micro) and predicted by the shipped predictor. Goal: <= 5% latency and memory MAPE.", body)
+            "Micro) and predicted by the shipped predictor. Goal: <= 5% latency and memory MAPE. The spaces "
+            "draw these models' block families, which is what they are for; the `tinyvision` space, whose "
+            "ResNets and MobileNetV1s come closest to MLPerf Tiny's ResNet-8 and VWW, redraws those two "
+            "exactly (`perfsage.spaces.tinyvision.HELD_OUT`).", body)
 
 
 if __name__ == "__main__":

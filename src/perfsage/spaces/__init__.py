@@ -21,6 +21,7 @@ _REGISTRY: dict[str, str] = {
     "mixed": "perfsage.spaces.mixed:MixedBlocksSpace",
     "converter": "perfsage.spaces.converter:ConverterStyleSpace",
     "unet": "perfsage.spaces.unet:UNetSpace",
+    "tinyvision": "perfsage.spaces.tinyvision:TinyVisionSpace",
 }
 TASK_SPACES = ("classification", "detection", "kws", "segmentation")
 
