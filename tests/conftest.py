@@ -41,6 +41,29 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
                           timeout=timeout, env=env)
 
 
+def assert_extra_space_registered_and_deterministic(space, min_size_log10: float) -> None:
+    """A space beyond the task spaces: listed, not a task space, big enough, and the same bytes again
+    from its architecture's JSON; 50 seeds give 50 architectures."""
+    from perfsage.spaces import TASK_SPACES, ArchSpec, space_names
+
+    assert space.name in space_names() and space.name not in TASK_SPACES
+    assert space.size_log10() > min_size_log10
+    for seed in (0, 7):
+        a, d = space.synth(seed)
+        assert space.build(ArchSpec.from_json(a.to_json()), seed) == d
+    assert len({space.sample(s).to_json() for s in range(50)}) == 50
+
+
+def assert_seeds_pass_spec_and_litert(space, seeds) -> None:
+    from perfsage.spaces.validate import spec_errors
+    from perfsage.targets.gates import litert_invoke
+
+    for seed in seeds:
+        _, data = space.synth(seed)
+        assert spec_errors(data) == [], seed
+        assert litert_invoke(data) == "ok", seed
+
+
 def assert_runs_on_npu_and_mcu(space, seeds, tmp_path: Path) -> None:
     """Every seed's model compiles with Vela with no CPU fallback, gets a TFLite Micro arena and runs
     on TFLite Micro (in its isolated gate)."""

@@ -7,9 +7,13 @@ from collections import Counter
 
 import pytest
 
-from conftest import assert_runs_on_npu_and_mcu
+from conftest import (
+    assert_extra_space_registered_and_deterministic,
+    assert_runs_on_npu_and_mcu,
+    assert_seeds_pass_spec_and_litert,
+)
 from perfsage.graph import load_graph
-from perfsage.spaces import TASK_SPACES, ArchSpec, get_space, space_names
+from perfsage.spaces import ArchSpec, get_space
 from perfsage.spaces.tinyvision import HELD_OUT, TinyVisionSpace
 from perfsage.spaces.validate import spec_errors
 from perfsage.spaces.zoo import build_zoo_model
@@ -26,12 +30,8 @@ def _ops(data: bytes) -> Counter:
 
 
 def test_registered_not_a_task_space_and_deterministic(space):
-    assert "tinyvision" in space_names() and "tinyvision" not in TASK_SPACES
-    assert isinstance(space, TinyVisionSpace) and space.size_log10() > 5
-    for seed in (0, 7):
-        a, d = space.synth(seed)
-        assert space.build(ArchSpec.from_json(a.to_json()), seed) == d
-    assert len({space.sample(s).to_json() for s in range(50)}) == 50
+    assert isinstance(space, TinyVisionSpace)
+    assert_extra_space_registered_and_deterministic(space, 5)
 
 
 def test_every_choice_is_drawn_and_the_held_out_models_never_are(space):
@@ -67,10 +67,7 @@ def test_resnet_blocks_add_their_shortcut(space):
 
 
 def test_twenty_seeds_pass_spec_and_litert(space):
-    for seed in range(20):
-        _, data = space.synth(seed)
-        assert spec_errors(data) == [], seed
-        assert litert_invoke(data) == "ok", seed
+    assert_seeds_pass_spec_and_litert(space, range(20))
 
 
 @pytest.mark.slow

@@ -8,9 +8,13 @@ from collections import Counter
 
 import pytest
 
-from conftest import assert_runs_on_npu_and_mcu
+from conftest import (
+    assert_extra_space_registered_and_deterministic,
+    assert_runs_on_npu_and_mcu,
+    assert_seeds_pass_spec_and_litert,
+)
 from perfsage.graph import load_graph
-from perfsage.spaces import TASK_SPACES, ArchSpec, get_space, space_names
+from perfsage.spaces import ArchSpec, get_space
 from perfsage.spaces.unet import UNetSpace, level_channels
 from perfsage.spaces.validate import spec_errors
 from perfsage.targets.gates import litert_invoke
@@ -22,12 +26,8 @@ def space():
 
 
 def test_registered_not_a_task_space_and_deterministic(space):
-    assert "unet" in space_names() and "unet" not in TASK_SPACES
-    assert isinstance(space, UNetSpace) and space.size_log10() > 10
-    for seed in (0, 5):
-        a, d = space.synth(seed)
-        assert space.build(ArchSpec.from_json(a.to_json()), seed) == d
-    assert len({space.sample(s).to_json() for s in range(50)}) == 50
+    assert isinstance(space, UNetSpace)
+    assert_extra_space_registered_and_deterministic(space, 10)
 
 
 def test_every_choice_is_drawn(space):
@@ -72,10 +72,7 @@ def test_pooling_and_depthwise_variants(space):
 
 
 def test_twenty_seeds_pass_spec_and_litert(space):
-    for seed in range(20):
-        _, data = space.synth(seed)
-        assert spec_errors(data) == [], seed
-        assert litert_invoke(data) == "ok", seed
+    assert_seeds_pass_spec_and_litert(space, range(20))
 
 
 @pytest.mark.slow
