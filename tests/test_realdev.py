@@ -164,3 +164,25 @@ def test_the_cells_without_a_path_are_the_341_the_readme_names():
     keep = with_path("nasbench201", t, np.arange(len(t.arch)))
     assert keep.dtype == bool and int((~keep).sum()) == 341
     assert with_path("fbnet", t, np.arange(3)) is None  # FBNet models always join input to output
+
+
+def test_a_many_samples_run_trains_its_whole_schedule(tmp_path, monkeypatch):
+    """BRP-NAS protocol on a 120-row cut of the table: 50 to train, 10 to validate (samples // 10), the
+    rest to score; no early stop and no wall clock, so the epochs run are the schedule's."""
+    from perfsage.realdev import protocol
+    from perfsage.realdev.data import table_graphset
+
+    src = shared_table("nasbench201/latency.csv")
+    small = tmp_path / "nb.csv"
+    small.write_text("\n".join(src.read_text().splitlines()[:121]) + "\n")
+    table = load_table("nasbench201", small)
+    monkeypatch.setattr(protocol, "load_table", lambda space: table)
+    monkeypatch.setattr(protocol, "table_graphset", lambda space, devices, table: table_graphset(
+        space, devices, root=tmp_path / "g", table=table, workers=2))
+    monkeypatch.setattr(protocol, "MANY_SHOT_EPOCHS", 6)
+    monkeypatch.setattr(protocol, "PRETRAIN_HP", {**protocol.PRETRAIN_HP, "hidden": 16, "layers": 1,
+                                                 "batch_size": 16, "patience": 0})
+    r = protocol.many_shot("nasbench201", "raspi4", samples=60, seed=0)
+    assert r["epochs"] == 6 and r["n_test"] == 60 and r["trained_on"] in ("cpu", "cuda")
+    assert r["protocol"] == "brp-nas" and -1 <= r["spearman"] <= 1 and r["mape"] > 0
+    assert 0 <= r["acc10"] <= 1 and "mape_with_path" in r
