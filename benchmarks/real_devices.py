@@ -108,44 +108,43 @@ def pretrain(space: str, seed: int, threads: int) -> str:
     return f"{space} base seed {seed}: {path} {time.time() - t0:.0f}s {h}"
 
 
-def pretrain_all(spaces: list[str], seeds: int, jobs: int) -> None:
-    for space in spaces:  # the graphs once, before the trainers read them side by side
+def side_by_side(spaces: list[str], fn, calls: list[tuple], jobs: int) -> None:
+    """fn(*call, threads) for every call, `jobs` processes at a time (on a GPU when there is one), each
+    with its share of the CPU threads; the spaces' graphs are built once, before the trainers read them."""
+    for space in spaces:
         table_graphset(space, [])
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
-        futs = [ex.submit(pretrain, sp, s, threads) for sp in spaces for s in range(seeds)]
+        futs = [ex.submit(fn, *call, threads) for call in calls]
         for f in as_completed(futs):
             print(f.result(), flush=True)
 
 
-def asked_devices(space: str, spec: str) -> list[str]:
-    """all, meta-test, none, or a comma-separated list (devices of another space are skipped)."""
-    every = load_table(space).devices
+def asked_devices(space: str, spec: str, every: list[str]) -> list[str]:
+    """all, meta-test, none, or a comma-separated list (devices of another space are skipped); `every`:
+    the space's devices."""
     if spec in ("all", "meta-test", "none"):
         return {"all": every, "meta-test": list(META_TEST[space]), "none": []}[spec]
     return [d for d in spec.split(",") if d in every]
+
+
+def many_result(space: str, device: str, seconds: float) -> dict:
+    return cached(f"{space}-many-{device}", lambda: many_shot(space, device, 900, 0, max_seconds=seconds))
 
 
 def measure_many(space: str, device: str, seconds: float, threads: int) -> str:
     import torch
 
     torch.set_num_threads(threads)
-    r = cached(f"{space}-many-{device}", lambda: many_shot(space, device, 900, 0, max_seconds=seconds))
+    r = many_result(space, device, seconds)
     return f"{space} {device}: Spearman {r['spearman']:.3f}, {r.get('epochs', '?')} epochs, {r['train_seconds']:.0f} s"
 
 
 def many_all(spaces: list[str], devices: str, seconds: float, jobs: int) -> None:
     RUNS.mkdir(parents=True, exist_ok=True)
-    todo = []
-    for space in spaces:
-        table_graphset(space, [])  # the graphs once, before the trainers read them side by side
-        asked = asked_devices(space, devices)
-        todo += [(space, d) for d in asked if not (RUNS / f"{space}-many-{d}.json").is_file()]
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
-        futs = [ex.submit(measure_many, sp, d, seconds, threads) for sp, d in todo]
-        for f in as_completed(futs):
-            print(f.result(), flush=True)
+    todo = [(sp, d, seconds) for sp in spaces for d in asked_devices(sp, devices, load_table(sp).devices)
+            if not (RUNS / f"{sp}-many-{d}.json").is_file()]
+    side_by_side(spaces, measure_many, todo, jobs)
 
 
 def main() -> None:
@@ -163,7 +162,8 @@ def main() -> None:
     ap.add_argument("--note", default="", help="a paragraph for the page: where the bases were trained")
     a = ap.parse_args()
     if a.bases_only:
-        pretrain_all(a.spaces.split(","), a.seeds, a.jobs)
+        spaces = a.spaces.split(",")
+        side_by_side(spaces, pretrain, [(sp, s) for sp in spaces for s in range(a.seeds)], a.jobs)
         return
     if a.many_only:
         many_all(a.spaces.split(","), a.many_devices, a.many_seconds, a.jobs)
@@ -195,28 +195,27 @@ def main() -> None:
                  *rest_table(space, few), ""]
         if a.many_devices != "none":
             every = load_table(space).devices
-            asked = asked_devices(space, a.many_devices)
+            asked = asked_devices(space, a.many_devices, every)
             # the page shows every device measured so far, in table order, and measures those asked
             devices = [d for d in every if d in asked or (RUNS / f"{space}-many-{d}.json").is_file()]
             rows, results = [], []
+            pub_all = PUBLISHED[space].get("BRP-NAS (900 samples)", {})
+            path_col = space == "nasbench201"
             for device in devices:
-                r = cached(f"{space}-many-{device}", lambda sp=space, d=device: many_shot(
-                    sp, d, 900, 0, max_seconds=a.many_seconds))
+                r = many_result(space, device, a.many_seconds)
                 results.append(r)
-                pub = PUBLISHED[space].get("BRP-NAS (900 samples)", {}).get(device)
+                pub = pub_all.get(device)
                 with_path = f" {r['mape_with_path']:.2f} |" if "mape_with_path" in r else ""
                 rows.append(f"| {device} | {r['spearman']:.3f} | {r['mape']:.2f} |{with_path} {r['acc10']:.3f} | "
                             f"{pub if pub is not None else '–'} |")
             if not results:
                 continue
-            pub_all = PUBLISHED[space].get("BRP-NAS (900 samples)", {})
             pubs = [pub_all[r["device"]] for r in results if r["device"] in pub_all]
             mean_pub = f"{np.mean(pubs):.3f} ({len(pubs)} devices)" if pubs else "–"
             rows.append(f"| **mean of {len(results)}** | **{np.mean([r['spearman'] for r in results]):.3f}** | "
                         f"{np.mean([r['mape'] for r in results]):.2f} |"
-                        + (f" {np.mean([r['mape_with_path'] for r in results]):.2f} |" if space == "nasbench201"
-                           else "") + f" {np.mean([r['acc10'] for r in results]):.3f} | {mean_pub} |")
-            path_col = space == "nasbench201"
+                        + (f" {np.mean([r['mape_with_path'] for r in results]):.2f} |" if path_col else "")
+                        + f" {np.mean([r['acc10'] for r in results]):.3f} | {mean_pub} |")
             where = sorted({r.get("trained_on", "cpu") for r in results})
             body += [f"## {space}: many samples (BRP-NAS protocol: 900 architectures, test on the rest)", "",
                      f"A PerfSAGE per device, seed 0: 800 random architectures to train, 100 to validate, "
