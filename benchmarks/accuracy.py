@@ -7,7 +7,10 @@ Rows are predictors, columns target x metric (MAPE % and share within +-10%), on
 Every estimator trains on the split's training part (early stopping on its validation part, neural ones
 also within a wall-clock budget) and is scored on its test part. nn-Meter's kernel predictor needs
 per-layer labels, so it appears only for Ethos-U latency and energy. `perfsage (split)` is the ablation
-with one network per metric group instead of one for all metrics, in the same time (random split only).
+with one network per metric group instead of one for all metrics, in the same time (random split only);
+`perfsage (totals-only SRAM)` the ablation that ignores the per-operator SRAM labels (Vela's SRAM in use
+while each operator runs) and learns the SRAM peak from the totals alone, as PerfSAGE did before the
+dataset had them (random split only).
 `leave-out+extra:S` leaves task space S out as `leave-out:S` does, but trains on every other space the
 dataset holds (mixed, converter, unet, tinyvision too), as the shipped predictors do; the default splits
 keep to the four task spaces.
@@ -20,6 +23,7 @@ networks, this one for cpu-litert) merge into one page. --publish-only rebuilds 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing as mp
 import os
@@ -41,8 +45,10 @@ SPLITS = ("random", "leave-out:classification", "leave-out:detection", "leave-ou
 # The same task space left out, with every other space the dataset holds (mixed, converter, unet, tinyvision)
 # in the training part too, as the shipped predictors have them: `leave-out+extra:kws`.
 EXTRA_SPLITS = tuple(s.replace("leave-out:", "leave-out+extra:") for s in SPLITS if s.startswith("leave-out:"))
-ROWS = ("perfsage", "perfsage (split)", "brp-nas-gcn", "nn-meter-kernels", "gbdt", "flops")
-NEURAL = ("perfsage", "perfsage (split)", "brp-nas-gcn")
+ROWS = ("perfsage", "perfsage (split)", "perfsage (totals-only SRAM)", "brp-nas-gcn", "nn-meter-kernels", "gbdt",
+        "flops")
+NEURAL = ("perfsage", "perfsage (split)", "perfsage (totals-only SRAM)", "brp-nas-gcn")
+ABLATIONS = ("perfsage (split)", "perfsage (totals-only SRAM)")  # random split only
 PER_LAYER_TARGETS = ("ethos-u55-128", "ethos-u65-256")  # nn-Meter's kernels need per-layer labels
 
 
@@ -54,7 +60,7 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
             save_models: bool) -> str:
     import torch
 
-    from perfsage.model.data import load_graphset
+    from perfsage.model.data import is_additive, load_graphset
     from perfsage.model.evaluate import evaluate
     from perfsage.model.registry import estimator_class
     from perfsage.model.train import split_graphset
@@ -65,6 +71,8 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     extra = split.startswith("leave-out+extra:")
     gs = load_graphset(data, target, TARGET_METRICS[target], spaces=None if extra else TASK_SPACES)
     tr, va, te = split_graphset(gs, split.replace("leave-out+extra:", "leave-out:"))
+    if row == "perfsage (totals-only SRAM)":
+        tr = dataclasses.replace(tr, layer_values={m: v for m, v in tr.layer_values.items() if is_additive(m)})
     kw: dict = {}
     if row in NEURAL:
         kw = {"epochs": 400, "patience": 40, "max_seconds": budget}
@@ -101,7 +109,9 @@ def plan(targets: list[str], splits: list[str], rows: list[str]) -> list[tuple[s
             for row in rows:
                 if row == "nn-meter-kernels" and target not in PER_LAYER_TARGETS:
                     continue
-                if row == "perfsage (split)" and split != "random":
+                if row in ABLATIONS and split != "random":
+                    continue
+                if row == "perfsage (totals-only SRAM)" and target not in PER_LAYER_TARGETS:
                     continue
                 jobs.append((target, split, row))
     return jobs

@@ -216,3 +216,33 @@ def test_table_graphs_rebuild_without_cache(tmp_path):
     rebuilt = graphs(out, ids)
     for i in ids:
         assert (rebuilt[i].x == cached[i].x).all()
+
+
+def test_relabel_adds_a_per_layer_field_to_old_rows(small, tmp_path):
+    """Rows labelled before Vela reported per-layer SRAM gain it; totals stay; a rerun has nothing to do."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(small, copy, ignore=shutil.ignore_patterns("tflite"))
+    folder = copy / "labels" / "ethos-u55-128"
+    (only,) = store.shards(folder)
+    old = pq.read_table(only)
+    pq.write_table(old.drop_columns(["layer_sram_kib"]), only)  # as the rows were before
+    half = old.slice(0, 3)
+    pq.write_table(half, folder / "part-20990101000000-partial0.parquet")  # a killed relabel's shard
+    r = run_cli("dataset", "relabel", str(copy), "--target", "ethos-u55-128", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["planned"] == 3 and json.loads(r.stdout)["changed"] == 0
+    assert len(store.shards(folder)) == 1
+    t = load(copy, with_layers=True)
+    assert t.num_rows == 6
+    before = load(small, with_layers=True)
+    for c in ("ethos-u55-128/sram_kib", "ethos-u55-128/latency_ms", "ethos-u55-128/layer_npu_cycles",
+              "ethos-u55-128/layer_sram_kib"):
+        assert t.column(c).to_pylist() == before.column(c).to_pylist(), c
+    for row in t.to_pylist():
+        assert max(row["ethos-u55-128/layer_sram_kib"]) == row["ethos-u55-128/sram_kib"]
+    again = run_cli("dataset", "relabel", str(copy), "--target", "ethos-u55-128", "--json")
+    assert json.loads(again.stdout)["planned"] == 0
+    bad = run_cli("dataset", "relabel", str(copy), "--target", "ethos-u55-128", "--field", "nope")
+    assert bad.returncode != 0 and "unknown per-layer field" in bad.stderr and "Traceback" not in bad.stderr

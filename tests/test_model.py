@@ -271,3 +271,41 @@ def test_the_peak_readout_has_no_node_count_bias(graphset, tmp_path):
     old = PerfSAGENetModel.load(tmp_path / "m")
     assert old.net.peak_readout == "logsumexp"
     assert not np.allclose(old.predict(test.graphs)["sram_kib"], est.predict(test.graphs)["sram_kib"])
+
+
+def test_peak_metrics_are_supervised_per_operator_where_labelled(graphset):
+    """Vela labels each operator's SRAM in use; its largest is the total, operators Vela never ran are
+    unknown (not zero), and the loss adds the per-operator log-L1 of the peak head."""
+    from perfsage.model.perfsage import PerfSAGENetModel
+
+    per_node = graphset.layer_values["sram_kib"]
+    for v, total in zip(per_node, graphset.y["sram_kib"], strict=True):
+        assert np.nanmax(v) == pytest.approx(total, rel=1e-6)
+    assert any(np.isnan(v).any() for v in per_node)  # e.g. a RESHAPE Vela folds away
+
+    torch.set_num_threads(1)
+    train, val, _ = split_graphset(graphset, "random")
+    est = PerfSAGENetModel(METRICS, epochs=40, batch_size=16, hidden=64, layers=2).fit(train, val)
+    peak_y = est._node_targets(train, est.peak)
+    node_y = est._node_targets(train, est.additive)
+    idx = list(range(8))
+    batch = est._batch(train.graphs, idx)
+    y = est._targets(train, idx)
+    est.net.eval()
+    out = est.net(batch)
+    py = torch.from_numpy(np.concatenate([peak_y[i] for i in idx]))
+    ny = torch.from_numpy(np.concatenate([node_y[i] for i in idx]))
+    with_peak, _ = est._loss(out, y, batch, ny, py)
+    without, _ = est._loss(out, y, batch, ny, None)
+    zp = out["peak_node_log"][:, 0] + est.y_offset["sram_kib"]
+    have = torch.isfinite(py[:, 0])
+    expected = est.hp["layer_weight"] * torch.abs(zp - py[:, 0])[have].mean()
+    assert (with_peak - without).item() == pytest.approx(expected.item(), rel=1e-4)
+    # trained on them, the per-operator SRAM predictions follow the labels far closer than those of the
+    # same network trained on the totals alone
+    blind = dataclasses.replace(train, layer_values={m: v for m, v in train.layer_values.items() if m != "sram_kib"})
+    alone = PerfSAGENetModel(METRICS, epochs=40, batch_size=16, hidden=64, layers=2).fit(blind, val)
+    alone.net.eval()
+    zp_alone = alone.net(batch)["peak_node_log"][:, 0] + alone.y_offset["sram_kib"]
+    err, err_alone = (torch.abs(z - py[:, 0])[have].median().item() for z in (zp, zp_alone))
+    assert err < 0.5 * err_alone, (err, err_alone)

@@ -52,6 +52,9 @@ def test_vela_layers_sum_exactly_to_totals(accelerator, synth_models):
             assert lab.metrics["latency_ms"] == pytest.approx(lab.metrics["npu_cycles"] / clock * 1e3)
             assert {r["index"] for r in lab.layers} <= set(range(len(g.nodes)))
             assert lab.metrics["sram_kib"] > 0 and lab.metrics["flash_kib"] > 0
+            # the SRAM in use while each layer runs peaks at exactly Vela's total
+            assert max(r["sram_kib"] for r in lab.layers) == lab.metrics["sram_kib"], name
+            assert min(r["sram_kib"] for r in lab.layers) > 0, name
             assert lab.provenance["system_config"] == CONFIGS[accelerator].system_config
     finally:
         t.close()

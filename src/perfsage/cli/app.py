@@ -292,6 +292,31 @@ def dataset_compact_cmd(path: Annotated[Path, typer.Argument(help="Dataset direc
     typer.echo(", ".join(f"{k}: {n} shards" for k, n in merged.items() if n) or "nothing to compact")
 
 
+@dataset_app.command("relabel")
+def dataset_relabel_cmd(
+    path: Annotated[Path, typer.Argument(help="Dataset directory.")],
+    target: Annotated[str, typer.Option("--target", help="The target whose rows to re-measure.")],
+    field: Annotated[str, typer.Option("--field", help="The per-layer field the rows must gain.")] = "sram_kib",
+    spaces: Annotated[str, typer.Option(help="Comma-separated spaces (default: all).")] = "",
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Re-measure a target's rows that lack a per-layer field; rerun the same command to resume."""
+    from perfsage.dataset.relabel import relabel
+
+    try:
+        s = relabel(path, target, field, [x for x in spaces.split(",") if x] or None, max(workers, 1))
+    except KeyboardInterrupt:
+        typer.echo("interrupted: every re-measured row so far is saved; rerun the same command to resume", err=True)
+        raise typer.Exit(130) from None
+    result = {"planned": s.planned, "done": s.done, "failures": s.failures, "changed": s.changed,
+              "seconds": round(s.seconds, 1)}
+    _emit(result, as_json, f"{s.done} of {s.planned} rows re-measured in {s.seconds:.0f} s: "
+          f"{s.failures} failures, {s.changed} with changed totals (kept as they were)")
+    if s.failures or s.changed:
+        raise typer.Exit(1)
+
+
 @dataset_app.command("graphs")
 def dataset_graphs(
     space: Annotated[str, typer.Option("--space", help="nasbench201 or fbnet.")],

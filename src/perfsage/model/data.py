@@ -26,7 +26,8 @@ def is_additive(metric: str) -> bool:
 
 
 # Additive metrics that targets label per operator (Vela's per-layer report), so PerfSAGE supervises
-# every node on them; flash has no per-operator label.
+# every node on them; flash has no per-operator label. (Vela also labels each operator's SRAM in use,
+# a peak metric: the `layer_sram_kib` column, where a dataset's rows have it.)
 LAYER_LABELLED = ("latency_ms", "npu_cycles", "energy_mj")
 
 
@@ -97,18 +98,20 @@ def load_graphset(root: str | Path, target: str, metrics: list[str] | None = Non
     layer_values: dict[str, list[np.ndarray | None]] = {}
     if prefix + "layer_index" in table.column_names:
         index_col = table.column(prefix + "layer_index").to_pylist()
-        for m in ADDITIVE:
-            if prefix + f"layer_{m}" not in table.column_names or m not in metrics:
+        for m in metrics:
+            if prefix + f"layer_{m}" not in table.column_names:
                 continue
-            vals = []
+            additive = is_additive(m)  # parts of the total (an operator without a row: 0); else memory in
+            vals = []                  # use while it runs (an operator without a row: unknown)
             for gid, idx, v in zip(ids, index_col, table.column(prefix + f"layer_{m}").to_pylist(), strict=True):
-                if idx is None:
+                if idx is None or v is None:
                     vals.append(None)
                     continue
-                per_node = np.zeros(g[gid].x.shape[0], np.float64)
+                per_node = np.zeros(g[gid].x.shape[0], np.float64) if additive else \
+                    np.full(g[gid].x.shape[0], np.nan)
                 for i, val in zip(idx, v, strict=True):
                     if 0 <= i < len(per_node):
-                        per_node[i] += val
+                        per_node[i] = per_node[i] + val if additive else np.fmax(per_node[i], val)
                 vals.append(per_node)
             layer_values[m] = vals
     shares: list[np.ndarray | None] = []

@@ -14,7 +14,8 @@ connecting tensor's features, then a residual update with layer norm. Readout:
   (planners share and pad buffers in ways no single step shows). The smooth maximum is the
   softmax(T z)-weighted mean of z ("boltzmann": never above the largest node, whatever the node
   count); checkpoints from before it used logsumexp(T z) / T, which reads log(k) / T high when k nodes
-  hold the same memory (+27% on a DS-CNN whose eight blocks all hold 18 KiB), and keep it.
+  hold the same memory (+27% on a DS-CNN whose eight blocks all hold 18 KiB), and keep it. Where the
+  target labels each operator's memory in use (Vela's SRAM allocation), every node is supervised on it.
 Training minimises |log y_hat - log y| (which tracks relative error, the paper's MAPE) on totals and,
 where available, on every operator's own label.
 """
@@ -137,6 +138,7 @@ class PerfSAGENet(nn.Module):
                     return segment_boltzmann(z, b, n_graphs, PEAK_T)
                 return segment_logsumexp(PEAK_T * z, b, n_graphs) / PEAK_T
 
+            out["peak_node_log"] = zp
             smooth_max = torch.stack([smooth(zp[:, k]) for k in range(zp.shape[1])], dim=1)
             pooled = torch.cat([torch.zeros(n_graphs, h.shape[1], device=h.device).index_add_(0, b, h),
                                 scatter_mean(h, b, n_graphs), scatter_max(h, b, n_graphs), g], dim=1)
@@ -235,9 +237,10 @@ class PerfSAGENetModel:
             cols.append(np.log(np.where(v > 0, v, np.nan)))
         return torch.tensor(np.stack(cols, 1), dtype=torch.float32)
 
-    def _loss(self, out, y, batch, node_y):
+    def _loss(self, out, y, batch, node_y, peak_y=None):
         """log-L1 on graph totals, plus (where the target has per-layer labels) log-L1 on every operator
-        with a positive label and a hinge pushing operators with a zero label below 0.01% of the total."""
+        with a positive label and a hinge pushing operators with a zero label below 0.01% of the total;
+        for peak metrics, log-L1 on each operator's memory in use while it runs, where labelled."""
         pred = []
         if self.additive:
             pred.append(out["graph_log_additive"])
@@ -247,19 +250,24 @@ class PerfSAGENetModel:
         pred = torch.cat(pred, 1) + offsets
         mask = torch.isfinite(y)
         loss = torch.abs(pred - torch.nan_to_num(y))[mask].mean()
+        terms = []
         if node_y is not None and self.hp["layer_weight"] > 0:
             z = out["node_log"] + offsets[: len(self.additive)]
             have = torch.isfinite(node_y)
             pos = have & (node_y > -1e29)
             zero = have & (node_y <= -1e29)
-            terms = []
             if pos.any():
                 terms.append(torch.abs(z - torch.nan_to_num(node_y))[pos].mean())
             if zero.any():
                 floor = (pred[:, : len(self.additive)] - 9.2)[batch["batch"]]  # log(1e-4) below the total
                 terms.append(torch.relu(z - floor)[zero].mean())
-            if terms:
-                loss = loss + self.hp["layer_weight"] * sum(terms)
+        if peak_y is not None and self.hp["layer_weight"] > 0:
+            have = torch.isfinite(peak_y) & (peak_y > -1e29)
+            if have.any():
+                zp = out["peak_node_log"] + offsets[len(self.additive):]
+                terms.append(torch.abs(zp - torch.nan_to_num(peak_y))[have].mean())
+        if terms:
+            loss = loss + self.hp["layer_weight"] * sum(terms)
         return loss, pred
 
     def fit(self, train, val=None, init: PerfSAGENetModel | None = None) -> PerfSAGENetModel:
@@ -280,12 +288,16 @@ class PerfSAGENetModel:
             self.net.load_state_dict(init.net.state_dict())
 
         graph_y = self._targets(train, list(range(len(train))))
-        node_y = self._node_targets(train)  # per graph, computed once: a Python loop per batch cost ~40%
+        # per graph, computed once: a Python loop per batch cost ~40%
+        node_y, peak_y = self._node_targets(train, self.additive), self._node_targets(train, self.peak)
+
+        def per_node(labels, idx):
+            return torch.from_numpy(np.concatenate([labels[i] for i in idx])).to(self.device) if labels else None
 
         def batch_loss(idx):
             batch = self._batch(train.graphs, idx)
-            ny = torch.from_numpy(np.concatenate([node_y[i] for i in idx])).to(self.device) if node_y else None
-            return self._loss(self.net(batch), graph_y[idx].to(self.device), batch, ny)[0]
+            return self._loss(self.net(batch), graph_y[idx].to(self.device), batch, per_node(node_y, idx),
+                              per_node(peak_y, idx))[0]
 
         score = (lambda: val_mape(self.predict(val.graphs), val, self.metrics)) if val is not None and len(val) \
             else None
@@ -297,21 +309,21 @@ class PerfSAGENetModel:
                                   self.hp["weight_decay"], self.resume, key)
         return self
 
-    def _node_targets(self, gs) -> list[np.ndarray] | None:
-        """Per graph, [nodes, additive] log per-layer labels: nan where unknown, -1e30 where zero."""
-        if not self.additive or not any(m in gs.layer_values for m in self.additive):
+    def _node_targets(self, gs, metrics: list[str]) -> list[np.ndarray] | None:
+        """Per graph, [nodes, metrics] log per-layer labels: nan where unknown, -1e30 where zero."""
+        if not metrics or not any(m in gs.layer_values for m in metrics):
             return None
         out = []
         for i in range(len(gs)):
             n = gs.graphs[i].x.shape[0]
             cols = []
-            for m in self.additive:
+            for m in metrics:
                 v = gs.layer_values[m][i] if m in gs.layer_values else None
                 if v is None:
                     cols.append(np.full(n, np.nan))
                 else:
-                    with np.errstate(divide="ignore"):
-                        cols.append(np.where(v > 0, np.log(np.maximum(v, 1e-300)), -1e30))
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        cols.append(np.where(v > 0, np.log(np.maximum(v, 1e-300)), np.where(v == 0, -1e30, np.nan)))
             out.append(np.stack(cols, 1).astype(np.float32))
         return out
 

@@ -5,7 +5,10 @@ saves its ~0.8 s start-up per model). System config and memory mode are always p
 are `--verbose-performance` and `--enable-debug-db`: the debug database's `source` table maps Vela's
 internal operators back to TFLite operator indices (`ext_key`), and its `perf`/`perf_debug` tables
 give cycles, MACs and bytes per memory for each internal operator. Per TFLite operator they are summed,
-so the per-layer labels add up exactly to Vela's totals (tested).
+so the per-layer labels add up exactly to Vela's totals (tested). Its `tensors` table is Vela's SRAM
+allocation (address range and live time steps of every tensor): the highest address in use while an
+operator runs is that operator's SRAM label, and the largest of those is exactly Vela's `sram_memory_used`
+(tested), so PerfSAGE can supervise its peak readout per operator as it does the additive metrics.
 """
 
 from __future__ import annotations
@@ -88,11 +91,13 @@ def compile_in_worker(model: bytes, cfg: VelaConfig) -> dict[str, Any]:
     cpu_ops = sum(1 for n in compiled.nodes if n.op != "CUSTOM:ethos-u")
     ext_key = {r["id"]: int(r["ext_key"]) for r in _debug_table(xml, "source")}
     debug = {r["id"]: r for r in _debug_table(xml, "perf_debug")}
+    sram_in_use = sram_high_water(_debug_table(xml, "tensors"), debug)
     layers: dict[int, dict[str, float]] = {}
     for r in _debug_table(xml, "perf"):
         idx = ext_key.get(r["source_id"], -1)
-        row = layers.setdefault(idx, {"npu_cycles": 0, "macs": 0, "vela_ops": 0,
+        row = layers.setdefault(idx, {"npu_cycles": 0, "macs": 0, "vela_ops": 0, "sram_bytes": 0,
                                       "bytes": dict.fromkeys(MEMORY_LEVELS, 0.0)})
+        row["sram_bytes"] = max(row["sram_bytes"], sram_in_use.get(r["id"], 0))
         row["npu_cycles"] += int(r["op_cycles"])
         row["macs"] += int(r["mac_count"])
         row["vela_ops"] += 1
@@ -102,6 +107,21 @@ def compile_in_worker(model: bytes, cfg: VelaConfig) -> dict[str, Any]:
                 row["bytes"][_MEMORIES[m.group(1)]] += float(v)
     return {"summary": s, "layers": layers, "cpu_ops": cpu_ops,
             "version": getattr(ethosu.vela, "__version__", None) or _vela_version()}
+
+
+def sram_high_water(tensors: list[dict[str, str]], perf_debug: dict[str, dict[str, str]]) -> dict[str, int]:
+    """Per internal operator (perf id), the highest SRAM address in use at its time step: the end of the
+    highest SRAM tensor live then (Vela's allocation, so fragmentation and alignment count, as they do in
+    its total)."""
+    spans = [(int(t["start_time"]), int(t["end_time"]), int(t["end_address"], 16))
+             for t in tensors if t.get("memory") == "Sram"]
+    out = {}
+    for pid, r in perf_debug.items():
+        step = r.get("time_index")
+        if step not in (None, ""):
+            step = int(step)
+            out[pid] = max((end for a, b, end in spans if a <= step <= b), default=0)
+    return out
 
 
 def _vela_version() -> str:
@@ -158,6 +178,7 @@ class VelaTarget(Target):
                 layers.append({
                     "index": idx, "latency_ms": sec * 1e3, "npu_cycles": row["npu_cycles"], "macs": row["macs"],
                     "energy_mj": self.energy.energy_mj(row["macs"], row["bytes"], sec),
+                    "sram_kib": row["sram_bytes"] / 1024,
                     "bytes": {m: b for m, b in row["bytes"].items() if b},
                     "vela_ops": row["vela_ops"]})
         provenance = {"tool": "ethos-u-vela", "version": r["version"], "accelerator": self.cfg.accelerator,

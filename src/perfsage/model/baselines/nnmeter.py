@@ -49,7 +49,10 @@ class NNMeterKernels(Estimator):
         self.forests: dict[str, dict[int, object]] = {}
 
     def supports(self, train) -> list[str]:
-        return [m for m in self.metrics if m in train.layer_values]
+        """The metrics its kernels add up to: additive ones with per-layer labels (a peak is no sum)."""
+        from perfsage.model.data import is_additive
+
+        return [m for m in self.metrics if m in train.layer_values and is_additive(m)]
 
     def fit(self, train, val=None) -> NNMeterKernels:
         from sklearn.ensemble import RandomForestRegressor

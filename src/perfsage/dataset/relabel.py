@@ -1,0 +1,111 @@
+"""Re-measure a target's labels in place, to add a per-layer field the target reports now but did not
+when the rows were written (Vela's per-layer `sram_kib`, added after 30,000 models were labelled).
+
+Resumable like a build: new rows go to shards as they come, a rerun re-measures only the rows still
+lacking the field, and reads see the old rows until the final compaction puts the new ones first. The
+tools are deterministic, so the totals of a re-measured row equal the old ones (checked: a row whose
+totals changed is counted and reported, never silently mixed in).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from perfsage.dataset import store
+from perfsage.dataset.records import LAYER_FIELDS, Task, target_key
+from perfsage.errors import PerfsageError
+from perfsage.spaces import space_names
+
+
+@dataclass
+class RelabelSummary:
+    planned: int = 0
+    done: int = 0
+    failures: int = 0
+    changed: int = 0  # rows whose re-measured totals differ from the stored ones (should stay 0)
+    seconds: float = 0.0
+
+
+def _column(table: pa.Table, name: str) -> pa.ChunkedArray:
+    return table.column(name) if name in table.column_names else pa.chunked_array([pa.nulls(table.num_rows)])
+
+
+def pending(root: Path, target: str, field: str, spaces: list[str] | None = None) -> list[str]:
+    """Ids of the target's labelled models (of `spaces`) with no row holding per-layer `field` yet."""
+    folder = root / "labels" / target_key(target)
+    table = store.read_folder(folder)
+    if table is None:
+        raise PerfsageError(f"{root}: no labels for target {target!r}")
+    have = set(pc.filter(table.column("id"), pc.is_valid(_column(table, f"layer_{field}"))).to_pylist())
+    ids = sorted(set(table.column("id").to_pylist()) - have)
+    known = set(space_names())
+    keep = set(spaces) if spaces else known
+    return [i for i in ids if ":" not in i and i.rsplit("-", 1)[0] in keep & known]
+
+
+def prefer_field(field: str):
+    """A compaction filter that puts rows holding the field first, so they win the first-row dedup."""
+    def keep(table: pa.Table) -> pa.Table:
+        has = pc.is_valid(_column(table, f"layer_{field}")).to_numpy(zero_copy_only=False)
+        return table.take(pa.array(np.argsort(~has, kind="stable")))
+    return keep
+
+
+def relabel(root: str | Path, target: str, field: str, spaces: list[str] | None = None, workers: int = 1,
+            flush_every: int = 200, on_result=None) -> RelabelSummary:
+    from perfsage.dataset.build import _local
+
+    if field not in LAYER_FIELDS:
+        raise PerfsageError(f"unknown per-layer field {field!r} (known: {', '.join(LAYER_FIELDS)})")
+    root = Path(root)
+    store.read_manifest(root)
+    store.clean_temporaries(root)
+    ids = pending(root, target, field, spaces)
+    folder = root / "labels" / target_key(target)
+    old = store.dedup(store.read_folder(folder))
+    old = old.take(pc.index_in(pa.array(ids, pa.string()), value_set=old.column("id"))) if ids else old.slice(0, 0)
+    metric_cols = [c for c in old.column_names
+                   if c not in ("id", "seconds", "provenance") and not c.startswith("layer_")]
+    stored = {c: dict(zip(old.column("id").to_pylist(), old.column(c).to_pylist(), strict=True)) for c in metric_cols}
+    tasks = [Task(i.rsplit("-", 1)[0], int(i.rsplit("-", 1)[1]), (target,), need_model_row=False) for i in ids]
+    summary = RelabelSummary(planned=len(tasks))
+    rows: list[dict] = []
+    t0 = time.monotonic()
+
+    def flush() -> None:
+        if rows:
+            store.write_shard(folder, pa.Table.from_pylist(rows))
+            rows.clear()
+
+    try:
+        for r in _local(tasks, workers):
+            row = r.labels.get(target_key(target))
+            summary.done += 1
+            if row is None or f"layer_{field}" not in row:
+                summary.failures += 1
+                continue
+            if any(not _same(stored[c].get(r.id), row.get(c)) for c in metric_cols):
+                summary.changed += 1
+                continue
+            rows.append(row)
+            if on_result is not None:
+                on_result(summary)
+            if len(rows) >= flush_every:
+                flush()
+    finally:
+        flush()
+        summary.seconds = time.monotonic() - t0
+    store.compact(folder, keep=prefer_field(field))
+    return summary
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(np.isclose(float(a), float(b), rtol=1e-9, atol=0.0))
