@@ -36,12 +36,8 @@ def _column(table: pa.Table, name: str) -> pa.ChunkedArray:
     return table.column(name) if name in table.column_names else pa.chunked_array([pa.nulls(table.num_rows)])
 
 
-def pending(root: Path, target: str, field: str, spaces: list[str] | None = None) -> list[str]:
-    """Ids of the target's labelled models (of `spaces`) with no row holding per-layer `field` yet."""
-    folder = root / "labels" / target_key(target)
-    table = store.read_folder(folder)
-    if table is None:
-        raise PerfsageError(f"{root}: no labels for target {target!r}")
+def pending(table: pa.Table, field: str, spaces: list[str] | None = None) -> list[str]:
+    """Ids in a target's label rows (of `spaces`) with no row holding per-layer `field` yet."""
     have = set(pc.filter(table.column("id"), pc.is_valid(_column(table, f"layer_{field}"))).to_pylist())
     ids = sorted(set(table.column("id").to_pylist()) - have)
     known = set(space_names())
@@ -58,7 +54,7 @@ def prefer_field(field: str):
 
 
 def relabel(root: str | Path, target: str, field: str, spaces: list[str] | None = None, workers: int = 1,
-            flush_every: int = 200, on_result=None) -> RelabelSummary:
+            flush_every: int = 200) -> RelabelSummary:
     from perfsage.dataset.build import _local
 
     if field not in LAYER_FIELDS:
@@ -66,9 +62,12 @@ def relabel(root: str | Path, target: str, field: str, spaces: list[str] | None 
     root = Path(root)
     store.read_manifest(root)
     store.clean_temporaries(root)
-    ids = pending(root, target, field, spaces)
     folder = root / "labels" / target_key(target)
-    old = store.dedup(store.read_folder(folder))
+    table = store.read_folder(folder)  # read once: plans the work and holds the totals to check against
+    if table is None:
+        raise PerfsageError(f"{root}: no labels for target {target!r}")
+    ids = pending(table, field, spaces)
+    old = store.dedup(table)
     old = old.take(pc.index_in(pa.array(ids, pa.string()), value_set=old.column("id"))) if ids else old.slice(0, 0)
     metric_cols = [c for c in old.column_names
                    if c not in ("id", "seconds", "provenance") and not c.startswith("layer_")]
@@ -94,8 +93,6 @@ def relabel(root: str | Path, target: str, field: str, spaces: list[str] | None 
                 summary.changed += 1
                 continue
             rows.append(row)
-            if on_result is not None:
-                on_result(summary)
             if len(rows) >= flush_every:
                 flush()
     finally:
