@@ -10,7 +10,8 @@ per-layer labels, so it appears only for Ethos-U latency and energy. `perfsage (
 with one network per metric group instead of one for all metrics, in the same time (random split only);
 `perfsage (totals-only SRAM)` the ablation that ignores the per-operator SRAM labels (Vela's SRAM in use
 while each operator runs) and learns the SRAM peak from the totals alone, as PerfSAGE did before the
-dataset had them (random split only).
+dataset had them (random split only); `perfsage (totals-only flash)` likewise ignores the per-operator
+flash labels (each operator's encoded weights and scales on Ethos-U55) and learns flash from the totals.
 `leave-out+extra:S` leaves task space S out as `leave-out:S` does, but trains on every other space the
 dataset holds (mixed, converter, unet, tinyvision too), as the shipped predictors do; the default splits
 keep to the four task spaces.
@@ -45,11 +46,13 @@ SPLITS = ("random", "leave-out:classification", "leave-out:detection", "leave-ou
 # The same task space left out, with every other space the dataset holds (mixed, converter, unet, tinyvision)
 # in the training part too, as the shipped predictors have them: `leave-out+extra:kws`.
 EXTRA_SPLITS = tuple(s.replace("leave-out:", "leave-out+extra:") for s in SPLITS if s.startswith("leave-out:"))
-ROWS = ("perfsage", "perfsage (split)", "perfsage (totals-only SRAM)", "brp-nas-gcn", "nn-meter-kernels", "gbdt",
-        "flops")
-NEURAL = ("perfsage", "perfsage (split)", "perfsage (totals-only SRAM)", "brp-nas-gcn")
-ABLATIONS = ("perfsage (split)", "perfsage (totals-only SRAM)")  # random split only
 PER_LAYER_TARGETS = ("ethos-u55-128", "ethos-u65-256")  # nn-Meter's kernels need per-layer labels
+# ablations that drop one metric's per-operator labels: row -> (metric, targets that label it per operator)
+TOTALS_ONLY = {"perfsage (totals-only SRAM)": ("sram_kib", PER_LAYER_TARGETS),
+               "perfsage (totals-only flash)": ("flash_kib", ("ethos-u55-128",))}
+ROWS = ("perfsage", "perfsage (split)", *TOTALS_ONLY, "brp-nas-gcn", "nn-meter-kernels", "gbdt", "flops")
+NEURAL = ("perfsage", "perfsage (split)", *TOTALS_ONLY, "brp-nas-gcn")
+ABLATIONS = ("perfsage (split)", *TOTALS_ONLY)  # random split only
 
 
 def job_key(target: str, split: str, row: str) -> str:
@@ -60,7 +63,7 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
             save_models: bool) -> str:
     import torch
 
-    from perfsage.model.data import is_additive, load_graphset
+    from perfsage.model.data import load_graphset
     from perfsage.model.evaluate import evaluate
     from perfsage.model.registry import estimator_class
     from perfsage.model.train import split_graphset
@@ -71,8 +74,9 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     extra = split.startswith("leave-out+extra:")
     gs = load_graphset(data, target, TARGET_METRICS[target], spaces=None if extra else TASK_SPACES)
     tr, va, te = split_graphset(gs, split.replace("leave-out+extra:", "leave-out:"))
-    if row == "perfsage (totals-only SRAM)":
-        tr = dataclasses.replace(tr, layer_values={m: v for m, v in tr.layer_values.items() if is_additive(m)})
+    if row in TOTALS_ONLY:
+        drop = TOTALS_ONLY[row][0]
+        tr = dataclasses.replace(tr, layer_values={m: v for m, v in tr.layer_values.items() if m != drop})
     kw: dict = {}
     if row in NEURAL:
         kw = {"epochs": 400, "patience": 40, "max_seconds": budget}
@@ -111,7 +115,7 @@ def plan(targets: list[str], splits: list[str], rows: list[str]) -> list[tuple[s
                     continue
                 if row in ABLATIONS and split != "random":
                     continue
-                if row == "perfsage (totals-only SRAM)" and target not in PER_LAYER_TARGETS:
+                if row in TOTALS_ONLY and target not in TOTALS_ONLY[row][1]:
                     continue
                 jobs.append((target, split, row))
     return jobs

@@ -38,6 +38,8 @@ perfsage dataset build --out data/edgedlperf --spaces tinyvision \\
     --per-space 2000 --targets ethos-u55-128,ethos-u65-256,mcu-tflm --workers 2
 perfsage dataset relabel data/edgedlperf --target ethos-u55-128 --field sram_kib \\
     --spaces classification,detection,kws,segmentation --workers 2
+perfsage dataset relabel data/edgedlperf --target ethos-u55-128 --field flash_kib \\
+    --spaces classification,detection,kws,segmentation --workers 2
 perfsage dataset graphs --space nasbench201 --out data/realdev/nasbench201 \\
     --table ../shared/data/nasbench201/latency.csv
 perfsage dataset graphs --space fbnet --table ../shared/data/fbnet/latency.csv --out data/realdev/fbnet"""

@@ -246,3 +246,6 @@ def test_relabel_adds_a_per_layer_field_to_old_rows(small, tmp_path):
     assert json.loads(again.stdout)["planned"] == 0
     bad = run_cli("dataset", "relabel", str(copy), "--target", "ethos-u55-128", "--field", "nope")
     assert bad.returncode != 0 and "unknown per-layer field" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run_cli("dataset", "relabel", str(copy), "--target", "mcu-tflm", "--field", "flash_kib")
+    assert bad.returncode != 0 and "does not report per-layer 'flash_kib'" in bad.stderr
+    assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -167,6 +167,10 @@ def test_cli_all_targets_and_ground_truth_beside():
     r = run_cli("predict", str(DEMO), "--per-layer", "--label", timeout=120)
     assert r.returncode == 0, r.stderr
     assert "measured" in r.stdout and "latency_ms" in r.stdout and "CONV_2D" in r.stdout
+    r = run_cli("predict", str(DEMO), "--per-layer", "--label", "--json", timeout=120)
+    layers = {la["op"]: la for la in json.loads(r.stdout)[0]["layers"]}
+    assert layers["CONV_2D"]["measured_flash_kib"] > 0  # Vela's per-operator flash beside the prediction
+    assert "measured_flash_kib" not in layers["SOFTMAX"]  # its part (lookup tables) is unknown: none shown
 
 
 def test_ground_truth_for_many_files_starts_each_tool_once(monkeypatch, tmp_path):

@@ -4,6 +4,7 @@ become recorded failures and the caller keeps going."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -20,7 +21,7 @@ from perfsage.targets import BUILTIN, TargetError, get_target
 from perfsage.targets.isolation import IsolatedWorker, crash_for_test
 from perfsage.targets.metrics import METRICS
 from perfsage.targets.tflm import run_tflm
-from perfsage.targets.vela import CONFIGS, VelaTarget
+from perfsage.targets.vela import CONFIGS, VelaTarget, layer_flash_kib
 
 FAKE_BOARD = Path(__file__).parent / "fixtures" / "device" / "fake_board.py"
 DSCNN = TF_FIXTURES / "dscnn_kws_int8.tflite"
@@ -55,9 +56,37 @@ def test_vela_layers_sum_exactly_to_totals(accelerator, synth_models):
             # the SRAM in use while each layer runs peaks at exactly Vela's total
             assert max(r["sram_kib"] for r in lab.layers) == lab.metrics["sram_kib"], name
             assert min(r["sram_kib"] for r in lab.layers) > 0, name
+            # flash per layer where weights have a memory of their own (Ethos-U55): the operators' own
+            # weights and scales, the rest (lookup tables) left unknown on the operators that have them
+            flash = [r.get("flash_kib") for r in lab.layers]
+            if accelerator.startswith("ethos-u55"):
+                known = [f for f in flash if not math.isnan(f)]
+                assert 0.95 * lab.metrics["flash_kib"] <= sum(known) <= lab.metrics["flash_kib"] * (1 + 1e-9)
+                if len(known) == len(flash):
+                    assert sum(known) == pytest.approx(lab.metrics["flash_kib"], rel=1e-9), name
+                weighted = {i for i, n in enumerate(g.nodes) if n.op in ("CONV_2D", "DEPTHWISE_CONV_2D")}
+                assert all(r["flash_kib"] > 0 for r in lab.layers if r["index"] in weighted), name
+            else:
+                assert flash == [None] * len(flash), name  # weights share DRAM with feature maps
             assert lab.provenance["system_config"] == CONFIGS[accelerator].system_config
     finally:
         t.close()
+
+
+def test_layer_flash_adds_up_to_the_total_or_leaves_the_rest_unknown():
+    def layers(*rows):
+        return {i: {"flash_bytes": b, "lut": lut} for i, (b, lut) in enumerate(rows)}
+
+    # no lookup tables: the owned bytes are scaled to the total (alignment Vela adds elsewhere)
+    assert layer_flash_kib(layers((1024, False), (3072, False), (0, False)), 4.04) == \
+        pytest.approx({0: 1.01, 1: 3.03, 2: 0.0})
+    # a lookup-table operator holds the unattributed rest: unknown, not zero
+    got = layer_flash_kib(layers((1024, False), (0, True)), 1.5)
+    assert got[0] == 1.0 and math.isnan(got[1])
+    # more owned than the total (streams Vela shares): scaled down
+    got = layer_flash_kib(layers((2048, False), (0, True)), 1.0)
+    assert got[0] == pytest.approx(1.0) and math.isnan(got[1])
+    assert layer_flash_kib(layers((0, False)), 1.0) == {}
 
 
 def test_vela_accelerators_rank_as_expected(synth_models):
@@ -214,8 +243,10 @@ def test_command_target_bad_definitions(tmp_path, body, msg):
 def test_label_cli_json(tmp_path):
     r = run_cli("label", str(DSCNN), "--target", "ethos-u55-128", "--per-layer", "--json")
     assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+    out = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     assert set(out) >= {"model", "target", "metrics", "layers", "provenance"}
+    flash = {row["op"]: row["flash_kib"] for row in out["layers"]}
+    assert flash["SOFTMAX"] is None and flash["CONV_2D"] > 0  # its share (lookup tables) unknown: null
     assert out["target"] == "ethos-u55-128" and out["units"]["latency_ms"] == "ms"
     assert [row["op"] for row in out["layers"]][:2] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
     assert sum(row["npu_cycles"] for row in out["layers"]) == out["metrics"]["npu_cycles"]

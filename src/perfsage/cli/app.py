@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +28,18 @@ def _emit(result: dict, as_json: bool, text: str) -> None:
 
 
 def _print_json(obj) -> None:
-    typer.echo(json.dumps(obj, indent=2))
+    typer.echo(json.dumps(_json_safe(obj), indent=2, allow_nan=False))
+
+
+def _json_safe(obj):
+    """NaN (an unknown value, e.g. a lookup-table operator's share of flash) as JSON null: NaN is no JSON."""
+    if isinstance(obj, float):
+        return None if math.isnan(obj) or math.isinf(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    return obj
 
 
 @app.command()

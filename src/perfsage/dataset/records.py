@@ -17,10 +17,11 @@ from perfsage.graph.features import featurise
 from perfsage.spaces import GENERATOR_VERSION, get_space
 from perfsage.targets import Target, TargetError, get_target
 
-# per-layer label fields a target may report: additive parts of a total, or (sram_kib) the memory in use
-# while the layer runs, whose maximum is the total
+# per-layer label fields a target may report: additive parts of a total (flash_kib: NaN where an
+# operator's share is unknown), or (sram_kib) the memory in use while the layer runs, whose maximum is
+# the total
 LAYER_FIELDS = {"latency_ms": "float32", "npu_cycles": "int64", "energy_mj": "float32", "macs": "int64",
-                "sram_kib": "float32"}
+                "sram_kib": "float32", "flash_kib": "float32"}
 
 
 def model_id(space: str, seed: int) -> str:

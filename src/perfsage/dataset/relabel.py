@@ -88,6 +88,9 @@ def relabel(root: str | Path, target: str, field: str, spaces: list[str] | None 
             summary.done += 1
             if row is None or f"layer_{field}" not in row:
                 summary.failures += 1
+                if row is not None and summary.failures == summary.done >= min(10, len(tasks)):
+                    raise PerfsageError(f"{target} does not report per-layer {field!r} ({summary.done} models "
+                                        "measured, none had it)")
                 continue
             if any(not _same(stored[c].get(r.id), row.get(c)) for c in metric_cols):
                 summary.changed += 1

@@ -26,8 +26,9 @@ def is_additive(metric: str) -> bool:
 
 
 # Additive metrics that targets label per operator (Vela's per-layer report), so PerfSAGE supervises
-# every node on them; flash has no per-operator label. (Vela also labels each operator's SRAM in use,
-# a peak metric: the `layer_sram_kib` column, where a dataset's rows have it.)
+# every node on them. (Vela also labels, where a dataset's rows have the columns, each operator's flash
+# on Ethos-U55 (`layer_flash_kib`; the split grouping keeps flash on its own network all the same) and
+# each operator's SRAM in use, a peak metric (`layer_sram_kib`).)
 LAYER_LABELLED = ("latency_ms", "npu_cycles", "energy_mj")
 
 
@@ -101,8 +102,8 @@ def load_graphset(root: str | Path, target: str, metrics: list[str] | None = Non
         for m in metrics:
             if prefix + f"layer_{m}" not in table.column_names:
                 continue
-            additive = is_additive(m)  # parts of the total (an operator without a row: 0); else memory in
-            vals = []                  # use while it runs (an operator without a row: unknown)
+            additive = is_additive(m)  # parts of the total (an operator without a row: 0, NaN: unknown);
+            vals = []                  # else memory in use while it runs (an operator without a row: unknown)
             for gid, idx, v in zip(ids, index_col, table.column(prefix + f"layer_{m}").to_pylist(), strict=True):
                 if idx is None or v is None:
                     vals.append(None)

@@ -66,5 +66,5 @@ def attach_measurement(record: dict[str, Any], model: Path, target: str | Target
         for layer in record["layers"]:
             row = by_index.get(layer["index"], {})
             for m in layer_metrics(layer):
-                if m in row:
+                if m in row and row[m] == row[m]:  # NaN: the tool does not know this layer's part
                     layer[f"measured_{m}"] = row[m]

@@ -9,6 +9,9 @@ so the per-layer labels add up exactly to Vela's totals (tested). Its `tensors` 
 allocation (address range and live time steps of every tensor): the highest address in use while an
 operator runs is that operator's SRAM label, and the largest of those is exactly Vela's `sram_memory_used`
 (tested), so PerfSAGE can supervise its peak readout per operator as it does the additive metrics.
+Where the weights have a memory of their own (Ethos-U55, Shared_Sram: off-chip flash), each operator is
+also given the flash its weights take (see `flash_owned`); elsewhere the weight area also holds feature
+maps and flash gets no per-operator label.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ def compile_in_worker(model: bytes, cfg: VelaConfig) -> dict[str, Any]:
     from ethosu.vela.vela import main
 
     from perfsage.graph import load_graph
+    from perfsage.graph.features import featurise
 
     with tempfile.TemporaryDirectory(prefix="perfsage-vela-") as tmp:
         src = Path(tmp) / "model.tflite"
@@ -88,19 +92,25 @@ def compile_in_worker(model: bytes, cfg: VelaConfig) -> dict[str, Any]:
             s = next(csv.DictReader(f))
         xml = next(out.glob("*_debug.xml")).read_text()
         compiled = load_graph(next(out.glob("*_vela.tflite")).read_bytes())
+    weighted = {i for i, f in enumerate(featurise(load_graph(model))[0]) if f.weight_bytes > 0}
     cpu_ops = sum(1 for n in compiled.nodes if n.op != "CUSTOM:ethos-u")
     ext_key = {r["id"]: int(r["ext_key"]) for r in _debug_table(xml, "source")}
     debug = {r["id"]: r for r in _debug_table(xml, "perf_debug")}
     sram_in_use = sram_high_water(_debug_table(xml, "tensors"), debug)
+    perf = _debug_table(xml, "perf")
+    flash, lut_ops = flash_owned(perf, debug, ext_key, weighted)
     layers: dict[int, dict[str, float]] = {}
-    for r in _debug_table(xml, "perf"):
+    for r in perf:
         idx = ext_key.get(r["source_id"], -1)
         row = layers.setdefault(idx, {"npu_cycles": 0, "macs": 0, "vela_ops": 0, "sram_bytes": 0,
+                                      "flash_bytes": 0, "lut": False,
                                       "bytes": dict.fromkeys(MEMORY_LEVELS, 0.0)})
         row["sram_bytes"] = max(row["sram_bytes"], sram_in_use.get(r["id"], 0))
         row["npu_cycles"] += int(r["op_cycles"])
         row["macs"] += int(r["mac_count"])
         row["vela_ops"] += 1
+        row["flash_bytes"] = flash.get(idx, 0)
+        row["lut"] = idx in lut_ops
         for col, v in debug.get(r["id"], {}).items():
             m = _BYTES_COL.match(col)
             if m and v:
@@ -122,6 +132,52 @@ def sram_high_water(tensors: list[dict[str, str]], perf_debug: dict[str, dict[st
             step = int(step)
             out[pid] = max((end for a, b, end in spans if a <= step <= b), default=0)
     return out
+
+
+SCALE_BYTES = 10  # per output channel: Vela's bias + scale + shift record for the NPU, in 16-byte blocks
+
+
+def flash_owned(perf: list[dict[str, str]], perf_debug: dict[str, dict[str, str]], ext_key: dict[str, int],
+                weighted: set[int]) -> tuple[dict[int, int], set[int]]:
+    """Per TFLite operator, the flash bytes it owns: its internal operators' encoded weights
+    (`weight_total_bytes`) and per-channel scales. Vela stores an identical stream once; the streams it
+    generates itself for weightless operators (MEAN, RESIZE and pooling decompositions) repeat, so those
+    count once, for the first operator that has them. The rest of the flash (lookup tables, constants;
+    shared, under 1% of the total on most models) belongs to no single operator; operators with lookup
+    tables are returned so that their share can stay unknown."""
+    owned: dict[int, int] = {}
+    luts: set[int] = set()
+    seen: set[tuple[str, ...]] = set()
+    for r in perf:
+        idx = ext_key.get(r["source_id"], -1)
+        if r["operator"] == "LUT":
+            luts.add(idx)
+        d = perf_debug.get(r["id"], {})
+        if not d.get("weight_total_bytes"):
+            continue
+        key = (r["operator"], d["weight_total_bytes"], d["ofm_shape_c"], d["ifm_shape_c"], d["kernel_size_x"],
+               d["kernel_size_y"])
+        if idx not in weighted:
+            if key in seen:
+                continue
+            seen.add(key)
+        scales = -(-SCALE_BYTES * int(d["ofm_shape_c"]) // 16) * 16
+        owned[idx] = owned.get(idx, 0) + int(d["weight_total_bytes"]) + scales
+    return owned, luts
+
+
+def layer_flash_kib(layers: dict[int, dict[str, Any]], total_kib: float) -> dict[int, float]:
+    """Each operator's flash in KiB, adding up to the total: the bytes it owns, with the unattributed rest
+    left to the operators with lookup tables (unknown: NaN); where there are none, or the owned bytes
+    exceed the total (weights Vela shares in ways the debug database does not show), the owned bytes are
+    scaled to the total."""
+    owned = {i: r["flash_bytes"] / 1024 for i, r in layers.items() if i >= 0}
+    unknown = {i for i, r in layers.items() if i >= 0 and r["lut"] and not r["flash_bytes"]}
+    s = sum(owned.values())
+    if s <= 0:
+        return {}
+    scale = total_kib / s if (not unknown or s > total_kib) else 1.0
+    return {i: float("nan") if i in unknown else v * scale for i, v in owned.items()}
 
 
 def _vela_version() -> str:
@@ -171,6 +227,8 @@ class VelaTarget(Target):
             "cpu_ops": r["cpu_ops"],
         }
         layers = []
+        own_flash = s.get("weights_storage_area") != s.get("feature_map_storage_area")
+        flash = layer_flash_kib(r["layers"], metrics["flash_kib"]) if own_flash else {}
         if per_layer:
             for idx in sorted(r["layers"]):
                 row = r["layers"][idx]
@@ -179,6 +237,7 @@ class VelaTarget(Target):
                     "index": idx, "latency_ms": sec * 1e3, "npu_cycles": row["npu_cycles"], "macs": row["macs"],
                     "energy_mj": self.energy.energy_mj(row["macs"], row["bytes"], sec),
                     "sram_kib": row["sram_bytes"] / 1024,
+                    **({"flash_kib": flash.get(idx, 0.0)} if flash else {}),
                     "bytes": {m: b for m, b in row["bytes"].items() if b},
                     "vela_ops": row["vela_ops"]})
         provenance = {"tool": "ethos-u-vela", "version": r["version"], "accelerator": self.cfg.accelerator,

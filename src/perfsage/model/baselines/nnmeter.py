@@ -64,8 +64,11 @@ class NNMeterKernels(Estimator):
                 if per_node is None:
                     continue
                 owner, kind = kernels(e)
-                lab = np.bincount(owner, weights=per_node, minlength=len(owner))
+                lab = np.bincount(owner, weights=np.nan_to_num(per_node), minlength=len(owner))
+                partial = np.bincount(owner, weights=np.isnan(per_node), minlength=len(owner)) > 0
                 for i in np.unique(owner):
+                    if partial[i]:  # a kernel with an operator of unknown share has no label
+                        continue
                     xs.setdefault(int(kind[i]), []).append(e.x[i])
                     ys.setdefault(int(kind[i]), []).append(lab[i])
             self.forests[m] = {}
