@@ -74,19 +74,19 @@ def test_vela_layers_sum_exactly_to_totals(accelerator, synth_models):
 
 
 def test_layer_flash_adds_up_to_the_total_or_leaves_the_rest_unknown():
-    def layers(*rows):
-        return {i: {"flash_bytes": b, "lut": lut} for i, (b, lut) in enumerate(rows)}
+    def flash(rows, total_kib):  # rows: (owned bytes, has a lookup table) per operator
+        owned = {i: b for i, (b, _) in enumerate(rows) if b}
+        return layer_flash_kib(range(-1, len(rows)), owned, {i for i, (_, lut) in enumerate(rows) if lut}, total_kib)
 
     # no lookup tables: the owned bytes are scaled to the total (alignment Vela adds elsewhere)
-    assert layer_flash_kib(layers((1024, False), (3072, False), (0, False)), 4.04) == \
-        pytest.approx({0: 1.01, 1: 3.03, 2: 0.0})
+    assert flash([(1024, False), (3072, False), (0, False)], 4.04) == pytest.approx({0: 1.01, 1: 3.03, 2: 0.0})
     # a lookup-table operator holds the unattributed rest: unknown, not zero
-    got = layer_flash_kib(layers((1024, False), (0, True)), 1.5)
+    got = flash([(1024, False), (0, True)], 1.5)
     assert got[0] == 1.0 and math.isnan(got[1])
     # more owned than the total (streams Vela shares): scaled down
-    got = layer_flash_kib(layers((2048, False), (0, True)), 1.0)
+    got = flash([(2048, False), (0, True)], 1.0)
     assert got[0] == pytest.approx(1.0) and math.isnan(got[1])
-    assert layer_flash_kib(layers((0, False)), 1.0) == {}
+    assert flash([(0, False)], 1.0) == {}
 
 
 def test_vela_accelerators_rank_as_expected(synth_models):

@@ -20,6 +20,7 @@ import csv
 import io
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,19 +104,16 @@ def compile_in_worker(model: bytes, cfg: VelaConfig) -> dict[str, Any]:
     for r in perf:
         idx = ext_key.get(r["source_id"], -1)
         row = layers.setdefault(idx, {"npu_cycles": 0, "macs": 0, "vela_ops": 0, "sram_bytes": 0,
-                                      "flash_bytes": 0, "lut": False,
                                       "bytes": dict.fromkeys(MEMORY_LEVELS, 0.0)})
         row["sram_bytes"] = max(row["sram_bytes"], sram_in_use.get(r["id"], 0))
         row["npu_cycles"] += int(r["op_cycles"])
         row["macs"] += int(r["mac_count"])
         row["vela_ops"] += 1
-        row["flash_bytes"] = flash.get(idx, 0)
-        row["lut"] = idx in lut_ops
         for col, v in debug.get(r["id"], {}).items():
             m = _BYTES_COL.match(col)
             if m and v:
                 row["bytes"][_MEMORIES[m.group(1)]] += float(v)
-    return {"summary": s, "layers": layers, "cpu_ops": cpu_ops,
+    return {"summary": s, "layers": layers, "flash_owned": flash, "lut_ops": lut_ops, "cpu_ops": cpu_ops,
             "version": getattr(ethosu.vela, "__version__", None) or _vela_version()}
 
 
@@ -166,13 +164,15 @@ def flash_owned(perf: list[dict[str, str]], perf_debug: dict[str, dict[str, str]
     return owned, luts
 
 
-def layer_flash_kib(layers: dict[int, dict[str, Any]], total_kib: float) -> dict[int, float]:
-    """Each operator's flash in KiB, adding up to the total: the bytes it owns, with the unattributed rest
-    left to the operators with lookup tables (unknown: NaN); where there are none, or the owned bytes
-    exceed the total (weights Vela shares in ways the debug database does not show), the owned bytes are
-    scaled to the total."""
-    owned = {i: r["flash_bytes"] / 1024 for i, r in layers.items() if i >= 0}
-    unknown = {i for i, r in layers.items() if i >= 0 and r["lut"] and not r["flash_bytes"]}
+def layer_flash_kib(ops: Iterable[int], owned_bytes: dict[int, int], lut_ops: set[int],
+                    total_kib: float) -> dict[int, float]:
+    """Each of `ops`' flash in KiB, adding up to the total: the bytes it owns (`flash_owned`), with the
+    unattributed rest left to the operators with lookup tables (unknown: NaN); where there are none, or
+    the owned bytes exceed the total (weights Vela shares in ways the debug database does not show), the
+    owned bytes are scaled to the total."""
+    ops = [i for i in ops if i >= 0]
+    owned = {i: owned_bytes.get(i, 0) / 1024 for i in ops}
+    unknown = {i for i in ops if i in lut_ops and not owned_bytes.get(i)}
     s = sum(owned.values())
     if s <= 0:
         return {}
@@ -227,9 +227,10 @@ class VelaTarget(Target):
             "cpu_ops": r["cpu_ops"],
         }
         layers = []
-        own_flash = s.get("weights_storage_area") != s.get("feature_map_storage_area")
-        flash = layer_flash_kib(r["layers"], metrics["flash_kib"]) if own_flash else {}
         if per_layer:
+            own_flash = s.get("weights_storage_area") != s.get("feature_map_storage_area")
+            flash = layer_flash_kib(r["layers"], r["flash_owned"], r["lut_ops"], metrics["flash_kib"]) \
+                if own_flash else {}
             for idx in sorted(r["layers"]):
                 row = r["layers"][idx]
                 sec = row["npu_cycles"] / clock
