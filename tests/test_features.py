@@ -192,3 +192,18 @@ def test_converter_valid_and_space_same_pointwise_convs_encode_alike():
             assert n.padding == "SAME" and x[n.index, col] == 1.0
     g.nodes[2].options["padding"] = "SAME"  # the pointwise conv as a space writes it
     assert np.array_equal(encode(g).x, x)
+
+
+def test_channel_block_padding_is_encoded():
+    """Costs step at channel-block boundaries (a 16 x 64 pointwise conv's weights take 1,936 bytes of
+    Ethos-U55 flash, not 16 x 64 + scales): each node carries the share of its last 4-, 8-, 16- and
+    32-channel block that its input and output channels leave empty."""
+    from perfsage.graph.encode import CHANNEL_BLOCKS, NODE_FEATURES, encode
+
+    tensors = [_t(0, (1, 8, 8, 24)), _t(1, (144, 1, 1, 24), const=144 * 24), _t(2, (1, 8, 8, 144))]
+    conv = Node(0, "CONV_2D", 1, (0, 1, -1), (2,), {})
+    x = encode(Graph(tensors=tensors, nodes=[conv], inputs=(0,), outputs=(2,))).x[0]
+    pad = {f"{side}_c_pad{m}": x[NODE_FEATURES.index(f"{side}_c_pad{m}")] for side in ("in", "out")
+           for m in CHANNEL_BLOCKS}
+    assert pad == {"in_c_pad4": 0.0, "in_c_pad8": 0.0, "in_c_pad16": 0.5, "in_c_pad32": 0.25,
+                   "out_c_pad4": 0.0, "out_c_pad8": 0.0, "out_c_pad16": 0.0, "out_c_pad32": 0.5}

@@ -71,9 +71,9 @@ def test_perfsage_learns_and_layers_sum_to_total(graphset):
 
 
 def test_checkpoints_read_the_feature_columns_they_were_trained_on(graphset, tmp_path):
-    """The encoding grows (encode.ADDED_IN_V3); a checkpoint from before lists no features and keeps
+    """The encoding grows (encode.ADDED_AFTER_V2); a checkpoint from before lists no features and keeps
     reading the version-2 columns, and ignores the newer ones."""
-    from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, feature_columns, feature_names
+    from perfsage.graph.encode import CHANNEL_BLOCKS, GRAPH_FEATURES, NODE_FEATURES, feature_columns, feature_names
     from perfsage.model.perfsage import PerfSAGENetModel
 
     torch.set_num_threads(1)
@@ -81,7 +81,7 @@ def test_checkpoints_read_the_feature_columns_they_were_trained_on(graphset, tmp
     old = PerfSAGENetModel(METRICS, epochs=3, batch_size=16, hidden=32, layers=2)
     old.features = feature_names()  # as a version-2 checkpoint
     old.cols = feature_columns(old.features)
-    assert len(old.features["node"]) == len(NODE_FEATURES) - 1
+    assert len(old.features["node"]) == len(NODE_FEATURES) - 1 - 2 * len(CHANNEL_BLOCKS)
     old.fit(train, val)
     old.save(tmp_path / "old")
     cfg = json.loads((tmp_path / "old" / "config.json").read_text())
@@ -325,10 +325,12 @@ def test_peak_metrics_are_supervised_per_operator_where_labelled(graphset):
     expected = est.hp["layer_weight"] * torch.abs(zp - py[:, 0])[have].mean()
     assert (with_peak - without).item() == pytest.approx(expected.item(), rel=1e-4)
     # trained on them, the per-operator SRAM predictions follow the labels far closer than those of the
-    # same network trained on the totals alone
+    # same network trained on the totals alone (median log error 0.30 against 0.59 here; 0.69 before the
+    # channel-block features, which tell the blind network something about each operator too)
     blind = dataclasses.replace(train, layer_values={m: v for m, v in train.layer_values.items() if m != "sram_kib"})
     alone = PerfSAGENetModel(METRICS, epochs=40, batch_size=16, hidden=64, layers=2).fit(blind, val)
     alone.net.eval()
     zp_alone = alone.net(batch)["peak_node_log"][:, 0] + alone.y_offset["sram_kib"]
     err, err_alone = (torch.abs(z - py[:, 0])[have].median().item() for z in (zp, zp_alone))
-    assert err < 0.5 * err_alone, (err, err_alone)
+    assert err < 0.6 * err_alone, (err, err_alone)
+
