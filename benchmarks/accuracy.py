@@ -96,7 +96,8 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     device = "cuda" if row in NEURAL and torch.cuda.is_available() else "cpu"
     result = {"target": target, "split": split, "row": row, "seconds": round(secs, 1), "device": device,
               "threads": threads, "host": platform.node(), "n_train": len(tr), "n_val": len(va), **rep,
-              "epochs": len(getattr(est, "history", []) or [])}
+              "epochs": len(history),
+              "history": [{k: round(v, 4) for k, v in rec.items()} for rec in history]}  # per epoch: seconds, val
     if save_models and row == "perfsage" and split == "random":  # the predictor train_shipped.py adopts
         est.save(Path(out) / "models" / target)
     path = Path(out) / f"{job_key(target, split, row)}.json"
