@@ -89,7 +89,9 @@ def warm_started(info: dict) -> str:
         return ""
     text = "; ".join(f"{st['train_seconds']:.0f} s on {st['trained_on']}, {st['epochs']} epochs, "
                      f"{st['n_train']:,} training models ({', '.join(st.get('spaces', []))})" for st in stages)
-    return f", warm-started (lr {info['hp']['lr']}) from the predictor trained before: {text}"
+    added = info.get("features_added")
+    grown = f"; the node features {', '.join(added)} joined at zero weight" if added else ""
+    return f", warm-started (lr {info['hp']['lr']}) from the predictor trained before: {text}{grown}"
 
 
 def main() -> None:
@@ -178,8 +180,12 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
             "torch": torch.__version__, "spaces": sorted(set(tr.spaces))}
     if not a.adopt and a.warm_start:
         prior = before.get("warm_start", [])  # a chain of warm starts keeps every earlier stage
-        info["warm_start"] = [*prior, {k: before[k] for k in ("data_hash", "n_train", "train_seconds", "trained_on",
-                                                              "epochs", "spaces") if k in before}]
+        stage = {k: before[k] for k in ("data_hash", "n_train", "train_seconds", "trained_on", "epochs", "spaces")
+                 if k in before}
+        grown = [n for n in est.members[0].features["node"] if n not in init.members[0].features["node"]]
+        info["warm_start"] = [*prior, stage]
+        if grown:  # features the encoding gained since: they joined at zero weight
+            info["features_added"] = grown
     return est, info
 
 if __name__ == "__main__":

@@ -248,6 +248,37 @@ def test_a_warm_start_carries_the_network_over_and_then_trains_it(graphset):
         PerfSAGE(METRICS, epochs=1, **{**hp, "hidden": 16}).fit(train, val, init=old)
 
 
+def test_a_warm_start_grows_a_network_into_features_added_since(graphset):
+    """A predictor trained before the encoding gained columns warm-starts with them at zero weight: it
+    computes what it did (its own normalisation kept), then learns to use them."""
+    from perfsage.graph.encode import CHANNEL_BLOCKS, GRAPH_FEATURES, NODE_FEATURES, feature_columns, feature_names
+    from perfsage.model.perfsage import PerfSAGENetModel
+
+    torch.set_num_threads(1)
+    train, val, test = split_graphset(graphset, "random")
+    hp = {"batch_size": 16, "hidden": 32, "layers": 2, "patience": 100}
+    added = [f"{side}_c_pad{m}" for side in ("in", "out") for m in CHANNEL_BLOCKS]
+    old = PerfSAGENetModel(METRICS, epochs=3, **hp)
+    old.features = feature_names([n for n in NODE_FEATURES if n not in added], list(GRAPH_FEATURES))
+    old.cols = feature_columns(old.features)
+    old.fit(val, None)
+    grown = PerfSAGENetModel(METRICS, epochs=0, **hp).fit(train, val, init=old)
+    assert grown.features["node"] == list(NODE_FEATURES) and grown.y_offset == old.y_offset
+    keep = [NODE_FEATURES.index(n) for n in old.features["node"]]
+    np.testing.assert_array_equal(grown.norm["x_mean"][keep], old.norm["x_mean"])
+    before, after = old.predict(test.graphs), grown.predict(test.graphs)
+    for m in METRICS:
+        np.testing.assert_allclose(after[m], before[m], rtol=1e-5)
+    new_cols = [40 + NODE_FEATURES.index(n) for n in added]  # after the op and kind embeddings
+    assert not grown.net.inp[0].weight[:, new_cols].any()
+    moved = PerfSAGENetModel(METRICS, epochs=2, **hp).fit(train, val, init=old)
+    assert moved.net.inp[0].weight[:, new_cols].abs().sum() > 0
+    wider = PerfSAGENetModel(METRICS, epochs=0, **hp)
+    wider.features = {"node": [*NODE_FEATURES, "log_future"], "graph": list(GRAPH_FEATURES)}
+    with pytest.raises(ValueError, match="no feature this encoding lacks"):
+        old.fit(val, None, init=wider)
+
+
 def test_the_peak_readout_has_no_node_count_bias(graphset, tmp_path):
     """k nodes holding the same memory read as that memory (logsumexp / T read log(k) / T above it);
     a checkpoint saved before the readout was recorded loads with the logsumexp it was trained with."""

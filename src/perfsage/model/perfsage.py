@@ -277,15 +277,9 @@ class PerfSAGENetModel:
         if init is None:
             self.norm = normalisation(train.graphs, self.cols)
             self.y_offset = {m: float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics}
+            self.net = self._net().to(self.device)
         else:
-            same = (init.metrics, init.features, init.hp["hidden"], init.hp["layers"]) == \
-                (self.metrics, self.features, self.hp["hidden"], self.hp["layers"])
-            if not same:
-                raise ValueError("a warm start needs a network with the same metrics, features and shape")
-            self.norm, self.y_offset = dict(init.norm), dict(init.y_offset)
-        self.net = self._net().to(self.device)
-        if init is not None:
-            self.net.load_state_dict(init.net.state_dict())
+            self._grow_from(init, train)
 
         graph_y = self._targets(train, list(range(len(train))))
         # per graph, computed once: a Python loop per batch cost ~40%
@@ -308,6 +302,43 @@ class PerfSAGENetModel:
         self.history = train_loop(self.net, len(train), self.hp, batch_loss, score, self.log,
                                   self.hp["weight_decay"], self.resume, key)
         return self
+
+    def _grow_from(self, init: PerfSAGENetModel, train) -> None:
+        """Take over init's network, normalisation and offsets. Features the encoding gained since init
+        was trained (read by name) join with zero weights, so the network starts out computing exactly
+        what init did and learns from there how much the new columns matter."""
+        same = (init.metrics, init.hp["hidden"], init.hp["layers"]) == \
+            (self.metrics, self.hp["hidden"], self.hp["layers"])
+        grows = all(set(init.features[k]) <= set(self.features[k]) for k in ("node", "graph"))
+        if not (same and grows):
+            raise ValueError("a warm start needs a network with the same metrics and shape, reading no "
+                             "feature this encoding lacks")
+        self.y_offset = dict(init.y_offset)
+        self.norm = dict(init.norm)
+        fresh = normalisation(train.graphs, self.cols) if self.features != init.features else {}
+        keep = {k: [self.features[k].index(n) for n in init.features[k]] for k in ("node", "graph")}
+        for kind, prefix in (("node", "x"), ("graph", "g")):
+            if fresh:
+                for stat in ("mean", "std"):
+                    merged = fresh[f"{prefix}_{stat}"].copy()
+                    merged[keep[kind]] = init.norm[f"{prefix}_{stat}"]
+                    self.norm[f"{prefix}_{stat}"] = merged
+        self.net = self._net().to(self.device)
+        state = self.net.state_dict()
+        h, emb = self.hp["hidden"], self.net.op_emb.embedding_dim + self.net.kind_emb.embedding_dim
+        # the first layers that read raw features: (weight, kind, where its feature columns start)
+        reads = {"inp.0.weight": ("node", emb), "node_head.0.weight": ("node", 2 * h),
+                 "peak_node_head.0.weight": ("node", 2 * h), "g_mlp.0.weight": ("graph", 0)}
+        for name, old in init.net.state_dict().items():
+            if name in reads and old.shape != state[name].shape:
+                kind, start = reads[name]
+                new = torch.zeros_like(state[name])
+                new[:, :start] = old[:, :start].to(new.device)
+                new[:, [start + j for j in keep[kind]]] = old[:, start:].to(new.device)
+                state[name] = new
+            else:
+                state[name] = old.to(state[name].device)
+        self.net.load_state_dict(state)
 
     def _node_targets(self, gs, metrics: list[str]) -> list[np.ndarray] | None:
         """Per graph, [nodes, metrics] log per-layer labels: nan where unknown, -1e30 where zero."""
