@@ -124,7 +124,7 @@ def plan(targets: list[str], splits: list[str], rows: list[str]) -> list[tuple[s
     return jobs
 
 
-def page(runs: Path, data: str, note: str = "", name: str = "accuracy") -> None:
+def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history: bool = False) -> None:
     results = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
     lines = []
     for split in SPLITS + EXTRA_SPLITS:
@@ -151,6 +151,13 @@ def page(runs: Path, data: str, note: str = "", name: str = "accuracy") -> None:
         lines += ["Training seconds on ethos-u55-128, random split: " +
                   ", ".join(f"{k} {v:.0f}" for k, v in secs.items()) + ".", ""]
     lines += [note, ""] if note else []
+    if history:  # how the neural networks got there, epoch by epoch
+        for r in results:
+            if r["row"] in NEURAL and r["split"] == "random" and r.get("history"):
+                lines += [f"### {r['row']} on {r['target']}, epoch by epoch", "",
+                          "| epoch | seconds | validation MAPE % (mean over metrics) |", "|---:|---:|---:|",
+                          *(f"| {h['epoch']} | {h['seconds']:.0f} | {h.get('val_mape', float('nan')):.2f} |"
+                            for h in r["history"]), ""]
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1))
     publish(name, "Accuracy: PerfSAGE against four baselines",
             f"`benchmarks/accuracy.py` on `{os.path.relpath(data, ROOT)}`: MAPE % / share within ±10% on each "
@@ -174,6 +181,7 @@ def main() -> None:
     ap.add_argument("--save-models", action="store_true", help="keep the random-split PerfSAGE checkpoints")
     ap.add_argument("--threads", type=int, default=0, help="torch threads per job (default: cores / jobs)")
     ap.add_argument("--page", default="accuracy", help="docs/results/<page>.md (a partial rerun: another name)")
+    ap.add_argument("--history", action="store_true", help="add each random-split network's per-epoch table")
     a = ap.parse_args()
     runs = Path(a.runs)
     runs.mkdir(parents=True, exist_ok=True)
@@ -191,7 +199,7 @@ def main() -> None:
                               threads, str(runs), a.save_models) for t, s, r in todo]
             for f in as_completed(futs):
                 print(f.result(), flush=True)
-    page(runs, a.data, a.note, a.page)
+    page(runs, a.data, a.note, a.page, a.history)
 
 
 if __name__ == "__main__":
