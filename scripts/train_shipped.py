@@ -88,10 +88,15 @@ def warm_started(info: dict) -> str:
     if not stages:
         return ""
     text = "; ".join(f"{st['train_seconds']:.0f} s on {st['trained_on']}, {st['epochs']} epochs, "
-                     f"{st['n_train']:,} training models ({', '.join(st.get('spaces', []))})" for st in stages)
-    added = info.get("features_added")
-    grown = f"; the node features {', '.join(added)} joined at zero weight" if added else ""
-    return f", warm-started (lr {info['hp']['lr']}) from the predictor trained before: {text}{grown}"
+                     f"{st['n_train']:,} training models ({', '.join(st.get('spaces', []))}){joined(st)}"
+                     for st in stages)
+    return f", warm-started (lr {info['hp']['lr']}) from the predictor trained before: {text}{joined(info)}"
+
+
+def joined(stage: dict) -> str:
+    """Features the encoding gained that a warm-started stage took in (at zero weight)."""
+    added = stage.get("features_added")
+    return f", taking in the new node features {', '.join(added)} at zero weight" if added else ""
 
 
 def main() -> None:
@@ -180,8 +185,8 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
             "torch": torch.__version__, "spaces": sorted(set(tr.spaces))}
     if not a.adopt and a.warm_start:
         prior = before.get("warm_start", [])  # a chain of warm starts keeps every earlier stage
-        stage = {k: before[k] for k in ("data_hash", "n_train", "train_seconds", "trained_on", "epochs", "spaces")
-                 if k in before}
+        stage = {k: before[k] for k in ("data_hash", "n_train", "train_seconds", "trained_on", "epochs", "spaces",
+                                        "features_added") if k in before}
         grown = [n for n in est.members[0].features["node"] if n not in init.members[0].features["node"]]
         info["warm_start"] = [*prior, stage]
         if grown:  # features the encoding gained since: they joined at zero weight

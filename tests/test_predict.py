@@ -125,6 +125,25 @@ def test_domain_ranges_are_per_op_type(tmp_path):
     assert TrainingDomain.load(tmp_path).check(e) == []
 
 
+def test_domain_words_for_flags_and_channel_blocks():
+    """Out-of-domain reasons name one-hot flags and channel-block features in words (`in_c_pad16` is
+    not an input type called C_PAD16)."""
+    import dataclasses
+
+    from perfsage.graph.encode import NODE_FEATURES, op_id
+
+    small = [encode(load_graph(get_space("kws").synth(s)[1])) for s in range(3)]
+    domain = fit_domain(small)
+    e = dataclasses.replace(small[0], x=small[0].x.copy())
+    conv = np.flatnonzero(e.op == op_id("CONV_2D"))[:1]
+    e.x[conv, NODE_FEATURES.index("in_c_pad16")] = 2.0  # beyond any share
+    e.x[conv, NODE_FEATURES.index("in_int16")] = 1.0
+    reasons = domain.check(e)
+    assert "input type INT16 never seen on CONV_2D in training (1 layer)" in reasons, reasons
+    assert any(r.startswith("CONV_2D empty share of the last 16-channel input block up to 2 at 1 layer")
+               for r in reasons), reasons
+
+
 def test_conformal_bounds_cover_at_the_nominal_level():
     rng = np.random.default_rng(0)
     pred = {"latency_ms": np.exp(rng.normal(0, 1, 6000))}

@@ -38,6 +38,14 @@ NODE_FEATURES: tuple[str, ...] = (
     *(f"act_{a.lower()}" for a in _ACTS), *(f"in_{d.lower()}" for d in _DTYPES),
     *(f"out_{d.lower()}" for d in _DTYPES), "log_scratch_bytes",
     *(f"in_c_pad{m}" for m in CHANNEL_BLOCKS), *(f"out_c_pad{m}" for m in CHANNEL_BLOCKS))
+# What each non-log node feature says, in words (the training-domain check names them this way)
+ONE_HOT_WORDS: dict[str, str] = {
+    **{f"act_{a.lower()}": f"fused activation {a}" for a in _ACTS},
+    **{f"in_{d.lower()}": f"input type {d}" for d in _DTYPES},
+    **{f"out_{d.lower()}": f"output type {d}" for d in _DTYPES}}
+FEATURE_WORDS: dict[str, str] = {
+    **ONE_HOT_WORDS, **{f"{side}_c_pad{m}": f"empty share of the last {m}-channel {side}put block"
+                        for side in ("in", "out") for m in CHANNEL_BLOCKS}}
 GRAPH_FEATURES: tuple[str, ...] = (
     "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_peak_activation_bytes",
     "log_input_bytes", "log_output_bytes", "log_ops", "log_depth", "log_tensors", "log_planned_activation_bytes")

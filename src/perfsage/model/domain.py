@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, EncodedGraph
+from perfsage.graph.encode import FEATURE_WORDS, GRAPH_FEATURES, NODE_FEATURES, ONE_HOT_WORDS, OP_VOCAB, EncodedGraph
 from perfsage.model.base import read_record, write_json
 
 DOMAIN_FILE = "domain.json"
-_ONE_HOT = {"act_": "fused activation", "in_": "input type", "out_": "output type"}
 _TOL = 1e-4  # encoded features are float32
 
 
@@ -87,15 +86,14 @@ class TrainingDomain:
         high, low = x > hi + _TOL, x < lo - _TOL
         for k in np.flatnonzero(high.any(0) | low.any(0)):
             name = NODE_FEATURES[self._node_cols[k]]
-            prefix = next((p for p in _ONE_HOT if name.startswith(p)), None)
+            one_hot = name in ONE_HOT_WORDS
             for op_id in np.unique(g.op[high[:, k] | low[:, k]]):
                 rows = g.op == op_id
                 op = OP_VOCAB[op_id]
                 hk, lk = high[rows, k], low[rows, k]
                 col = x[rows, k]
-                if prefix is not None:
-                    reasons.append(f"{_ONE_HOT[prefix]} {name[len(prefix):].upper()} never seen on {op} in "
-                                   f"training ({_layers(int(hk.sum()))})")
+                if one_hot:
+                    reasons.append(f"{FEATURE_WORDS[name]} never seen on {op} in training ({_layers(int(hk.sum()))})")
                     continue
                 if hk.any():
                     reasons.append(f"{op} {_label(name)} up to {_fmt(name, float(col[hk].max()))} at "
@@ -148,7 +146,7 @@ def _layers(n: int) -> str:
 
 
 def _label(name: str) -> str:
-    return name.removeprefix("log_").replace("_", " ")
+    return FEATURE_WORDS.get(name) or name.removeprefix("log_").replace("_", " ")
 
 
 def _fmt(name: str, v: float) -> str:
