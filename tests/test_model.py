@@ -251,13 +251,13 @@ def test_a_warm_start_carries_the_network_over_and_then_trains_it(graphset):
 def test_a_warm_start_grows_a_network_into_features_added_since(graphset):
     """A predictor trained before the encoding gained columns warm-starts with them at zero weight: it
     computes what it did (its own normalisation kept), then learns to use them."""
-    from perfsage.graph.encode import CHANNEL_BLOCKS, GRAPH_FEATURES, NODE_FEATURES, feature_columns, feature_names
+    from perfsage.graph.encode import CHANNEL_BLOCK_WORDS, GRAPH_FEATURES, NODE_FEATURES, feature_columns, feature_names
     from perfsage.model.perfsage import PerfSAGENetModel
 
     torch.set_num_threads(1)
     train, val, test = split_graphset(graphset, "random")
     hp = {"batch_size": 16, "hidden": 32, "layers": 2, "patience": 100}
-    added = [f"{side}_c_pad{m}" for side in ("in", "out") for m in CHANNEL_BLOCKS]
+    added = list(CHANNEL_BLOCK_WORDS)
     old = PerfSAGENetModel(METRICS, epochs=3, **hp)
     old.features = feature_names([n for n in NODE_FEATURES if n not in added], list(GRAPH_FEATURES))
     old.cols = feature_columns(old.features)
@@ -269,7 +269,8 @@ def test_a_warm_start_grows_a_network_into_features_added_since(graphset):
     before, after = old.predict(test.graphs), grown.predict(test.graphs)
     for m in METRICS:
         np.testing.assert_allclose(after[m], before[m], rtol=1e-5)
-    new_cols = [40 + NODE_FEATURES.index(n) for n in added]  # after the op and kind embeddings
+    emb = grown.net.op_emb.embedding_dim + grown.net.kind_emb.embedding_dim  # the features come after these
+    new_cols = [emb + NODE_FEATURES.index(n) for n in added]
     assert not grown.net.inp[0].weight[:, new_cols].any()
     moved = PerfSAGENetModel(METRICS, epochs=2, **hp).fit(train, val, init=old)
     assert moved.net.inp[0].weight[:, new_cols].abs().sum() > 0
@@ -364,4 +365,3 @@ def test_peak_metrics_are_supervised_per_operator_where_labelled(graphset):
     zp_alone = alone.net(batch)["peak_node_log"][:, 0] + alone.y_offset["sram_kib"]
     err, err_alone = (torch.abs(z - py[:, 0])[have].median().item() for z in (zp, zp_alone))
     assert err < 0.6 * err_alone, (err, err_alone)
-

@@ -29,31 +29,29 @@ _DTYPES = ("INT8", "UINT8", "INT16", "FLOAT32", "FLOAT16", "INT32")
 # 1.8% to 0.4% median error per 1x1 convolution at equal steps).
 CHANNEL_BLOCKS = (4, 8, 16, 32)
 
+# What each non-log node feature says, in words (the training-domain check names them this way); the
+# keys are also the features' names in NODE_FEATURES
+ONE_HOT_WORDS: dict[str, str] = {
+    **{f"act_{a.lower()}": f"fused activation {a}" for a in _ACTS},
+    **{f"in_{d.lower()}": f"input type {d}" for d in _DTYPES},
+    **{f"out_{d.lower()}": f"output type {d}" for d in _DTYPES}}
+CHANNEL_BLOCK_WORDS: dict[str, str] = {f"{side}_c_pad{m}": f"empty share of the last {m}-channel {side}put block"
+                                       for side in ("in", "out") for m in CHANNEL_BLOCKS}
+FEATURE_WORDS: dict[str, str] = {**ONE_HOT_WORDS, **CHANNEL_BLOCK_WORDS}
+
 NODE_FEATURES: tuple[str, ...] = (
     "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_bias_bytes", "log_input_bytes",
     "log_output_bytes", "log_arithmetic_intensity", "kernel_h", "kernel_w", "stride_h", "stride_w",
     "dilation_h", "dilation_w", "depth_multiplier", "log_groups", "pads_input", "per_channel", "n_inputs",
     "n_outputs", "log_live_bytes", "log_out_h", "log_out_w", "log_out_c", "log_out_elements", "log_in_h",
-    "log_in_w", "log_in_c",
-    *(f"act_{a.lower()}" for a in _ACTS), *(f"in_{d.lower()}" for d in _DTYPES),
-    *(f"out_{d.lower()}" for d in _DTYPES), "log_scratch_bytes",
-    *(f"in_c_pad{m}" for m in CHANNEL_BLOCKS), *(f"out_c_pad{m}" for m in CHANNEL_BLOCKS))
-# What each non-log node feature says, in words (the training-domain check names them this way)
-ONE_HOT_WORDS: dict[str, str] = {
-    **{f"act_{a.lower()}": f"fused activation {a}" for a in _ACTS},
-    **{f"in_{d.lower()}": f"input type {d}" for d in _DTYPES},
-    **{f"out_{d.lower()}": f"output type {d}" for d in _DTYPES}}
-FEATURE_WORDS: dict[str, str] = {
-    **ONE_HOT_WORDS, **{f"{side}_c_pad{m}": f"empty share of the last {m}-channel {side}put block"
-                        for side in ("in", "out") for m in CHANNEL_BLOCKS}}
+    "log_in_w", "log_in_c", *ONE_HOT_WORDS, "log_scratch_bytes", *CHANNEL_BLOCK_WORDS)
 GRAPH_FEATURES: tuple[str, ...] = (
     "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_peak_activation_bytes",
     "log_input_bytes", "log_output_bytes", "log_ops", "log_depth", "log_tensors", "log_planned_activation_bytes")
 EDGE_FEATURES: tuple[str, ...] = ("log_bytes", "log_elements")
 # Features appended after encoding version 2; a checkpoint that does not list the features it was
 # trained on predates them and reads the version-2 columns (see feature_columns).
-ADDED_AFTER_V2 = ("log_scratch_bytes", "log_planned_activation_bytes",
-               *(f"in_c_pad{m}" for m in CHANNEL_BLOCKS), *(f"out_c_pad{m}" for m in CHANNEL_BLOCKS))  # v5
+ADDED_AFTER_V2 = ("log_scratch_bytes", "log_planned_activation_bytes", *CHANNEL_BLOCK_WORDS)
 
 
 def feature_names(node: list[str] | None = None, graph: list[str] | None = None) -> dict[str, list[str]]:

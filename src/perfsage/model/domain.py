@@ -86,14 +86,13 @@ class TrainingDomain:
         high, low = x > hi + _TOL, x < lo - _TOL
         for k in np.flatnonzero(high.any(0) | low.any(0)):
             name = NODE_FEATURES[self._node_cols[k]]
-            one_hot = name in ONE_HOT_WORDS
             for op_id in np.unique(g.op[high[:, k] | low[:, k]]):
                 rows = g.op == op_id
                 op = OP_VOCAB[op_id]
                 hk, lk = high[rows, k], low[rows, k]
                 col = x[rows, k]
-                if one_hot:
-                    reasons.append(f"{FEATURE_WORDS[name]} never seen on {op} in training ({_layers(int(hk.sum()))})")
+                if name in ONE_HOT_WORDS:
+                    reasons.append(f"{ONE_HOT_WORDS[name]} never seen on {op} in training ({_layers(int(hk.sum()))})")
                     continue
                 if hk.any():
                     reasons.append(f"{op} {_label(name)} up to {_fmt(name, float(col[hk].max()))} at "

@@ -315,10 +315,10 @@ class PerfSAGENetModel:
                              "feature this encoding lacks")
         self.y_offset = dict(init.y_offset)
         self.norm = dict(init.norm)
-        fresh = normalisation(train.graphs, self.cols) if self.features != init.features else {}
         keep = {k: [self.features[k].index(n) for n in init.features[k]] for k in ("node", "graph")}
-        for kind, prefix in (("node", "x"), ("graph", "g")):
-            if fresh:
+        if self.features != init.features:  # new columns get this data's statistics, old ones keep init's
+            fresh = normalisation(train.graphs, self.cols)
+            for kind, prefix in (("node", "x"), ("graph", "g")):
                 for stat in ("mean", "std"):
                     merged = fresh[f"{prefix}_{stat}"].copy()
                     merged[keep[kind]] = init.norm[f"{prefix}_{stat}"]
