@@ -311,20 +311,25 @@ def dataset_relabel_cmd(
     field: Annotated[str, typer.Option("--field", help="The per-layer field the rows must gain.")] = "sram_kib",
     spaces: Annotated[str, typer.Option(help="Comma-separated spaces (default: all).")] = "",
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    tolerance: Annotated[float, typer.Option(
+        help="Largest relative change of a total for which the new measurement replaces the stored row "
+             "(Vela's totals move by up to ~0.5% between runs on some models); 0: they must repeat.")] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Re-measure a target's rows that lack a per-layer field; rerun the same command to resume."""
     from perfsage.dataset.relabel import relabel
 
     try:
-        s = relabel(path, target, field, [x for x in spaces.split(",") if x] or None, max(workers, 1))
+        s = relabel(path, target, field, [x for x in spaces.split(",") if x] or None, max(workers, 1),
+                    tolerance=tolerance)
     except KeyboardInterrupt:
         typer.echo("interrupted: every re-measured row so far is saved; rerun the same command to resume", err=True)
         raise typer.Exit(130) from None
     result = {"planned": s.planned, "done": s.done, "failures": s.failures, "changed": s.changed,
-              "seconds": round(s.seconds, 1)}
+              "replaced": s.replaced, "largest_change": s.largest_change, "seconds": round(s.seconds, 1)}
     _emit(result, as_json, f"{s.done} of {s.planned} rows re-measured in {s.seconds:.0f} s: "
-          f"{s.failures} failures, {s.changed} with changed totals (kept as they were)")
+          f"{s.failures} failures, {s.changed} with totals moved beyond the tolerance (kept as they were), "
+          f"{s.replaced} within it (replaced; largest change {s.largest_change:.2%})")
     if s.failures or s.changed:
         raise typer.Exit(1)
 
