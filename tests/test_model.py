@@ -282,8 +282,16 @@ def test_a_warm_start_grows_a_network_into_features_added_since(graphset):
 
 def test_the_peak_readout_has_no_node_count_bias(graphset, tmp_path):
     """k nodes holding the same memory read as that memory (logsumexp / T read log(k) / T above it);
-    a checkpoint saved before the readout was recorded loads with the logsumexp it was trained with."""
-    from perfsage.model.perfsage import PEAK_T, PerfSAGENetModel, segment_boltzmann, segment_logsumexp
+    a checkpoint saved before the readout was recorded loads with the logsumexp it was trained with.
+    Trained on per-operator SRAM labels the maximum is sharp (T = 64), on totals alone soft (T = 8);
+    a checkpoint that recorded no T was trained with 8."""
+    from perfsage.model.perfsage import (
+        PEAK_T,
+        SHARP_PEAK_T,
+        PerfSAGENetModel,
+        segment_boltzmann,
+        segment_logsumexp,
+    )
 
     z = torch.tensor([2.0] * 9 + [1.0, 3.0, 0.5])
     index = torch.tensor([0] * 9 + [1, 1, 1])
@@ -296,12 +304,18 @@ def test_the_peak_readout_has_no_node_count_bias(graphset, tmp_path):
     train, val, test = split_graphset(graphset, "random")
     est = PerfSAGENetModel(METRICS, epochs=1, batch_size=16, hidden=32, layers=2).fit(train, val)
     assert est.hp["peak_readout"] == "boltzmann" and est.net.peak_readout == "boltzmann"
+    assert est.hp["peak_t"] == SHARP_PEAK_T and est.net.peak_t == SHARP_PEAK_T  # SRAM labelled per operator
     est.save(tmp_path / "m")
+    again = PerfSAGENetModel.load(tmp_path / "m")
+    assert again.net.peak_t == SHARP_PEAK_T
+    assert np.array_equal(again.predict(test.graphs)["sram_kib"], est.predict(test.graphs)["sram_kib"])
+    blind = dataclasses.replace(train, layer_values={m: v for m, v in train.layer_values.items() if m != "sram_kib"})
+    assert PerfSAGENetModel(METRICS, epochs=1, batch_size=16, hidden=16, layers=1).fit(blind).hp["peak_t"] == PEAK_T
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
-    del cfg["hp"]["peak_readout"]
+    del cfg["hp"]["peak_readout"], cfg["hp"]["peak_t"]
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
     old = PerfSAGENetModel.load(tmp_path / "m")
-    assert old.net.peak_readout == "logsumexp"
+    assert old.net.peak_readout == "logsumexp" and old.net.peak_t == PEAK_T
     assert not np.allclose(old.predict(test.graphs)["sram_kib"], est.predict(test.graphs)["sram_kib"])
 
 

@@ -10,12 +10,15 @@ connecting tensor's features, then a residual update with layer norm. Readout:
   them (Vela);
 - peak metrics (SRAM, arena, heap) are a maximum over the execution: each node predicts the log memory
   in use while it runs (it sees the liveness-based live bytes at its step), the graph takes a smooth
-  maximum with T = 8, plus a graph-level correction from pooled embeddings and graph features
-  (planners share and pad buffers in ways no single step shows). The smooth maximum is the
-  softmax(T z)-weighted mean of z ("boltzmann": never above the largest node, whatever the node
-  count); checkpoints from before it used logsumexp(T z) / T, which reads log(k) / T high when k nodes
-  hold the same memory (+27% on a DS-CNN whose eight blocks all hold 18 KiB), and keep it. Where the
-  target labels each operator's memory in use (Vela's SRAM allocation), every node is supervised on it.
+  maximum, plus a graph-level correction from pooled embeddings and graph features (planners share
+  and pad buffers in ways no single step shows). The smooth maximum is the softmax(T z)-weighted mean
+  of z ("boltzmann": never above the largest node, whatever the node count); checkpoints from before
+  it used logsumexp(T z) / T, which reads log(k) / T high when k nodes hold the same memory (+27% on a
+  DS-CNN whose eight blocks all hold 18 KiB), and keep it. Where the target labels each operator's
+  memory in use (Vela's SRAM allocation), every node is supervised on it, and the maximum is sharp
+  (T = 64): fed the true per-operator SRAM of the ethos-u55-128 task spaces, T = 8 reads 2.4-5.7%
+  low on average (near-peak operators pull it down), T = 64 0.2-0.4%. Without per-operator labels
+  T = 8 spreads the gradient over the operators near the peak (checkpoints without a recorded T: 8).
 Training minimises |log y_hat - log y| (which tracks relative error, the paper's MAPE) on totals and,
 where available, on every operator's own label.
 """
@@ -56,7 +59,8 @@ def segment_logsumexp(z: torch.Tensor, index: torch.Tensor, n: int) -> torch.Ten
     return m + torch.log(s.clamp(min=1e-30))
 
 
-PEAK_T = 8.0
+PEAK_T = 8.0  # the smooth maximum's sharpness where only totals supervise it
+SHARP_PEAK_T = 64.0  # where every operator's own memory in use is labelled
 PEAK_READOUTS = ("boltzmann", "logsumexp")
 
 
@@ -96,12 +100,13 @@ class SageLayer(nn.Module):
 class PerfSAGENet(nn.Module):
     def __init__(self, additive: list[str], peak: list[str], hidden: int = 128, layers: int = 4,
                  op_dim: int = 32, kind_dim: int = 8, n_node: int = len(NODE_FEATURES),
-                 n_graph: int = len(GRAPH_FEATURES), peak_readout: str = "boltzmann") -> None:
+                 n_graph: int = len(GRAPH_FEATURES), peak_readout: str = "boltzmann",
+                 peak_t: float = PEAK_T) -> None:
         super().__init__()
         if peak_readout not in PEAK_READOUTS:
             raise ValueError(f"peak_readout must be one of {PEAK_READOUTS}, not {peak_readout!r}")
         self.additive, self.peak = list(additive), list(peak)
-        self.peak_readout = peak_readout
+        self.peak_readout, self.peak_t = peak_readout, peak_t
         self.op_emb = nn.Embedding(len(OP_VOCAB), op_dim)
         self.kind_emb = nn.Embedding(len(KINDS), kind_dim)
         self.inp = nn.Sequential(nn.Linear(op_dim + kind_dim + n_node, hidden), nn.ReLU(),
@@ -135,8 +140,8 @@ class PerfSAGENet(nn.Module):
             zp = node_head(self.peak_node_head, h, g, batch["x"], b)  # [N, peak]
             def smooth(z: torch.Tensor) -> torch.Tensor:
                 if self.peak_readout == "boltzmann":
-                    return segment_boltzmann(z, b, n_graphs, PEAK_T)
-                return segment_logsumexp(PEAK_T * z, b, n_graphs) / PEAK_T
+                    return segment_boltzmann(z, b, n_graphs, self.peak_t)
+                return segment_logsumexp(self.peak_t * z, b, n_graphs) / self.peak_t
 
             out["peak_node_log"] = zp
             smooth_max = torch.stack([smooth(zp[:, k]) for k in range(zp.shape[1])], dim=1)
@@ -209,7 +214,7 @@ class PerfSAGENetModel:
     def __init__(self, metrics: list[str], hidden: int = 64, layers: int = 3, epochs: int = 120,
                  batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, layer_weight: float = 0.5,
                  patience: int = 25, seed: int = 0, max_seconds: float = 0.0, peak_readout: str = "boltzmann",
-                 device: str | None = None,
+                 peak_t: float | None = None, device: str | None = None,
                  log=None, resume: Path | None = None) -> None:
         from perfsage.model.data import is_additive
 
@@ -218,7 +223,8 @@ class PerfSAGENetModel:
         self.peak = [m for m in self.metrics if not is_additive(m)]
         self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
                    "weight_decay": weight_decay, "layer_weight": layer_weight, "patience": patience, "seed": seed,
-                   "max_seconds": max_seconds, "peak_readout": peak_readout}
+                   "max_seconds": max_seconds, "peak_readout": peak_readout,
+                   "peak_t": peak_t}  # None: sharp where the training data labels operators' memory
         self.device = device or default_device()
         self.log = log or (lambda msg: None)
         self.resume = resume  # per-epoch state file: a killed fit goes on from there
@@ -274,6 +280,11 @@ class PerfSAGENetModel:
         """init: a trained network of the same shape to start from (warm start: its weights, feature
         normalisation and target offsets carry over, so new data refines it rather than retraining)."""
         torch.manual_seed(self.hp["seed"])
+        # per graph, computed once: a Python loop per batch cost ~40%
+        node_y, peak_y = self._node_targets(train, self.additive), self._node_targets(train, self.peak)
+        if self.hp["peak_t"] is None:
+            self.hp["peak_t"] = init.hp["peak_t"] if init is not None else \
+                SHARP_PEAK_T if peak_y is not None else PEAK_T
         if init is None:
             self.norm = normalisation(train.graphs, self.cols)
             self.y_offset = {m: float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics}
@@ -282,8 +293,6 @@ class PerfSAGENetModel:
             self._grow_from(init, train)
 
         graph_y = self._targets(train, list(range(len(train))))
-        # per graph, computed once: a Python loop per batch cost ~40%
-        node_y, peak_y = self._node_targets(train, self.additive), self._node_targets(train, self.peak)
 
         def per_node(labels, idx):
             return torch.from_numpy(np.concatenate([labels[i] for i in idx])).to(self.device) if labels else None
@@ -360,7 +369,7 @@ class PerfSAGENetModel:
 
     def _net(self) -> PerfSAGENet:
         return PerfSAGENet(self.additive, self.peak, self.hp["hidden"], self.hp["layers"],
-                           peak_readout=self.hp["peak_readout"],
+                           peak_readout=self.hp["peak_readout"], peak_t=self.hp["peak_t"] or PEAK_T,
                            n_node=len(self.features["node"]), n_graph=len(self.features["graph"]))
 
     def _batch(self, graphs, idx: list[int]) -> dict[str, torch.Tensor]:
@@ -439,7 +448,8 @@ class PerfSAGENetModel:
         hp = cfg["hp"]
         est = cls(cfg["metrics"], **{k: hp[k] for k in ("hidden", "layers", "epochs", "batch_size", "lr",
                                                           "weight_decay", "layer_weight", "patience", "seed")},
-                  peak_readout=hp.get("peak_readout", "logsumexp"), device="cpu")  # older: logsumexp
+                  peak_readout=hp.get("peak_readout", "logsumexp"),  # older: logsumexp
+                  peak_t=hp.get("peak_t") or PEAK_T, device="cpu")
         est.norm = {k: np.asarray(v, np.float32) for k, v in cfg["norm"].items()}
         est.y_offset = cfg["y_offset"]
         est.features = feature_names(**cfg.get("features", {}))
