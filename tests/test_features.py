@@ -207,3 +207,23 @@ def test_channel_block_padding_is_encoded():
            for m in CHANNEL_BLOCKS}
     assert pad == {"in_c_pad4": 0.0, "in_c_pad8": 0.0, "in_c_pad16": 0.5, "in_c_pad32": 0.25,
                    "out_c_pad4": 0.0, "out_c_pad8": 0.0, "out_c_pad16": 0.0, "out_c_pad32": 0.5}
+
+
+def test_an_operator_repeating_an_earlier_one_is_flagged():
+    """Vela stores one copy of the weights it generates for identical MEAN decompositions, so a repeat
+    owns no flash: each node says whether an earlier one did the same work (type, shapes, parameters,
+    constant sizes), in execution order; any difference, or weights of another size, is new work."""
+    from perfsage.graph.encode import NODE_FEATURES, encode
+
+    tensors = [_t(0, (1, 8, 8, 16)), _t(1, (1, 1, 1, 16)), _t(2, (1, 1, 1, 16)), _t(3, (1, 4, 4, 16)),
+               _t(4, (1, 1, 1, 16)), _t(5, (16, 1, 1, 16), const=256), _t(6, (1, 8, 8, 16)),
+               _t(7, (16, 1, 1, 16), const=256), _t(8, (1, 8, 8, 16)), _t(9, (8, 1, 1, 16), const=128),
+               _t(10, (1, 8, 8, 8)), _t(11, (4,), const=16)]
+    nodes = [Node(0, "MEAN", 0, (0, 11), (1,), {}), Node(1, "MEAN", 0, (0, 11), (2,), {}),
+             Node(2, "MEAN", 0, (3, 11), (4,), {}), Node(3, "CONV_2D", 1, (0, 5, -1), (6,), {}),
+             Node(4, "CONV_2D", 1, (6, 7, -1), (8,), {}), Node(5, "CONV_2D", 1, (8, 9, -1), (10,), {})]
+    g = Graph(tensors=tensors, nodes=nodes, inputs=(0, 3), outputs=(1, 2, 4, 10))
+    feats, _ = featurise(g)
+    assert [n.repeats_earlier for n in feats] == [False, True, False, False, True, False]
+    x = encode(g).x
+    assert x[:, NODE_FEATURES.index("repeats_earlier")].tolist() == [0, 1, 0, 0, 1, 0]

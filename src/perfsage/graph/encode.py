@@ -16,7 +16,7 @@ from perfsage.graph.ir import Graph
 from perfsage.graph.ops import KINDS
 from perfsage.graph.schema import BUILTIN_OPS
 
-ENCODING_VERSION = 5
+ENCODING_VERSION = 6
 OP_VOCAB: tuple[str, ...] = ("<unknown>", "CUSTOM", *sorted(set(BUILTIN_OPS.values()) - {"CUSTOM"}))
 _OP_ID = {name: i for i, name in enumerate(OP_VOCAB)}
 _KIND_ID = {k: i for i, k in enumerate(KINDS)}
@@ -37,21 +37,25 @@ ONE_HOT_WORDS: dict[str, str] = {
     **{f"out_{d.lower()}": f"output type {d}" for d in _DTYPES}}
 CHANNEL_BLOCK_WORDS: dict[str, str] = {f"{side}_c_pad{m}": f"empty share of the last {m}-channel {side}put block"
                                        for side in ("in", "out") for m in CHANNEL_BLOCKS}
-FEATURE_WORDS: dict[str, str] = {**ONE_HOT_WORDS, **CHANNEL_BLOCK_WORDS}
+# yes/no facts about an operator's place in the graph (version 6: Vela's repeated MEAN and RESIZE
+# decompositions own no flash; 12,685 of 12,782 repeated MEANs in the classification task space)
+FLAG_WORDS: dict[str, str] = {"repeats_earlier": "repeating an identical earlier operator"}
+BINARY_WORDS: dict[str, str] = {**ONE_HOT_WORDS, **FLAG_WORDS}  # 0 or 1: the domain check says "never seen"
+FEATURE_WORDS: dict[str, str] = {**ONE_HOT_WORDS, **CHANNEL_BLOCK_WORDS, **FLAG_WORDS}
 
 NODE_FEATURES: tuple[str, ...] = (
     "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_bias_bytes", "log_input_bytes",
     "log_output_bytes", "log_arithmetic_intensity", "kernel_h", "kernel_w", "stride_h", "stride_w",
     "dilation_h", "dilation_w", "depth_multiplier", "log_groups", "pads_input", "per_channel", "n_inputs",
     "n_outputs", "log_live_bytes", "log_out_h", "log_out_w", "log_out_c", "log_out_elements", "log_in_h",
-    "log_in_w", "log_in_c", *ONE_HOT_WORDS, "log_scratch_bytes", *CHANNEL_BLOCK_WORDS)
+    "log_in_w", "log_in_c", *ONE_HOT_WORDS, "log_scratch_bytes", *CHANNEL_BLOCK_WORDS, *FLAG_WORDS)
 GRAPH_FEATURES: tuple[str, ...] = (
     "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_peak_activation_bytes",
     "log_input_bytes", "log_output_bytes", "log_ops", "log_depth", "log_tensors", "log_planned_activation_bytes")
 EDGE_FEATURES: tuple[str, ...] = ("log_bytes", "log_elements")
 # Features appended after encoding version 2; a checkpoint that does not list the features it was
 # trained on predates them and reads the version-2 columns (see feature_columns).
-ADDED_AFTER_V2 = ("log_scratch_bytes", "log_planned_activation_bytes", *CHANNEL_BLOCK_WORDS)
+ADDED_AFTER_V2 = ("log_scratch_bytes", "log_planned_activation_bytes", *CHANNEL_BLOCK_WORDS, *FLAG_WORDS)
 
 
 def feature_names(node: list[str] | None = None, graph: list[str] | None = None) -> dict[str, list[str]]:
@@ -114,7 +118,8 @@ def _node_row(n: NodeFeatures) -> list[float]:
             log1p(oc), log1p(out_elems), log1p(ih), log1p(iw), log1p(ic),
             *(float(n.fused_activation == a) for a in _ACTS), *(float(n.input_dtype == d) for d in _DTYPES),
             *(float(n.output_dtype == d) for d in _DTYPES), log1p(n.scratch_bytes),
-            *(-ic % m / m for m in CHANNEL_BLOCKS), *(-oc % m / m for m in CHANNEL_BLOCKS)]
+            *(-ic % m / m for m in CHANNEL_BLOCKS), *(-oc % m / m for m in CHANNEL_BLOCKS),
+            float(n.repeats_earlier)]
 
 
 def _graph_row(g: GraphFeatures) -> list[float]:

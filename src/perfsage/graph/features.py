@@ -46,6 +46,10 @@ class NodeFeatures:
     per_channel: bool
     n_inputs: int
     n_outputs: int
+    # an earlier operator did the same work: same type, shapes, parameters and constant sizes (a compiler
+    # can reuse what it generated for it: Vela stores one copy of the weights it makes for MEAN and
+    # RESIZE decompositions, so the repeat owns no flash; see repeats)
+    repeats_earlier: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -264,10 +268,25 @@ def depth(graph: Graph) -> int:
     return max(d, default=0)
 
 
+def repeats(nodes: list[NodeFeatures]) -> list[bool]:
+    """Per operator in execution order, whether an earlier one did the same work (NodeFeatures.repeats_earlier)."""
+    seen: set[tuple] = set()
+    out = []
+    for n in nodes:
+        key = (n.op, n.input_shape, n.output_shape, n.input_dtype, n.output_dtype, n.fused_activation,
+               n.kernel_h, n.kernel_w, n.stride_h, n.stride_w, n.pads_input, n.dilation_h, n.dilation_w,
+               n.depth_multiplier, n.groups, n.weight_bytes, n.bias_bytes, n.n_inputs)
+        out.append(key in seen)
+        seen.add(key)
+    return out
+
+
 def featurise(graph: Graph) -> tuple[list[NodeFeatures], GraphFeatures]:
     spans = lifetimes(graph)
     live = live_bytes(graph, spans)
     nodes = [node_features(graph, n, live[n.index]) for n in graph.nodes]
+    for n, rep in zip(nodes, repeats(nodes), strict=True):
+        n.repeats_earlier = rep
     counted: set[int] = set()
     weight_bytes = bias_bytes = params = 0
     for node in graph.nodes:

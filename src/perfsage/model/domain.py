@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perfsage.graph.encode import FEATURE_WORDS, GRAPH_FEATURES, NODE_FEATURES, ONE_HOT_WORDS, OP_VOCAB, EncodedGraph
+from perfsage.graph.encode import BINARY_WORDS, FEATURE_WORDS, GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, EncodedGraph
 from perfsage.model.base import read_record, write_json
 
 DOMAIN_FILE = "domain.json"
@@ -91,8 +91,8 @@ class TrainingDomain:
                 op = OP_VOCAB[op_id]
                 hk, lk = high[rows, k], low[rows, k]
                 col = x[rows, k]
-                if name in ONE_HOT_WORDS:
-                    reasons.append(f"{ONE_HOT_WORDS[name]} never seen on {op} in training ({_layers(int(hk.sum()))})")
+                if name in BINARY_WORDS:
+                    reasons.append(f"{BINARY_WORDS[name]} never seen on {op} in training ({_layers(int(hk.sum()))})")
                     continue
                 if hk.any():
                     reasons.append(f"{op} {_label(name)} up to {_fmt(name, float(col[hk].max()))} at "
