@@ -73,7 +73,14 @@ def test_perfsage_learns_and_layers_sum_to_total(graphset):
 def test_checkpoints_read_the_feature_columns_they_were_trained_on(graphset, tmp_path):
     """The encoding grows (encode.ADDED_AFTER_V2); a checkpoint from before lists no features and keeps
     reading the version-2 columns, and ignores the newer ones."""
-    from perfsage.graph.encode import CHANNEL_BLOCKS, GRAPH_FEATURES, NODE_FEATURES, feature_columns, feature_names
+    from perfsage.graph.encode import (
+        CHANNEL_BLOCKS,
+        FLAG_WORDS,
+        GRAPH_FEATURES,
+        NODE_FEATURES,
+        feature_columns,
+        feature_names,
+    )
     from perfsage.model.perfsage import PerfSAGENetModel
 
     torch.set_num_threads(1)
@@ -81,7 +88,8 @@ def test_checkpoints_read_the_feature_columns_they_were_trained_on(graphset, tmp
     old = PerfSAGENetModel(METRICS, epochs=3, batch_size=16, hidden=32, layers=2)
     old.features = feature_names()  # as a version-2 checkpoint
     old.cols = feature_columns(old.features)
-    assert len(old.features["node"]) == len(NODE_FEATURES) - 1 - 2 * len(CHANNEL_BLOCKS)
+    # version 3 added the kernel scratch, 5 the channel blocks, 6 the repeat flag
+    assert len(old.features["node"]) == len(NODE_FEATURES) - 1 - 2 * len(CHANNEL_BLOCKS) - len(FLAG_WORDS)
     old.fit(train, val)
     old.save(tmp_path / "old")
     cfg = json.loads((tmp_path / "old" / "config.json").read_text())
