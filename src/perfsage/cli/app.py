@@ -313,7 +313,7 @@ def dataset_relabel_cmd(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     tolerance: Annotated[float, typer.Option(
         help="Largest relative change of a total for which the new measurement replaces the stored row "
-             "(Vela's totals move by up to ~0.5% between runs on some models); 0: they must repeat.")] = 0.0,
+             "(Vela's totals moved by up to 0.84% between runs on some models); 0: they must repeat.")] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Re-measure a target's rows that lack a per-layer field; rerun the same command to resume."""

@@ -4,10 +4,11 @@ when the rows were written (Vela's per-layer `sram_kib`, added after 30,000 mode
 Resumable like a build: new rows go to shards as they come, a rerun re-measures only the rows still
 lacking the field, and reads see the old rows until the final compaction puts the new ones first. The
 totals of a re-measured row should equal the old ones, and are checked: a row whose totals changed is
-counted and reported, never silently mixed in. Vela is not quite deterministic, though: on about one
-model in ten of some spaces its totals move between runs on identical bytes (flash by 16-32 bytes,
-cycles by ~1e-5). With a `tolerance`, a row whose totals all moved by at most that relative amount is
-replaced by the new measurement (totals and per-layer values from one run, so they stay consistent).
+counted and reported, never silently mixed in. Vela is not quite deterministic, though: on 2,251 of
+30,000 ethos-u55-128 models (a third of segmentation and unet) its totals moved between runs on
+identical bytes (flash by a median 6e-5, at most 0.84%; cycles by ~5e-6). With a `tolerance`, a row
+whose totals all moved by at most that relative amount is replaced by the new measurement (totals and
+per-layer values from one run, so they stay consistent).
 """
 
 from __future__ import annotations

@@ -37,8 +37,9 @@ ONE_HOT_WORDS: dict[str, str] = {
     **{f"out_{d.lower()}": f"output type {d}" for d in _DTYPES}}
 CHANNEL_BLOCK_WORDS: dict[str, str] = {f"{side}_c_pad{m}": f"empty share of the last {m}-channel {side}put block"
                                        for side in ("in", "out") for m in CHANNEL_BLOCKS}
-# yes/no facts about an operator's place in the graph (version 6: Vela's repeated MEAN and RESIZE
-# decompositions own no flash; 12,685 of 12,782 repeated MEANs in the classification task space)
+# yes/no facts about an operator's place in the graph (version 6: a repeat of an earlier operator's
+# work; Vela's weights for a repeated MEAN decomposition are shared, so 12,685 of the 12,782 repeated
+# MEANs in the classification task space own no flash)
 FLAG_WORDS: dict[str, str] = {"repeats_earlier": "repeating an identical earlier operator"}
 BINARY_WORDS: dict[str, str] = {**ONE_HOT_WORDS, **FLAG_WORDS}  # 0 or 1: the domain check says "never seen"
 FEATURE_WORDS: dict[str, str] = {**ONE_HOT_WORDS, **CHANNEL_BLOCK_WORDS, **FLAG_WORDS}
