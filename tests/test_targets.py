@@ -109,6 +109,17 @@ def test_isolated_worker_survives(kind, expected):
         assert ok.ok and ok.value == "fine"
 
 
+def test_isolated_worker_starts_whatever_a_caller_did_to_sys_path(monkeypatch):
+    """A caller that inserted one path 20,000 times (a test once did) must not make the worker's
+    PYTHONPATH too long to exec (E2BIG: one variable may hold 128 KiB)."""
+    import sys
+
+    monkeypatch.setattr(sys, "path", ["/nonexistent/perfsage-test-path"] * 20_000 + sys.path)
+    with IsolatedWorker() as w:
+        ok = w.call(crash_for_test, "ok", timeout=60)
+    assert ok.ok and ok.value == "fine", ok
+
+
 @pytest.mark.parametrize("kind,expected", [("segfault", "crashed"), ("hang", "timeout")])
 def test_vela_target_records_crash_and_hang_and_keeps_going(kind, expected, monkeypatch):
     t = VelaTarget(CONFIGS["ethos-u55-128"], timeout=3)

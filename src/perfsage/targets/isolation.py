@@ -98,7 +98,9 @@ class IsolatedWorker:
         self._quiet = quiet
 
     def _start(self) -> None:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        # each entry once: a caller that inserts a path repeatedly must not make the variable too long
+        # for exec (one variable may hold 128 KiB)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(dict.fromkeys(p for p in sys.path if p)))
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "perfsage.targets.isolation"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL if self._quiet else None, env=env, start_new_session=True)
