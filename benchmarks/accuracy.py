@@ -22,6 +22,9 @@ keep to the four task spaces.
 Each (target, split, predictor) job runs in its own process and saves its scores under --runs; a rerun
 skips finished jobs, so a killed run resumes, and results from several machines (a GPU host for the
 networks, this one for cpu-litert) merge into one page. --publish-only rebuilds the page from --runs.
+--merge PAGE.json adds an earlier page's job records to --runs where a job has none yet, so a partial
+rerun replaces some cells of a published page and keeps the rest (the note should say which are which);
+the earlier ablations of a perfsage job that --runs has anew are left out.
 """
 
 from __future__ import annotations
@@ -131,6 +134,25 @@ def plan(targets: list[str], splits: list[str], rows: list[str]) -> list[tuple[s
     return jobs
 
 
+def merge(earlier: Path, runs: Path) -> None:
+    try:
+        records = json.loads(earlier.read_text())
+        keys = [job_key(r["target"], r["split"], r["row"]) for r in records]
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        sys.exit(f"error: {earlier}: not an accuracy page's JSON ({e})")
+    # an ablation means something only beside the perfsage run it was measured with: where --runs has a
+    # newer perfsage run, the earlier page's ablations of it are left out
+    rerun = {k for k in keys if (runs / f"{k}.json").is_file() and k.endswith("__perfsage")}
+    added = 0
+    for key, record in zip(keys, records, strict=True):
+        path = runs / f"{key}.json"
+        superseded = record["row"] in ABLATIONS and job_key(record["target"], record["split"], "perfsage") in rerun
+        if not path.is_file() and not superseded:
+            path.write_text(json.dumps(record, indent=1))
+            added += 1
+    print(f"{earlier}: {added} of {len(records)} job records added to {runs}", flush=True)
+
+
 def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history: bool = False) -> None:
     results = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
     lines = []
@@ -189,9 +211,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads per job (default: cores / jobs)")
     ap.add_argument("--page", default="accuracy", help="docs/results/<page>.md (a partial rerun: another name)")
     ap.add_argument("--history", action="store_true", help="add each random-split network's per-epoch table")
+    ap.add_argument("--merge", action="append", default=[],
+                    help="an earlier page's JSON: its job records fill the jobs --runs has no record of")
     a = ap.parse_args()
     runs = Path(a.runs)
     runs.mkdir(parents=True, exist_ok=True)
+    for earlier in a.merge:
+        merge(Path(earlier), runs)
     if not a.publish_only:
         from perfsage.dataset.store import label_targets
 
