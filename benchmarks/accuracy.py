@@ -140,15 +140,14 @@ def merge(earlier: Path, runs: Path) -> None:
         keys = [job_key(r["target"], r["split"], r["row"]) for r in records]
     except (OSError, ValueError, TypeError, KeyError) as e:
         sys.exit(f"error: {earlier}: not an accuracy page's JSON ({e})")
-    # an ablation means something only beside the perfsage run it was measured with: where --runs has a
-    # newer perfsage run, the earlier page's ablations of it are left out
-    rerun = {k for k in keys if (runs / f"{k}.json").is_file() and k.endswith("__perfsage")}
+    had = {p.stem for p in runs.glob("*.json")}  # before this merge adds any
     added = 0
     for key, record in zip(keys, records, strict=True):
-        path = runs / f"{key}.json"
-        superseded = record["row"] in ABLATIONS and job_key(record["target"], record["split"], "perfsage") in rerun
-        if not path.is_file() and not superseded:
-            path.write_text(json.dumps(record, indent=1))
+        # an ablation means something only beside the perfsage run it was measured with: where --runs has
+        # a newer perfsage run, the earlier page's ablations of it are left out
+        superseded = record["row"] in ABLATIONS and job_key(record["target"], record["split"], "perfsage") in had
+        if key not in had and not superseded:
+            (runs / f"{key}.json").write_text(json.dumps(record, indent=1))
             added += 1
     print(f"{earlier}: {added} of {len(records)} job records added to {runs}", flush=True)
 
