@@ -9,8 +9,8 @@ RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 
 
 def publish(name: str, title: str, how: str, body: str) -> Path:
-    print(body)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}.md"
     out.write_text(f"# {title}\n\n{how}\n\n{body}\n")
+    print(body)  # after writing: a closed pipe (`| head`) must not lose the page
     return out
