@@ -63,6 +63,25 @@ NEURAL = ("perfsage", "perfsage (split)", *TOTALS_ONLY, *SETTINGS, "brp-nas-gcn"
 ABLATIONS = ("perfsage (split)", *TOTALS_ONLY, *SETTINGS)  # random split only
 
 
+RECORD_KEYS = ("target", "split", "row", "device", "seconds", "metrics")  # what page() reads of a job record
+
+
+def checked(record: object, where: str) -> dict:
+    """A job record, or a one-line exit naming where it came from: a page must not stop on a traceback."""
+    missing = [k for k in RECORD_KEYS if k not in record] if isinstance(record, dict) else list(RECORD_KEYS)
+    if missing or not isinstance(record["metrics"], dict):
+        bad = ", ".join(missing) or "metrics"
+        sys.exit(f"error: {where}: not an accuracy job record (missing or malformed: {bad})")
+    return record
+
+
+def read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        sys.exit(f"error: {path}: not readable JSON ({e})")
+
+
 def job_key(target: str, split: str, row: str) -> str:
     return f"{target}__{split.replace(':', '-')}__{row.replace(' ', '').replace('(', '-').replace(')', '')}"
 
@@ -135,11 +154,11 @@ def plan(targets: list[str], splits: list[str], rows: list[str]) -> list[tuple[s
 
 
 def merge(earlier: Path, runs: Path) -> None:
-    try:
-        records = json.loads(earlier.read_text())
-        keys = [job_key(r["target"], r["split"], r["row"]) for r in records]
-    except (OSError, ValueError, TypeError, KeyError) as e:
-        sys.exit(f"error: {earlier}: not an accuracy page's JSON ({e})")
+    records = read_json(earlier)
+    if not isinstance(records, list):
+        sys.exit(f"error: {earlier}: not an accuracy page's JSON (not a list of job records)")
+    records = [checked(r, f"{earlier} record {i}") for i, r in enumerate(records)]
+    keys = [job_key(r["target"], r["split"], r["row"]) for r in records]
     had = {p.stem for p in runs.glob("*.json")}  # before this merge adds any
     added = 0
     for key, record in zip(keys, records, strict=True):
@@ -153,7 +172,7 @@ def merge(earlier: Path, runs: Path) -> None:
 
 
 def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history: bool = False) -> None:
-    results = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
+    results = [checked(read_json(p), str(p)) for p in sorted(runs.glob("*.json"))]
     lines = []
     for split in SPLITS + EXTRA_SPLITS:
         here = [r for r in results if r["split"] == split]
