@@ -82,6 +82,15 @@ def read_json(path: Path) -> object:
         sys.exit(f"error: {path}: not readable JSON ({e})")
 
 
+def write_record(runs: Path, record: dict) -> None:
+    """Whole or not at all (a temporary file, then a rename): a killed run leaves no half record that a
+    rerun would take for a finished job."""
+    path = runs / f"{job_key(record['target'], record['split'], record['row'])}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, default=float))
+    os.replace(tmp, path)
+
+
 def job_key(target: str, split: str, row: str) -> str:
     return f"{target}__{split.replace(':', '-')}__{row.replace(' ', '').replace('(', '-').replace(')', '')}"
 
@@ -127,10 +136,7 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
               "history": [{k: round(v, 4) for k, v in rec.items()} for rec in history]}  # per epoch: seconds, val
     if save_models and row == "perfsage" and split == "random":  # the predictor train_shipped.py adopts
         est.save(Path(out) / "models" / target)
-    path = Path(out) / f"{job_key(target, split, row)}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=float))
-    os.replace(tmp, path)
+    write_record(Path(out), result)
     if "resume" in kw:
         shutil.rmtree(kw["resume"], ignore_errors=True)
     return f"{split} {target} {row} {secs:.0f}s " + str({m: round(r["mape"], 2) for m, r in rep["metrics"].items()})
@@ -158,15 +164,14 @@ def merge(earlier: Path, runs: Path) -> None:
     if not isinstance(records, list):
         sys.exit(f"error: {earlier}: not an accuracy page's JSON (not a list of job records)")
     records = [checked(r, f"{earlier} record {i}") for i, r in enumerate(records)]
-    keys = [job_key(r["target"], r["split"], r["row"]) for r in records]
     had = {p.stem for p in runs.glob("*.json")}  # before this merge adds any
     added = 0
-    for key, record in zip(keys, records, strict=True):
+    for record in records:
         # an ablation means something only beside the perfsage run it was measured with: where --runs has
         # a newer perfsage run, the earlier page's ablations of it are left out
         superseded = record["row"] in ABLATIONS and job_key(record["target"], record["split"], "perfsage") in had
-        if key not in had and not superseded:
-            (runs / f"{key}.json").write_text(json.dumps(record, indent=1))
+        if job_key(record["target"], record["split"], record["row"]) not in had and not superseded:
+            write_record(runs, record)
             added += 1
     print(f"{earlier}: {added} of {len(records)} job records added to {runs}", flush=True)
 
