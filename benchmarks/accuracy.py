@@ -32,13 +32,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import multiprocessing as mp
 import os
 import platform
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +46,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from _results import RESULTS, publish  # noqa: E402
 from perfsage.model.shipped import PERFSAGE_HP  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS as TARGET_METRICS  # noqa: E402
+from perfsage.process_pool import process_pool  # noqa: E402
 
 SPLITS = ("random", "leave-out:classification", "leave-out:detection", "leave-out:kws", "leave-out:segmentation")
 # The same task space left out, with every other space the dataset holds (mixed, converter, unet, tinyvision)
@@ -250,7 +250,7 @@ def main() -> None:
         todo.sort(key=lambda j: j[2] not in NEURAL)  # the long jobs first
         threads = a.threads or max(1, (os.cpu_count() or 1) // a.jobs)
         print(f"{len(todo)} jobs, {a.jobs} at a time, {threads} threads each", flush=True)
-        with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn")) as ex:
+        with process_pool(a.jobs, spawn=True) as ex:
             futs = [ex.submit(run_job, a.data, t, s, r, a.max_seconds if s == "random" else a.loso_max_seconds,
                               threads, str(runs), a.save_models) for t, s, r in todo]
             for f in as_completed(futs):

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from _results import publish  # noqa: E402
+from perfsage.process_pool import process_pool  # noqa: E402
 from perfsage.realdev.adapt import METHODS  # noqa: E402
 from perfsage.realdev.data import table_graphset  # noqa: E402
 from perfsage.realdev.protocol import (  # noqa: E402
@@ -114,7 +114,7 @@ def side_by_side(spaces: list[str], fn, calls: list[tuple], jobs: int) -> None:
     for space in spaces:
         table_graphset(space, [])
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
+    with process_pool(jobs, spawn=True) as ex:
         futs = [ex.submit(fn, *call, threads) for call in calls]
         for f in as_completed(futs):
             print(f.result(), flush=True)

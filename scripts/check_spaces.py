@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from perfsage.process_pool import process_pool  # noqa: E402
 from perfsage.spaces import GENERATOR_VERSION, get_space, space_names  # noqa: E402
 from perfsage.targets.gates import run_gates  # noqa: E402
 
@@ -40,7 +40,7 @@ def main() -> int:
     names = a.spaces.split(",")
     jobs = [(n, a.first_seed + i) for n in names for i in range(a.seeds)]
     t0 = time.time()
-    with ProcessPoolExecutor(a.workers) as ex:
+    with process_pool(a.workers) as ex:
         results = list(ex.map(check, jobs))
     lines = ["| space | models | pass all gates | failures |", "|---|---:|---:|---|"]
     bad = 0

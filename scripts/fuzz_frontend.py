@@ -14,7 +14,6 @@ import random
 import struct
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +22,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from perfsage.errors import ModelFormatError  # noqa: E402
 from perfsage.graph import load_graph  # noqa: E402
 from perfsage.graph.report import inspect_report  # noqa: E402
+from perfsage.process_pool import process_pool  # noqa: E402
 
 INTERESTING = (0, 1, 2, 4, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
                0xFFFFFFF0, 0x10000, 0x1000000)
@@ -86,7 +86,7 @@ def main() -> int:
     a = ap.parse_args()
     per = -(-a.n // a.workers)
     t0 = time.time()
-    with ProcessPoolExecutor(a.workers) as ex:
+    with process_pool(a.workers) as ex:
         results = list(ex.map(worker, [(a.seed * 1000 + i, per, i) for i in range(a.workers)]))
     ok = sum(r["ok"] for r in results)
     rej = sum(r["rejected"] for r in results)

@@ -88,9 +88,9 @@ def regenerate_graphs(ids: list[str], archs: dict[str, str] | None = None,
     workers = workers or os.cpu_count() or 1
     if len(ids) <= 200 or workers == 1:
         return {mid: regenerate_graph(job) for mid, job in zip(ids, jobs, strict=True)}
-    from concurrent.futures import ProcessPoolExecutor
+    from perfsage.process_pool import process_pool
 
-    with ProcessPoolExecutor(max_workers=workers) as ex:
+    with process_pool(workers) as ex:
         return dict(zip(ids, ex.map(regenerate_graph, jobs, chunksize=32), strict=True))
 
 

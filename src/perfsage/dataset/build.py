@@ -12,7 +12,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from perfsage.dataset.records import (
 )
 from perfsage.errors import PerfsageError
 from perfsage.graph.encode import EncodedGraph
+from perfsage.process_pool import process_pool
 from perfsage.spaces import GENERATOR_VERSION, space_names
 from perfsage.targets import target_names
 
@@ -160,7 +161,7 @@ def _local(tasks: list[Task], workers: int) -> Iterator[TaskResult]:
         finally:
             close_targets()
         return
-    with ProcessPoolExecutor(max_workers=workers) as ex:
+    with process_pool(workers) as ex:
         queue = deque(tasks)
         running = set()
         try:

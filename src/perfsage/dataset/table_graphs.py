@@ -8,7 +8,6 @@ resumable) with ids `<space>:<index>`. No labels: the table's device columns are
 from __future__ import annotations
 
 import csv
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from perfsage.dataset import store
@@ -18,6 +17,7 @@ from perfsage.errors import PerfsageError
 from perfsage.graph import load_graph
 from perfsage.graph.encode import encode
 from perfsage.graph.features import featurise
+from perfsage.process_pool import process_pool
 from perfsage.spaces import GENERATOR_VERSION, get_space
 
 TABLE_SPACES = ("nasbench201", "fbnet")
@@ -66,7 +66,7 @@ def build_table_graphs(space: str, table: Path, out: Path, workers: int = 2, flu
     writer = ShardWriter(out, keep_models=False)
     n = 0
     try:
-        with ProcessPoolExecutor(max_workers=workers) as ex:
+        with process_pool(workers) as ex:
             for r in ex.map(_one, jobs, chunksize=16):
                 writer.add(r)
                 n += 1

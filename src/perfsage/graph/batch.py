@@ -8,7 +8,6 @@ workers import only perfsage.graph (no torch), start once per encoder and return
 from __future__ import annotations
 
 import atexit
-import multiprocessing as mp
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +17,7 @@ from perfsage.errors import PerfsageError
 from perfsage.graph.encode import EncodedGraph, encode
 from perfsage.graph.ir import Graph
 from perfsage.graph.reader import load_graph
+from perfsage.process_pool import process_pool
 
 ModelSource = str | os.PathLike | bytes | bytearray | memoryview | Graph
 
@@ -42,7 +42,7 @@ class ParallelEncoder:
             return [load_encoded(s) for s in sources]
         if self._pool is None:
             # spawn, not fork: the parent usually holds torch's thread pools, which a forked child inherits
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+            self._pool = process_pool(self.workers, spawn=True)
         chunk = max(1, len(sources) // (4 * self.workers))
         try:
             return list(self._pool.map(load_encoded, [bytes(s) if isinstance(s, memoryview) else s
