@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from perfsage.process_pool import POLL_SECONDS
+
 # A parent that gives its one worker a long job, waits until the job has started, then SIGKILLs itself.
 PARENT = textwrap.dedent("""
     import os, signal, sys, time
@@ -52,7 +54,7 @@ def orphan_after_parent_killed(pool: str, tmp_path: Path) -> bool:
     assert done.returncode == -signal.SIGKILL
     worker = int(pid_file.read_text())
     try:
-        deadline = time.time() + 3.0
+        deadline = time.time() + 3 * POLL_SECONDS
         while time.time() < deadline and alive(worker):
             time.sleep(0.1)
         return alive(worker)
