@@ -58,7 +58,8 @@ def card(target: str, info: dict, scores: dict, prov: dict) -> str:
   `perfsage evaluate --target {target}` re-scores this predictor on them.
 - **Labels**: {tool}.
 - **Model**: {info['grouping']} PerfSAGE network(s), hidden {info['hp']['hidden']}, {info['hp']['layers']} layers;
-  batch {info['hp']['batch_size']}, peak learning rate {info['hp']['lr']}, early stopping on validation MAPE.
+  batch {info['hp']['batch_size']}, peak learning rate {info['hp']['lr']}, early stopping on validation
+  MAPE.{readouts(info)}
 - **Training**: {info['train_seconds']:.0f} s on {info['trained_on']}, PyTorch {info['torch']}, {info['epochs']}
   epochs{warm_started(info)}.
 - **Test scores** (MAPE/RMSPE in %, accuracies as fractions), scored on {platform.machine()} CPU:
@@ -80,6 +81,15 @@ MAPE per task space:
 Outside the training distribution (operators the search spaces never generate, features beyond the
 training range) errors grow; `docs/results/accuracy.md` has the leave-one-space-out numbers.
 """
+
+
+def readouts(info: dict) -> str:
+    """Which metrics the network sums over operators and which it reads as a peak (older cards: unrecorded)."""
+    if "summed" not in info:
+        return ""
+    peaks = [m for m in info["metrics"] if m not in info["summed"]]
+    return (f"\n  Read out as a sum over operators: {', '.join(info['summed']) or 'none'}; as a peak over them: "
+            f"{', '.join(peaks) or 'none'}.")
 
 
 def warm_started(info: dict) -> str:
@@ -181,6 +191,7 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
             "n_val": len(va), "n_test": len(te), "data_hash": data_hash(tr), "data": "data/edgedlperf",
             "generator_version": GENERATOR_VERSION, "grouping": est.grouping,
             "hp": {k: est.members[0].hp[k] for k in ("hidden", "layers", "batch_size", "lr")},
+            "summed": [m for m in SHIPPED[target] if any(m in member.additive for member in est.members)],
             "train_seconds": round(seconds, 1), "trained_on": trained_on, "epochs": epochs,
             "torch": torch.__version__, "spaces": sorted(set(tr.spaces))}
     if not a.adopt and a.warm_start:

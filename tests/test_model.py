@@ -103,6 +103,40 @@ def test_checkpoints_read_the_feature_columns_they_were_trained_on(graphset, tmp
     np.testing.assert_allclose(loaded.predict(shifted)["latency_ms"], pred["latency_ms"], rtol=1e-6)
 
 
+def test_checkpoints_keep_the_readout_each_metric_was_trained_with(graphset, tmp_path):
+    """Which metrics a network sums over operators is part of its checkpoint: one trained with SRAM read
+    as a sum reloads that way, and one from before the choice was recorded reads the peaks as peaks."""
+    from perfsage.model.perfsage import PerfSAGENetModel
+
+    torch.set_num_threads(1)
+    assert PerfSAGENetModel(["latency_ms", "peak_heap_kib"]).additive == ["latency_ms", "peak_heap_kib"]
+    assert PerfSAGENetModel(METRICS).peak == ["sram_kib"]
+    train, val, test = split_graphset(graphset, "random")
+    hp = {"epochs": 2, "batch_size": 16, "hidden": 16, "layers": 1}
+    summed = PerfSAGENetModel(METRICS, summed=METRICS, **hp).fit(train, val)
+    assert summed.peak == [] and summed.net.graph_head is None
+    summed.save(tmp_path / "summed")
+    assert json.loads((tmp_path / "summed" / "config.json").read_text())["hp"]["summed"] == METRICS
+    again = PerfSAGENetModel.load(tmp_path / "summed")
+    assert again.additive == METRICS
+    np.testing.assert_allclose(again.predict(test.graphs)["sram_kib"], summed.predict(test.graphs)["sram_kib"],
+                               rtol=1e-5)
+    rows, total = again.predict_layers(test.graphs[:3]), again.predict(test.graphs[:3])["sram_kib"]
+    assert [r["sram_kib"].sum() for r in rows] == pytest.approx(total, rel=1e-5)
+
+    peak = PerfSAGENetModel(METRICS, **hp).fit(train, val)
+    peak.save(tmp_path / "old")
+    cfg = json.loads((tmp_path / "old" / "config.json").read_text())
+    del cfg["hp"]["summed"]  # as a checkpoint from before
+    (tmp_path / "old" / "config.json").write_text(json.dumps(cfg))
+    old = PerfSAGENetModel.load(tmp_path / "old")
+    assert old.peak == ["sram_kib"]
+    np.testing.assert_allclose(old.predict(test.graphs)["sram_kib"], peak.predict(test.graphs)["sram_kib"],
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="readouts"):
+        PerfSAGENetModel(METRICS, summed=METRICS, **hp).fit(train, val, init=peak)
+
+
 def test_a_baseline_from_another_encoding_is_a_clear_error(graphset, tmp_path):
     from perfsage.errors import PerfsageError
 

@@ -8,7 +8,9 @@ connecting tensor's features, then a residual update with layer norm. Readout:
   value z_i, the graph's log prediction is logsumexp(z) (so the total is exactly the sum of
   per-operator predictions), supervised per operator by the target's per-layer labels where it has
   them (Vela);
-- peak metrics (SRAM, arena, heap) are a maximum over the execution: each node predicts the log memory
+- LiteRT's heap growth, a peak by name, is read out as a sum too (data.SUMMED_READOUT says why);
+  checkpoints record which metrics they sum;
+- peak metrics (SRAM, arena) are a maximum over the execution: each node predicts the log memory
   in use while it runs (it sees the liveness-based live bytes at its step), the graph takes a smooth
   maximum, plus a graph-level correction from pooled embeddings and graph features (planners share
   and pad buffers in ways no single step shows). The smooth maximum is the softmax(T z)-weighted mean
@@ -214,17 +216,23 @@ class PerfSAGENetModel:
     def __init__(self, metrics: list[str], hidden: int = 64, layers: int = 3, epochs: int = 120,
                  batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, layer_weight: float = 0.5,
                  patience: int = 25, seed: int = 0, max_seconds: float = 0.0, peak_readout: str = "boltzmann",
-                 peak_t: float | None = None, device: str | None = None,
+                 peak_t: float | None = None, summed: list[str] | None = None, device: str | None = None,
                  log=None, resume: Path | None = None) -> None:
-        from perfsage.model.data import is_additive
+        """summed: the metrics read out as a sum over operators, the rest as a peak over them (default:
+        data.reads_as_sum). Checkpoints record it, so a predictor keeps the readout it was trained with."""
+        from perfsage.model.data import reads_as_sum
 
-        self.metrics = list(metrics)  # additive ones are summed over operators, the rest are peaks
-        self.additive = [m for m in self.metrics if is_additive(m)]
-        self.peak = [m for m in self.metrics if not is_additive(m)]
+        self.metrics = list(metrics)
+        summed = [m for m in self.metrics if reads_as_sum(m)] if summed is None else list(summed)
+        if not set(summed) <= set(self.metrics):
+            raise ValueError(f"summed metrics {sorted(set(summed) - set(self.metrics))} are not among {self.metrics}")
+        self.additive = [m for m in self.metrics if m in summed]
+        self.peak = [m for m in self.metrics if m not in summed]
         self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
                    "weight_decay": weight_decay, "layer_weight": layer_weight, "patience": patience, "seed": seed,
                    "max_seconds": max_seconds, "peak_readout": peak_readout,
-                   "peak_t": peak_t}  # None: sharp where the training data labels operators' memory
+                   "peak_t": peak_t,  # None: sharp where the training data labels operators' memory
+                   "summed": self.additive}
         self.device = device or default_device()
         self.log = log or (lambda msg: None)
         self.resume = resume  # per-epoch state file: a killed fit goes on from there
@@ -307,7 +315,7 @@ class PerfSAGENetModel:
         from perfsage.model.data import fit_key
 
         warm = f"|warm:{sum(float(v.sum()) for v in init.net.state_dict().values()):.6g}" if init else ""
-        key = f"{self.metrics}|{fit_key(train, val)}|{self.features}{warm}" if self.resume else ""
+        key = f"{self.metrics}|{self.additive}|{fit_key(train, val)}|{self.features}{warm}" if self.resume else ""
         self.history = train_loop(self.net, len(train), self.hp, batch_loss, score, self.log,
                                   self.hp["weight_decay"], self.resume, key)
         return self
@@ -316,11 +324,11 @@ class PerfSAGENetModel:
         """Take over init's network, normalisation and offsets. Features the encoding gained since init
         was trained (read by name) join with zero weights, so the network starts out computing exactly
         what init did and learns from there how much the new columns matter."""
-        same = (init.metrics, init.hp["hidden"], init.hp["layers"]) == \
-            (self.metrics, self.hp["hidden"], self.hp["layers"])
+        same = (init.metrics, init.additive, init.hp["hidden"], init.hp["layers"]) == \
+            (self.metrics, self.additive, self.hp["hidden"], self.hp["layers"])
         grows = all(set(init.features[k]) <= set(self.features[k]) for k in ("node", "graph"))
         if not (same and grows):
-            raise ValueError("a warm start needs a network with the same metrics and shape, reading no "
+            raise ValueError("a warm start needs a network with the same metrics, readouts and shape, reading no "
                              "feature this encoding lacks")
         self.y_offset = dict(init.y_offset)
         self.norm = dict(init.norm)
@@ -350,15 +358,20 @@ class PerfSAGENetModel:
         self.net.load_state_dict(state)
 
     def _node_targets(self, gs, metrics: list[str]) -> list[np.ndarray] | None:
-        """Per graph, [nodes, metrics] log per-layer labels: nan where unknown, -1e30 where zero."""
-        if not metrics or not any(m in gs.layer_values for m in metrics):
+        """Per graph, [nodes, metrics] log per-layer labels: nan where unknown, -1e30 where zero. A metric
+        whose per-operator labels mean another thing than its readout's per-operator values (a peak's
+        memory in use, read out as a sum) supervises no operator."""
+        from perfsage.model.data import is_additive
+
+        labelled = [m for m in metrics if m in gs.layer_values and is_additive(m) == (m in self.additive)]
+        if not labelled:
             return None
         out = []
         for i in range(len(gs)):
             n = gs.graphs[i].x.shape[0]
             cols = []
             for m in metrics:
-                v = gs.layer_values[m][i] if m in gs.layer_values else None
+                v = gs.layer_values[m][i] if m in labelled else None
                 if v is None:
                     cols.append(np.full(n, np.nan))
                 else:
@@ -443,13 +456,17 @@ class PerfSAGENetModel:
 
         from safetensors.torch import load_file
 
+        from perfsage.model.data import is_additive
+
         path = Path(path)
         cfg = json.loads((path / "config.json").read_text())
         hp = cfg["hp"]
         est = cls(cfg["metrics"], **{k: hp[k] for k in ("hidden", "layers", "epochs", "batch_size", "lr",
                                                           "weight_decay", "layer_weight", "patience", "seed")},
                   peak_readout=hp.get("peak_readout", "logsumexp"),  # older: logsumexp
-                  peak_t=hp.get("peak_t") or PEAK_T, device="cpu")
+                  peak_t=hp.get("peak_t") or PEAK_T,
+                  summed=hp.get("summed", [m for m in cfg["metrics"] if is_additive(m)]),  # older: sums only
+                  device="cpu")
         est.norm = {k: np.asarray(v, np.float32) for k, v in cfg["norm"].items()}
         est.y_offset = cfg["y_offset"]
         est.features = feature_names(**cfg.get("features", {}))
