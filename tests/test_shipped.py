@@ -24,7 +24,7 @@ def test_every_shipped_predictor_has_its_card_and_test_labels():
         assert sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) < 5e6
 
 
-@pytest.mark.parametrize("target", ["mcu-tflm", "ethos-u55-128"])
+@pytest.mark.parametrize("target", ["mcu-tflm", "ethos-u55-128", "cpu-litert"])
 def test_shipped_predictor_reproduces_its_card_on_a_sample(target):
     """The first 300 test models, graphs regenerated from space + seed (not read from the shipped file)."""
     import pyarrow.parquet as pq
