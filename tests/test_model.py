@@ -135,6 +135,8 @@ def test_checkpoints_keep_the_readout_each_metric_was_trained_with(graphset, tmp
                                rtol=1e-5)
     with pytest.raises(ValueError, match="readouts"):
         PerfSAGENetModel(METRICS, summed=METRICS, **hp).fit(train, val, init=peak)
+    # a warm start from an older checkpoint keeps its readouts unless told otherwise
+    assert PerfSAGENetModel(METRICS, **{**hp, "epochs": 0}).fit(train, val, init=summed).peak == []
 
 
 def test_a_baseline_from_another_encoding_is_a_clear_error(graphset, tmp_path):

@@ -219,10 +219,12 @@ class PerfSAGENetModel:
                  peak_t: float | None = None, summed: list[str] | None = None, device: str | None = None,
                  log=None, resume: Path | None = None) -> None:
         """summed: the metrics read out as a sum over operators, the rest as a peak over them (default:
-        data.reads_as_sum). Checkpoints record it, so a predictor keeps the readout it was trained with."""
+        data.reads_as_sum, or a warm start's own). Checkpoints record it, so a predictor keeps the readout
+        it was trained with."""
         from perfsage.model.data import reads_as_sum
 
         self.metrics = list(metrics)
+        self.summed_given = summed is not None
         summed = [m for m in self.metrics if reads_as_sum(m)] if summed is None else list(summed)
         if not set(summed) <= set(self.metrics):
             raise ValueError(f"summed metrics {sorted(set(summed) - set(self.metrics))} are not among {self.metrics}")
@@ -288,6 +290,9 @@ class PerfSAGENetModel:
         """init: a trained network of the same shape to start from (warm start: its weights, feature
         normalisation and target offsets carry over, so new data refines it rather than retraining)."""
         torch.manual_seed(self.hp["seed"])
+        if init is not None and not self.summed_given and init.metrics == self.metrics:  # init's readouts
+            self.additive, self.peak = list(init.additive), list(init.peak)
+            self.hp["summed"] = self.additive
         # per graph, computed once: a Python loop per batch cost ~40%
         node_y, peak_y = self._node_targets(train, self.additive), self._node_targets(train, self.peak)
         if self.hp["peak_t"] is None:
