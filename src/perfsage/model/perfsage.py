@@ -406,8 +406,8 @@ class PerfSAGENetModel:
 
     def predict_with_layers(self, graphs, layers: bool = True, batch_size: int = 256
                             ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
-        """Totals and (with `layers`) per-operator values of the additive metrics, from one forward pass;
-        batch_size graphs per network call."""
+        """Totals and (with `layers`) per-operator values of the metrics read out as sums (`additive`), from
+        one forward pass; batch_size graphs per network call."""
         res = {m: np.zeros(len(graphs)) for m in self.metrics}
         rows: list[dict[str, np.ndarray]] = []
         offsets = np.array([self.y_offset[m] for m in self.additive])
@@ -429,7 +429,7 @@ class PerfSAGENetModel:
         return self.predict_with_layers(graphs, layers=False)[0]
 
     def predict_layers(self, graphs) -> list[dict[str, np.ndarray]]:
-        """Per operator, each additive metric's predicted value; rows sum exactly to `predict`."""
+        """Per operator, each summed metric's predicted value; rows sum exactly to `predict`."""
         return self.predict_with_layers(graphs)[1]
 
     def to(self, device: str) -> PerfSAGENetModel:
@@ -544,7 +544,7 @@ class PerfSAGE:
         return self.predict_with_layers(graphs, layers=False)[0]
 
     def predict_layers(self, graphs) -> list[dict[str, np.ndarray]]:
-        """Per operator, each additive metric's predicted value; rows sum exactly to `predict`."""
+        """Per operator, each summed metric's predicted value; rows sum exactly to `predict`."""
         return self.predict_with_layers(graphs)[1]
 
     def to(self, device: str) -> PerfSAGE:
