@@ -87,9 +87,14 @@ def readouts(info: dict) -> str:
     """Which metrics the network sums over operators and which it reads as a peak (older cards: unrecorded)."""
     if "summed" not in info:
         return ""
-    peaks = [m for m in info["metrics"] if m not in info["summed"]]
-    return (f"\n  Read out as a sum over operators: {', '.join(info['summed']) or 'none'}; as a peak over them: "
+    parts = info.get("parts", {})
+    outputs = [o for m in info["metrics"] for o in parts.get(m, [m])]
+    peaks = [o for o in outputs if o not in info["summed"]]
+    text = (f"\n  Read out as a sum over operators: {', '.join(info['summed']) or 'none'}; as a peak over them: "
             f"{', '.join(peaks) or 'none'}.")
+    for m, ps in parts.items():
+        text += f"\n  {m} is predicted as the sum of its parts, each labelled by the target: {' + '.join(ps)}."
+    return text
 
 
 def warm_started(info: dict) -> str:
@@ -191,7 +196,8 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
             "n_val": len(va), "n_test": len(te), "data_hash": data_hash(tr), "data": "data/edgedlperf",
             "generator_version": GENERATOR_VERSION, "grouping": est.grouping,
             "hp": {k: est.members[0].hp[k] for k in ("hidden", "layers", "batch_size", "lr")},
-            "summed": [m for m in SHIPPED[target] if any(m in member.additive for member in est.members)],
+            "summed": [o for member in est.members for o in member.additive],
+            "parts": {m: ps for member in est.members for m, ps in member.composed.items()},
             "train_seconds": round(seconds, 1), "trained_on": trained_on, "epochs": epochs,
             "torch": torch.__version__, "spaces": sorted(set(tr.spaces))}
     if not a.adopt and a.warm_start:

@@ -11,6 +11,7 @@ import torch
 
 from conftest import run_cli
 from perfsage.dataset.build import BuildConfig, build
+from perfsage.graph.encode import GRAPH_FEATURES
 from perfsage.model.data import load_graphset
 from perfsage.model.evaluate import evaluate
 from perfsage.model.registry import ESTIMATORS, estimator_class, load_estimator
@@ -137,6 +138,53 @@ def test_checkpoints_keep_the_readout_each_metric_was_trained_with(graphset, tmp
         PerfSAGENetModel(METRICS, summed=METRICS, **hp).fit(train, val, init=peak)
     # a warm start from an older checkpoint keeps its readouts unless told otherwise
     assert PerfSAGENetModel(METRICS, **{**hp, "epochs": 0}).fit(train, val, init=summed).peak == []
+
+
+def test_a_metric_whose_target_reports_its_parts_is_predicted_as_their_sum(tmp_path_factory, tmp_path):
+    """TFLite Micro's arena is a planned head (a peak) plus a persistent tail (a sum over operators), and
+    every label's provenance keeps both: PerfSAGE reads each out its own way and sums them, the head as
+    a correction to the graph's own greedy plan; the composition is part of the checkpoint; data without
+    the parts trains the whole directly."""
+    from perfsage.model.perfsage import PerfSAGENetModel
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("mcu-ds")
+    build(BuildConfig(out=out, spaces=["kws", "nasbench201"], per_space=16, targets=["mcu-tflm"], workers=2),
+          progress=False)
+    gs = load_graphset(out, "mcu-tflm")
+    assert sorted(gs.parts) == ["arena_head_kib", "arena_tail_kib"]
+    np.testing.assert_allclose(gs.parts["arena_head_kib"] + gs.parts["arena_tail_kib"], gs.y["arena_kib"])
+    assert np.all(gs.parts["arena_tail_kib"] > 0)
+    train, val, test = split_graphset(gs, "random")
+    assert list(train.subset(train.ids[:3]).parts["arena_tail_kib"]) == list(train.parts["arena_tail_kib"][:3])
+    hp = {"epochs": 3, "batch_size": 8, "hidden": 16, "layers": 1}
+    est = PerfSAGENetModel(["arena_kib"], **hp).fit(train, val)
+    assert est.composed == {"arena_kib": ["arena_head_kib", "arena_tail_kib"]}
+    assert (est.peak, est.additive) == (["arena_head_kib"], ["arena_tail_kib"])
+    whole, parts = est.predict(test.graphs)["arena_kib"], est.predict_parts(test.graphs)
+    np.testing.assert_allclose(whole, parts["arena_head_kib"] + parts["arena_tail_kib"], rtol=1e-9)
+    assert est.predict_layers(test.graphs[:2]) == [{}, {}]  # the tail's per-operator values are no metric's
+    # the head is the planner's plan (a graph feature) times a learned correction: without one, the plan
+    assert est.anchors == {"arena_head_kib": ["log_planned_activation_bytes", 1 / 1024]}
+    planned = np.array([np.expm1(g.g[GRAPH_FEATURES.index("log_planned_activation_bytes")]) for g in test.graphs])
+    assert np.max(np.abs(parts["arena_head_kib"] / (planned / 1024) - 1)) < 0.5
+    est.save(tmp_path / "parts")
+    uncorrected = PerfSAGENetModel.load(tmp_path / "parts")
+    for layer in (uncorrected.net.graph_head[-1].weight, uncorrected.net.graph_head[-1].bias):
+        torch.nn.init.zeros_(layer)
+    np.testing.assert_allclose(uncorrected.predict_parts(test.graphs)["arena_head_kib"], planned / 1024, rtol=1e-5)
+    again = PerfSAGENetModel.load(tmp_path / "parts")
+    assert (again.composed, again.anchors) == (est.composed, est.anchors)
+    np.testing.assert_allclose(again.predict(test.graphs)["arena_kib"], whole, rtol=1e-5)
+    # a warm start keeps the composition; dropping it is a different network
+    assert PerfSAGENetModel(["arena_kib"], **{**hp, "epochs": 0}).fit(train, val, init=again).composed
+    with pytest.raises(ValueError, match="parts"):
+        PerfSAGENetModel(["arena_kib"], parts=False, **hp).fit(train, val, init=again)
+    assert PerfSAGENetModel(["arena_kib"], anchors={}, **hp).fit(train, val).anchors == {}
+    # asked not to, or given data whose provenance lacks the parts: the arena is read out as one peak
+    assert PerfSAGENetModel(["arena_kib"], parts=False, **hp).fit(train, val).peak == ["arena_kib"]
+    bare = PerfSAGENetModel(["arena_kib"], **hp).fit(dataclasses.replace(train, parts={}), val)
+    assert (bare.composed, bare.peak) == ({}, ["arena_kib"])
 
 
 def test_a_baseline_from_another_encoding_is_a_clear_error(graphset, tmp_path):

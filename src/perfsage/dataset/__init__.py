@@ -55,6 +55,19 @@ def provenance(root: str | Path, target: str) -> dict:
     return json.loads(t.column("provenance")[0].as_py())
 
 
+def provenance_fields(root: str | Path, target: str, keys: list[str]) -> dict[str, dict[str, object]]:
+    """Per model id, the given fields of its label's provenance (a field it lacks: absent)."""
+    t = store.read_folder(Path(root) / "labels" / target, ["id", "provenance"])
+    if t is None:
+        return {}
+    t = store.dedup(t)
+    out = {}
+    for i, text in zip(t.column("id").to_pylist(), t.column("provenance").to_pylist(), strict=True):
+        p = json.loads(text) if text else {}
+        out[i] = {k: p[k] for k in keys if k in p}
+    return out
+
+
 def graphs(root: str | Path, ids: list[str]) -> dict[str, EncodedGraph]:
     """Encoded graphs for ids, from the cache; missing or stale ones are rebuilt from space + seed."""
     root = Path(root)

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from perfsage.dataset import graphs, load
+from perfsage.dataset import graphs, load, provenance_fields
 from perfsage.errors import PerfsageError
 from perfsage.graph.encode import EncodedGraph
+from perfsage.targets.metrics import PARTS, parts_of
 
 # Metrics that are sums over operators (per-layer labels, where a target has them, add up to them;
 # flash is the sum of each operator's encoded weights and commands), and metrics that are peaks over
@@ -33,8 +34,16 @@ SUMMED_READOUT = ("peak_heap_kib",)
 
 
 def reads_as_sum(metric: str) -> bool:
-    """Whether a network should predict the metric as a sum over operators (else a peak over them)."""
-    return is_additive(metric) or metric in SUMMED_READOUT
+    """Whether a network should predict the metric (or part of one) as a sum over operators (else a peak
+    over them)."""
+    return is_additive(metric) or metric in SUMMED_READOUT or any(p.summed for p in PARTS if p.name == metric)
+
+
+# Parts that a graph feature computes outright, so a network predicts only a correction to it (in log
+# space): the part, the graph feature (a log1p of bytes, perfsage.graph.encode) and its scale to the
+# part's unit. The greedy-by-size offset plan of the activations and kernel scratch is TFLite Micro's
+# arena head: on the 20,000 task-space models of data/edgedlperf they differ by at most 5e-7 relatively.
+PART_ANCHORS = {"arena_head_kib": ("log_planned_activation_bytes", 1 / 1024)}
 
 
 # Additive metrics that targets label per operator (Vela's per-layer report), so PerfSAGE supervises
@@ -54,6 +63,7 @@ class GraphSet:
     layer_values: dict[str, list[np.ndarray | None]] = field(default_factory=dict)  # metric -> per node
     macs: np.ndarray | None = None
     params: np.ndarray | None = None
+    parts: dict[str, np.ndarray] = field(default_factory=dict)  # part name (metrics.PARTS) -> values (nan: unknown)
 
     def subset(self, ids: list[str]) -> GraphSet:
         pos = {i: k for k, i in enumerate(self.ids)}
@@ -63,7 +73,8 @@ class GraphSet:
                         [self.layer_share[k] for k in idx] if self.layer_share else [],
                         {m: [v[k] for k in idx] for m, v in self.layer_values.items()},
                         self.macs[idx] if self.macs is not None else None,
-                        self.params[idx] if self.params is not None else None)
+                        self.params[idx] if self.params is not None else None,
+                        {p: v[idx] for p, v in self.parts.items()})
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -132,4 +143,18 @@ def load_graphset(root: str | Path, target: str, metrics: list[str] | None = Non
         shares.append(None if v is None or v.sum() <= 0 else (v / v.sum()).astype(np.float32))
     return GraphSet(ids, table.column("space").to_pylist(), [g[i] for i in ids], y, shares, layer_values,
                     np.array(table.column("macs").to_pylist(), float),
-                    np.array(table.column("params").to_pylist(), float))
+                    np.array(table.column("params").to_pylist(), float), part_labels(root, target, metrics, ids))
+
+
+def part_labels(root: str | Path, target: str, metrics: list[str], ids: list[str]) -> dict[str, np.ndarray]:
+    """The parts of the metrics (metrics.PARTS) that the labels' provenance reports, per model (nan: not)."""
+    parts = [p for m in metrics for p in parts_of(m)]
+    if not parts:
+        return {}
+    fields = provenance_fields(root, target, [p.provenance_key for p in parts])
+    out = {}
+    for p in parts:
+        v = np.array([float(fields.get(i, {}).get(p.provenance_key, np.nan)) * p.scale for i in ids])
+        if np.isfinite(v).any():
+            out[p.name] = v
+    return out

@@ -21,6 +21,9 @@ connecting tensor's features, then a residual update with layer norm. Readout:
   (T = 64): fed the true per-operator SRAM of the ethos-u55-128 task spaces, T = 8 reads 2.4-5.7%
   low on average (near-peak operators pull it down), T = 64 0.2-0.4%. Without per-operator labels
   T = 8 spreads the gradient over the operators near the peak (checkpoints without a recorded T: 8).
+- a metric whose target reports its parts (metrics.PARTS: TFLite Micro's arena is a planned head, a
+  peak, plus a persistent tail, a sum over operators) is predicted as the sum of its parts, each read
+  out its own way, and trained on the parts and the whole; checkpoints record the composition.
 Training minimises |log y_hat - log y| (which tracks relative error, the paper's MAPE) on totals and,
 where available, on every operator's own label.
 """
@@ -35,7 +38,9 @@ from torch import nn
 
 from perfsage.graph.encode import EDGE_FEATURES, GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, feature_columns, feature_names
 from perfsage.graph.ops import KINDS
+from perfsage.model.data import PART_ANCHORS
 from perfsage.model.loop import train_loop, val_mape
+from perfsage.targets.metrics import parts_of
 
 
 def scatter_mean(src: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
@@ -147,6 +152,8 @@ class PerfSAGENet(nn.Module):
 
             out["peak_node_log"] = zp
             smooth_max = torch.stack([smooth(zp[:, k]) for k in range(zp.shape[1])], dim=1)
+            if "peak_anchor" in batch:  # outputs a graph feature computes: that, corrected (nan: none)
+                smooth_max = torch.where(torch.isnan(batch["peak_anchor"]), smooth_max, batch["peak_anchor"])
             pooled = torch.cat([torch.zeros(n_graphs, h.shape[1], device=h.device).index_add_(0, b, h),
                                 scatter_mean(h, b, n_graphs), scatter_max(h, b, n_graphs), g], dim=1)
             out["graph_log_peak"] = smooth_max + 0.1 * self.graph_head(pooled)
@@ -216,25 +223,31 @@ class PerfSAGENetModel:
     def __init__(self, metrics: list[str], hidden: int = 64, layers: int = 3, epochs: int = 120,
                  batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, layer_weight: float = 0.5,
                  patience: int = 25, seed: int = 0, max_seconds: float = 0.0, peak_readout: str = "boltzmann",
-                 peak_t: float | None = None, summed: list[str] | None = None, device: str | None = None,
-                 log=None, resume: Path | None = None) -> None:
+                 peak_t: float | None = None, summed: list[str] | None = None, parts: bool | dict | None = None,
+                 anchors: dict | None = None, device: str | None = None, log=None,
+                 resume: Path | None = None) -> None:
         """summed: the metrics read out as a sum over operators, the rest as a peak over them (default:
-        data.reads_as_sum, or a warm start's own). Checkpoints record it, so a predictor keeps the readout
-        it was trained with."""
+        data.reads_as_sum, or a warm start's own). parts: whether to predict a metric as the sum of the
+        parts its target reports (metrics.PARTS, each read out its own way), where the training data
+        labels them (None: yes; or a checkpoint's {metric: [parts]}). anchors: {part: [graph feature,
+        scale]} for peak parts a feature computes (default: data.PART_ANCHORS); the network predicts a
+        correction to them. Checkpoints record all three, so a predictor keeps the readouts it was
+        trained with."""
         from perfsage.model.data import reads_as_sum
 
         self.metrics = list(metrics)
         self.summed_given = summed is not None
-        summed = [m for m in self.metrics if reads_as_sum(m)] if summed is None else list(summed)
-        if not set(summed) <= set(self.metrics):
-            raise ValueError(f"summed metrics {sorted(set(summed) - set(self.metrics))} are not among {self.metrics}")
-        self.additive = [m for m in self.metrics if m in summed]
-        self.peak = [m for m in self.metrics if m not in summed]
+        named = set(self.metrics) | {p.name for m in self.metrics for p in parts_of(m)}
+        if summed is not None and not set(summed) <= named:
+            raise ValueError(f"summed metrics {sorted(set(summed) - named)} are not among {self.metrics}")
+        self.summed = [m for m in named if reads_as_sum(m)] if summed is None else list(summed)
+        self.parts_wanted = parts is not False
+        self.anchors_given = anchors
         self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
                    "weight_decay": weight_decay, "layer_weight": layer_weight, "patience": patience, "seed": seed,
                    "max_seconds": max_seconds, "peak_readout": peak_readout,
-                   "peak_t": peak_t,  # None: sharp where the training data labels operators' memory
-                   "summed": self.additive}
+                   "peak_t": peak_t}  # None: sharp where the training data labels operators' memory
+        self._set_outputs(parts if isinstance(parts, dict) else {})
         self.device = device or default_device()
         self.log = log or (lambda msg: None)
         self.resume = resume  # per-epoch state file: a killed fit goes on from there
@@ -245,13 +258,32 @@ class PerfSAGENetModel:
         self.features = feature_names(NODE_FEATURES, GRAPH_FEATURES)  # what it reads, by name
         self.cols = feature_columns(self.features)
 
+    def _set_outputs(self, composed: dict[str, list[str]]) -> None:
+        """What the network predicts: each metric, or for a metric in `composed` its parts instead (the
+        metric is their sum); `additive` holds the outputs read out as sums, `peak` the rest."""
+        self.composed = {m: list(composed[m]) for m in self.metrics if m in composed}
+        outputs = [o for m in self.metrics for o in self.composed.get(m, [m])]
+        self.additive = [o for o in outputs if o in self.summed]
+        self.peak = [o for o in outputs if o not in self.summed]
+        parts = {p for names in self.composed.values() for p in names}
+        anchors = PART_ANCHORS if self.anchors_given is None else self.anchors_given
+        self.anchors = {o: list(anchors[o]) for o in self.peak if o in anchors and o in parts}
+        self.hp["summed"], self.hp["parts"], self.hp["anchors"] = self.additive, self.composed, self.anchors
+
     # ------------------------------------------------------------------ training
     def _targets(self, gs, idx):
+        """Log labels of the outputs (additive, then peak), then of the metrics composed of parts."""
         cols = []
-        for m in self.additive + self.peak:
-            v = gs.y[m][idx]
+        for m in self.additive + self.peak + list(self.composed):
+            v = (gs.y[m] if m in gs.y else gs.parts[m])[idx]
             cols.append(np.log(np.where(v > 0, v, np.nan)))
         return torch.tensor(np.stack(cols, 1), dtype=torch.float32)
+
+    def _composed_log(self, pred: torch.Tensor) -> torch.Tensor:
+        """Log of each composed metric (the sum of its parts) from the outputs' log predictions [B, outputs]."""
+        order = self.additive + self.peak
+        return torch.stack([torch.logsumexp(pred[:, [order.index(p) for p in parts]], dim=1)
+                            for parts in self.composed.values()], dim=1)
 
     def _loss(self, out, y, batch, node_y, peak_y=None):
         """log-L1 on graph totals, plus (where the target has per-layer labels) log-L1 on every operator
@@ -264,6 +296,8 @@ class PerfSAGENetModel:
             pred.append(out["graph_log_peak"])
         offsets = torch.tensor([self.y_offset[m] for m in self.additive + self.peak], device=y.device)
         pred = torch.cat(pred, 1) + offsets
+        if self.composed:  # each part and the whole are labels alike
+            pred = torch.cat([pred, self._composed_log(pred)], 1)
         mask = torch.isfinite(y)
         loss = torch.abs(pred - torch.nan_to_num(y))[mask].mean()
         terms = []
@@ -290,9 +324,15 @@ class PerfSAGENetModel:
         """init: a trained network of the same shape to start from (warm start: its weights, feature
         normalisation and target offsets carry over, so new data refines it rather than retraining)."""
         torch.manual_seed(self.hp["seed"])
-        if init is not None and not self.summed_given and init.metrics == self.metrics:  # init's readouts
-            self.additive, self.peak = list(init.additive), list(init.peak)
-            self.hp["summed"] = self.additive
+        if init is not None and init.metrics == self.metrics:  # init's parts, and readouts unless given
+            if not self.summed_given:
+                self.summed = list(init.additive)
+            if self.anchors_given is None:
+                self.anchors_given = init.anchors
+            self._set_outputs(init.composed if self.parts_wanted else {})
+        elif init is None and self.parts_wanted:  # the parts this training data labels
+            self._set_outputs({m: [p.name for p in parts_of(m)] for m in self.metrics
+                               if parts_of(m) and all(p.name in train.parts for p in parts_of(m))})
         # per graph, computed once: a Python loop per batch cost ~40%
         node_y, peak_y = self._node_targets(train, self.additive), self._node_targets(train, self.peak)
         if self.hp["peak_t"] is None:
@@ -300,7 +340,10 @@ class PerfSAGENetModel:
                 SHARP_PEAK_T if peak_y is not None else PEAK_T
         if init is None:
             self.norm = normalisation(train.graphs, self.cols)
-            self.y_offset = {m: float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics}
+            self.y_offset = {}
+            for m in self.additive + self.peak:
+                v = train.y[m] if m in train.y else train.parts[m]
+                self.y_offset[m] = float(np.nanmedian(np.log(v[v > 0])))
             self.net = self._net().to(self.device)
         else:
             self._grow_from(init, train)
@@ -320,7 +363,8 @@ class PerfSAGENetModel:
         from perfsage.model.data import fit_key
 
         warm = f"|warm:{sum(float(v.sum()) for v in init.net.state_dict().values()):.6g}" if init else ""
-        key = f"{self.metrics}|{self.additive}|{fit_key(train, val)}|{self.features}{warm}" if self.resume else ""
+        readouts = f"{self.metrics}|{self.additive}|{self.composed}|{self.anchors}"
+        key = f"{readouts}|{fit_key(train, val)}|{self.features}{warm}" if self.resume else ""
         self.history = train_loop(self.net, len(train), self.hp, batch_loss, score, self.log,
                                   self.hp["weight_decay"], self.resume, key)
         return self
@@ -329,12 +373,12 @@ class PerfSAGENetModel:
         """Take over init's network, normalisation and offsets. Features the encoding gained since init
         was trained (read by name) join with zero weights, so the network starts out computing exactly
         what init did and learns from there how much the new columns matter."""
-        same = (init.metrics, init.additive, init.hp["hidden"], init.hp["layers"]) == \
-            (self.metrics, self.additive, self.hp["hidden"], self.hp["layers"])
+        same = (init.metrics, init.additive, init.composed, init.anchors, init.hp["hidden"], init.hp["layers"]) == \
+            (self.metrics, self.additive, self.composed, self.anchors, self.hp["hidden"], self.hp["layers"])
         grows = all(set(init.features[k]) <= set(self.features[k]) for k in ("node", "graph"))
         if not (same and grows):
-            raise ValueError("a warm start needs a network with the same metrics, readouts and shape, reading no "
-                             "feature this encoding lacks")
+            raise ValueError("a warm start needs a network with the same metrics, parts, readouts and shape, "
+                             "reading no feature this encoding lacks")
         self.y_offset = dict(init.y_offset)
         self.norm = dict(init.norm)
         keep = {k: [self.features[k].index(n) for n in init.features[k]] for k in ("node", "graph")}
@@ -391,7 +435,14 @@ class PerfSAGENetModel:
                            n_node=len(self.features["node"]), n_graph=len(self.features["graph"]))
 
     def _batch(self, graphs, idx: list[int]) -> dict[str, torch.Tensor]:
-        return to_device(collate(graphs, self.norm, idx, self.cols), self.device)
+        batch = collate(graphs, self.norm, idx, self.cols)
+        if self.anchors:  # log of each anchored output's feature value, less its offset (nan: not anchored)
+            anchor = np.full((len(idx), len(self.peak)), np.nan)
+            for m, (feature, scale) in self.anchors.items():
+                raw = np.array([graphs[i].g[GRAPH_FEATURES.index(feature)] for i in idx], np.float64)
+                anchor[:, self.peak.index(m)] = np.log(np.maximum(np.expm1(raw) * scale, 1e-9)) - self.y_offset[m]
+            batch["peak_anchor"] = torch.from_numpy(anchor.astype(np.float32))
+        return to_device(batch, self.device)
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -404,29 +455,38 @@ class PerfSAGENetModel:
             outs.append((idx, batch, {k: v.cpu() for k, v in self.net(batch).items()}))
         return outs
 
-    def predict_with_layers(self, graphs, layers: bool = True, batch_size: int = 256
+    def predict_with_layers(self, graphs, layers: bool = True, batch_size: int = 256, parts: bool = False
                             ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
-        """Totals and (with `layers`) per-operator values of the metrics read out as sums (`additive`), from
-        one forward pass; batch_size graphs per network call."""
-        res = {m: np.zeros(len(graphs)) for m in self.metrics}
+        """Totals and (with `layers`) per-operator values of the metrics read out as sums, from one forward
+        pass; batch_size graphs per network call. A metric composed of parts is their sum (`parts`: the
+        parts' predictions too)."""
+        res = {m: np.zeros(len(graphs)) for m in self.additive + self.peak}
         rows: list[dict[str, np.ndarray]] = []
         offsets = np.array([self.y_offset[m] for m in self.additive])
+        per_layer = [k for k, m in enumerate(self.additive) if m in self.metrics]
         for idx, batch, out in self._forward_all(graphs, batch_size):
             for k, m in enumerate(self.additive):
                 res[m][idx] = np.exp(out["graph_log_additive"][:, k].numpy() + self.y_offset[m])
             for k, m in enumerate(self.peak):
                 res[m][idx] = np.exp(out["graph_log_peak"][:, k].numpy() + self.y_offset[m])
-            if layers and self.additive:
+            if layers and per_layer:
                 counts = np.bincount(batch["batch"].cpu().numpy(), minlength=batch["n_graphs"])
                 z = np.exp(out["node_log"].numpy().astype(np.float64) + offsets)  # nodes arrive grouped by graph
                 for zi in np.split(z, np.cumsum(counts)[:-1]):
-                    rows.append({m: zi[:, k] for k, m in enumerate(self.additive)})
+                    rows.append({self.additive[k]: zi[:, k] for k in per_layer})
             elif layers:
                 rows.extend({} for _ in idx)
-        return res, rows
+        for m, names in self.composed.items():
+            res[m] = sum(res[p] for p in names)
+        return {m: res[m] for m in self.metrics + (list(res) if parts else []) if m in res}, rows
 
     def predict(self, graphs) -> dict[str, np.ndarray]:
         return self.predict_with_layers(graphs, layers=False)[0]
+
+    def predict_parts(self, graphs) -> dict[str, np.ndarray]:
+        """The predicted parts of the metrics composed of parts (e.g. the arena's head and tail)."""
+        out = self.predict_with_layers(graphs, layers=False, parts=True)[0]
+        return {p: out[p] for names in self.composed.values() for p in names}
 
     def predict_layers(self, graphs) -> list[dict[str, np.ndarray]]:
         """Per operator, each summed metric's predicted value; rows sum exactly to `predict`."""
@@ -471,7 +531,7 @@ class PerfSAGENetModel:
                   peak_readout=hp.get("peak_readout", "logsumexp"),  # older: logsumexp
                   peak_t=hp.get("peak_t") or PEAK_T,
                   summed=hp.get("summed", [m for m in cfg["metrics"] if is_additive(m)]),  # older: sums only
-                  device="cpu")
+                  parts=hp.get("parts") or {}, anchors=hp.get("anchors") or {}, device="cpu")
         est.norm = {k: np.asarray(v, np.float32) for k, v in cfg["norm"].items()}
         est.y_offset = cfg["y_offset"]
         est.features = feature_names(**cfg.get("features", {}))
@@ -542,6 +602,10 @@ class PerfSAGE:
 
     def predict(self, graphs) -> dict[str, np.ndarray]:
         return self.predict_with_layers(graphs, layers=False)[0]
+
+    def predict_parts(self, graphs) -> dict[str, np.ndarray]:
+        """The predicted parts of the metrics composed of parts (e.g. the arena's head and tail)."""
+        return {p: v for member in self.members if member.composed for p, v in member.predict_parts(graphs).items()}
 
     def predict_layers(self, graphs) -> list[dict[str, np.ndarray]]:
         """Per operator, each summed metric's predicted value; rows sum exactly to `predict`."""

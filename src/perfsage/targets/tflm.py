@@ -19,11 +19,12 @@ import numpy as np
 
 from perfsage.targets.base import Labels, Target, TargetError, TargetMetric, host_info, model_bytes
 from perfsage.targets.isolation import IsolatedWorker, fd_captured
-from perfsage.targets.metrics import MEASURED
+from perfsage.targets.metrics import MEASURED, parts_of
 
 _TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 _HEAD = re.compile(r"Arena allocation head (\d+) bytes")
 _TAIL = re.compile(r"Arena allocation tail (\d+) bytes")
+HEAD_PART, TAIL_PART = parts_of("arena_kib")  # where every label's provenance keeps the two
 
 
 def run_tflm(model: bytes, arena_bytes: int | None = None, invoke: bool = True) -> dict[str, Any]:
@@ -71,8 +72,8 @@ class TFLiteMicroTarget(Target):
             raise TargetError(self.name, res.kind, res.reason)
         r = res.value
         return Labels(self.name, {"arena_kib": r["total"] / 1024}, [],
-                      {"tool": "tflite-micro", "version": r["version"], "arena_head_bytes": r["head"],
-                       "arena_tail_bytes": r["tail"], "allocator": "RecordingMicroAllocator", **host_info()})
+                      {"tool": "tflite-micro", "version": r["version"], HEAD_PART.provenance_key: r["head"],
+                       TAIL_PART.provenance_key: r["tail"], "allocator": "RecordingMicroAllocator", **host_info()})
 
     def close(self) -> None:
         if self._worker is not None:
