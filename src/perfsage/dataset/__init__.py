@@ -63,8 +63,11 @@ def provenance_fields(root: str | Path, target: str, keys: list[str]) -> dict[st
     t = store.dedup(t)
     out = {}
     for i, text in zip(t.column("id").to_pylist(), t.column("provenance").to_pylist(), strict=True):
-        p = json.loads(text) if text else {}
-        out[i] = {k: p[k] for k in keys if k in p}
+        try:
+            p = json.loads(text) if text else {}
+        except ValueError:  # provenance only informs: a damaged one reports no fields
+            p = {}
+        out[i] = {k: p[k] for k in keys if k in p} if isinstance(p, dict) else {}
     return out
 
 

@@ -79,6 +79,10 @@ class GraphSet:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def label(self, name: str) -> np.ndarray:
+        """A metric's values, or a part's (metrics.PARTS)."""
+        return self.y[name] if name in self.y else self.parts[name]
+
 
 def data_hash(gs: GraphSet) -> str:
     """Names the models and labels a predictor was trained on (model cards, resumable training)."""

@@ -38,7 +38,6 @@ from torch import nn
 
 from perfsage.graph.encode import EDGE_FEATURES, GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, feature_columns, feature_names
 from perfsage.graph.ops import KINDS
-from perfsage.model.data import PART_ANCHORS
 from perfsage.model.loop import train_loop, val_mape
 from perfsage.targets.metrics import parts_of
 
@@ -261,6 +260,8 @@ class PerfSAGENetModel:
     def _set_outputs(self, composed: dict[str, list[str]]) -> None:
         """What the network predicts: each metric, or for a metric in `composed` its parts instead (the
         metric is their sum); `additive` holds the outputs read out as sums, `peak` the rest."""
+        from perfsage.model.data import PART_ANCHORS
+
         self.composed = {m: list(composed[m]) for m in self.metrics if m in composed}
         outputs = [o for m in self.metrics for o in self.composed.get(m, [m])]
         self.additive = [o for o in outputs if o in self.summed]
@@ -275,7 +276,7 @@ class PerfSAGENetModel:
         """Log labels of the outputs (additive, then peak), then of the metrics composed of parts."""
         cols = []
         for m in self.additive + self.peak + list(self.composed):
-            v = (gs.y[m] if m in gs.y else gs.parts[m])[idx]
+            v = gs.label(m)[idx]
             cols.append(np.log(np.where(v > 0, v, np.nan)))
         return torch.tensor(np.stack(cols, 1), dtype=torch.float32)
 
@@ -342,7 +343,7 @@ class PerfSAGENetModel:
             self.norm = normalisation(train.graphs, self.cols)
             self.y_offset = {}
             for m in self.additive + self.peak:
-                v = train.y[m] if m in train.y else train.parts[m]
+                v = train.label(m)
                 self.y_offset[m] = float(np.nanmedian(np.log(v[v > 0])))
             self.net = self._net().to(self.device)
         else:
@@ -439,7 +440,8 @@ class PerfSAGENetModel:
         if self.anchors:  # log of each anchored output's feature value, less its offset (nan: not anchored)
             anchor = np.full((len(idx), len(self.peak)), np.nan)
             for m, (feature, scale) in self.anchors.items():
-                raw = np.array([graphs[i].g[GRAPH_FEATURES.index(feature)] for i in idx], np.float64)
+                col = GRAPH_FEATURES.index(feature)
+                raw = np.array([graphs[i].g[col] for i in idx], np.float64)
                 anchor[:, self.peak.index(m)] = np.log(np.maximum(np.expm1(raw) * scale, 1e-9)) - self.y_offset[m]
             batch["peak_anchor"] = torch.from_numpy(anchor.astype(np.float32))
         return to_device(batch, self.device)
@@ -478,7 +480,7 @@ class PerfSAGENetModel:
                 rows.extend({} for _ in idx)
         for m, names in self.composed.items():
             res[m] = sum(res[p] for p in names)
-        return {m: res[m] for m in self.metrics + (list(res) if parts else []) if m in res}, rows
+        return (res if parts else {m: res[m] for m in self.metrics}), rows
 
     def predict(self, graphs) -> dict[str, np.ndarray]:
         return self.predict_with_layers(graphs, layers=False)[0]

@@ -23,6 +23,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("peak_heap_kib", "KiB", "heap growth across LiteRT's allocate_tensors"),
 )}
 
+
 @dataclass(frozen=True, slots=True)
 class Part:
     """A share of a metric that the target reports beside it, in every label's provenance."""
@@ -32,7 +33,6 @@ class Part:
     provenance_key: str
     scale: float  # provenance value -> the metric's unit
     summed: bool  # a sum over operators (else a peak over the run)
-    description: str
 
 
 # TFLite Micro's arena is a head, the tensors its memory planner lays out (a peak over the run), plus a
@@ -40,8 +40,8 @@ class Part:
 # structs: a sum over operators); RecordingMicroAllocator reports both. On the EdgeDLPerf task spaces
 # the tail is 4% (segmentation) to 43% (keyword spotting) of the arena.
 PARTS: tuple[Part, ...] = (
-    Part("arena_head_kib", "arena_kib", "arena_head_bytes", 1 / 1024, False, "tensors the memory planner lays out"),
-    Part("arena_tail_kib", "arena_kib", "arena_tail_bytes", 1 / 1024, True, "allocations kept for the whole run"),
+    Part("arena_head_kib", "arena_kib", "arena_head_bytes", 1 / 1024, False),
+    Part("arena_tail_kib", "arena_kib", "arena_tail_bytes", 1 / 1024, True),
 )
 
 
