@@ -96,7 +96,7 @@ def job_key(target: str, split: str, row: str) -> str:
 
 
 def run_job(data: str, target: str, split: str, row: str, budget: float, threads: int, out: str,
-            save_models: bool) -> str:
+            save_models: bool, seed: int = 0) -> str:
     import torch
 
     from perfsage.model.data import is_additive, load_graphset
@@ -123,6 +123,8 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
             kw["grouping"] = "split"
         kw.update(SETTINGS.get(row, ({}, ()))[0])
         kw["resume"] = Path(out) / "partial" / job_key(target, split, row)  # a killed job resumes mid-training
+    if row != "flops":  # a least-squares fit: nothing random
+        kw["seed"] = seed
     est = estimator_class(row.split(" ")[0])(metrics, **kw)
     t0 = time.time()
     est.fit(tr, va)
@@ -131,7 +133,7 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     rep = evaluate(est, te)
     device = "cuda" if row in NEURAL and torch.cuda.is_available() else "cpu"
     result = {"target": target, "split": split, "row": row, "seconds": round(secs, 1), "device": device,
-              "threads": threads, "host": platform.node(), "n_train": len(tr), "n_val": len(va), **rep,
+              "threads": threads, "host": platform.node(), "seed": seed, "n_train": len(tr), "n_val": len(va), **rep,
               "epochs": len(history),
               "history": [{k: round(v, 4) for k, v in rec.items()} for rec in history]}  # per epoch: seconds, val
     if save_models and row == "perfsage" and split == "random":  # the predictor train_shipped.py adopts
@@ -234,6 +236,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads per job (default: cores / jobs)")
     ap.add_argument("--page", default="accuracy", help="docs/results/<page>.md (a partial rerun: another name)")
     ap.add_argument("--history", action="store_true", help="add each random-split network's per-epoch table")
+    ap.add_argument("--seed", type=int, default=0, help="the networks' initialisation and batch order (every "
+                    "seed splits the data alike, so the rows keep the same test models)")
     ap.add_argument("--merge", action="append", default=[],
                     help="an earlier page's JSON: its job records fill the jobs --runs has no record of")
     a = ap.parse_args()
@@ -252,7 +256,7 @@ def main() -> None:
         print(f"{len(todo)} jobs, {a.jobs} at a time, {threads} threads each", flush=True)
         with process_pool(a.jobs, spawn=True) as ex:
             futs = [ex.submit(run_job, a.data, t, s, r, a.max_seconds if s == "random" else a.loso_max_seconds,
-                              threads, str(runs), a.save_models) for t, s, r in todo]
+                              threads, str(runs), a.save_models, a.seed) for t, s, r in todo]
             for f in as_completed(futs):
                 print(f.result(), flush=True)
     page(runs, a.data, a.note, a.page, a.history)

@@ -177,6 +177,22 @@ def test_cli_json_schema_for_files_and_directories(tmp_path):
         assert all(set(v) == {"value", "low", "high"} for v in rec["metrics"].values())
         assert isinstance(rec["ood"]["flag"], bool) and isinstance(rec["ood"]["reasons"], list)
         assert {"index", "op", "latency_ms"} <= set(rec["layers"][0])
+        assert "parts" not in rec  # no Ethos-U metric is predicted as parts
+
+
+def test_the_arena_is_shown_as_its_head_and_tail_beside_the_tools_own():
+    r = run_cli("predict", str(DEMO), "--target", "mcu-tflm", "--label", "--json", timeout=120)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)[0]
+    parts, measured = rec["parts"], rec["measured_parts"]
+    assert set(parts) == set(measured) == {"arena_head_kib", "arena_tail_kib"}
+    assert sum(parts.values()) == pytest.approx(rec["metrics"]["arena_kib"]["value"], rel=1e-9)
+    assert sum(measured.values()) == pytest.approx(rec["measured"]["arena_kib"], rel=1e-9)
+    for name, value in parts.items():  # each part near TFLite Micro's own, not just their sum
+        assert abs(value / measured[name] - 1) < 0.05, (name, value, measured[name])
+    assert Predictor.load("mcu-tflm").predict(DEMO).parts == pytest.approx(parts, rel=1e-6)
+    r = run_cli("predict", str(DEMO), "--target", "mcu-tflm", "--label", timeout=120)
+    assert r.returncode == 0 and "arena_head_kib" in r.stdout and "arena_tail_kib" in r.stdout, r.stdout
 
 
 def test_cli_all_targets_and_ground_truth_beside():

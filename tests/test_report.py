@@ -72,6 +72,14 @@ def test_labelled_report_puts_the_measurement_beside(tmp_path):
     assert measured == {m: fmt(truth[m]) for m in ("latency_ms", "energy_mj", "sram_kib", "flash_kib")}
 
 
+def test_report_on_the_mcu_shows_the_arenas_head_and_tail(tmp_path):
+    data = write_report(DEMO, tmp_path / "r.html", target="mcu-tflm")
+    page = (tmp_path / "r.html").read_text()
+    shown = dict(re.findall(r'<span class="part" data-part="([^"]+)">([^<]+)</span>', page))
+    assert shown == {p: fmt(v) for p, v in data["record"]["parts"].items()}
+    assert set(shown) == {"arena_head_kib", "arena_tail_kib"}
+
+
 def test_report_bad_input_is_one_line(tmp_path):
     r = run_cli("report", str(tmp_path / "missing.tflite"), "-o", str(tmp_path / "r.html"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

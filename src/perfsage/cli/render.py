@@ -138,7 +138,7 @@ def _num(v: float | None) -> str:
 
 def render_predictions(records: list[dict], top: int = 10, console: Console | None = None) -> None:
     from perfsage.predict.predictor import layer_metrics, ranking_metric
-    from perfsage.targets.metrics import unit_of
+    from perfsage.targets.metrics import parts_of, unit_of
 
     console = console or Console()
     for rec in records:
@@ -156,6 +156,14 @@ def render_predictions(records: list[dict], top: int = 10, console: Console | No
                 err = f"{100 * (iv['value'] - truth) / truth:+.1f}%" if truth else ""
                 cells += [_num(truth), err]
             table.add_row(*cells)
+            for part in parts_of(m):  # e.g. the arena as TFLite Micro's planned head plus its persistent tail
+                if part.name in rec.get("parts", {}):
+                    value = rec["parts"][part.name]
+                    cells = [f"  {part.name}", unit, _num(value), ""]
+                    if measured:
+                        truth = rec.get("measured_parts", {}).get(part.name)
+                        cells += [_num(truth), f"{100 * (value - truth) / truth:+.1f}%" if truth else ""]
+                    table.add_row(*cells)
         console.print(table)
         ood = rec["ood"]
         if ood["flag"]:

@@ -59,6 +59,12 @@ EDGE_FEATURES: tuple[str, ...] = ("log_bytes", "log_elements")
 ADDED_AFTER_V2 = ("log_scratch_bytes", "log_planned_activation_bytes", *CHANNEL_BLOCK_WORDS, *FLAG_WORDS)
 
 
+def graph_feature_values(graphs, name: str) -> np.ndarray:
+    """A log1p graph feature of each graph back in its own unit (counts, bytes), as float64."""
+    col = GRAPH_FEATURES.index(name)
+    return np.expm1(np.array([g.g[col] for g in graphs], np.float64))
+
+
 def feature_names(node: list[str] | None = None, graph: list[str] | None = None) -> dict[str, list[str]]:
     """The node and graph feature names a checkpoint was trained on: as it recorded them, or, for a
     checkpoint that recorded none, the version-2 encoding's."""

@@ -36,7 +36,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from perfsage.graph.encode import EDGE_FEATURES, GRAPH_FEATURES, NODE_FEATURES, OP_VOCAB, feature_columns, feature_names
+from perfsage.graph.encode import (
+    EDGE_FEATURES,
+    GRAPH_FEATURES,
+    NODE_FEATURES,
+    OP_VOCAB,
+    feature_columns,
+    feature_names,
+    graph_feature_values,
+)
 from perfsage.graph.ops import KINDS
 from perfsage.model.loop import train_loop, val_mape
 from perfsage.targets.metrics import parts_of
@@ -440,9 +448,8 @@ class PerfSAGENetModel:
         if self.anchors:  # log of each anchored output's feature value, less its offset (nan: not anchored)
             anchor = np.full((len(idx), len(self.peak)), np.nan)
             for m, (feature, scale) in self.anchors.items():
-                col = GRAPH_FEATURES.index(feature)
-                raw = np.array([graphs[i].g[col] for i in idx], np.float64)
-                anchor[:, self.peak.index(m)] = np.log(np.maximum(np.expm1(raw) * scale, 1e-9)) - self.y_offset[m]
+                value = graph_feature_values([graphs[i] for i in idx], feature) * scale
+                anchor[:, self.peak.index(m)] = np.log(np.maximum(value, 1e-9)) - self.y_offset[m]
             batch["peak_anchor"] = torch.from_numpy(anchor.astype(np.float32))
         return to_device(batch, self.device)
 
@@ -590,24 +597,32 @@ class PerfSAGE:
             self.members.append(member.fit(train, val, init.members[k] if init is not None else None))
         return self
 
-    def predict_with_layers(self, graphs, layers: bool = True, batch_size: int = 256
+    def predict_with_layers(self, graphs, layers: bool = True, batch_size: int = 256, parts: bool = False
                             ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
-        """Totals and (with `layers`) per-operator values, each network run once."""
+        """Totals (`parts`: and the parts of the metrics composed of parts) and (with `layers`) per-operator
+        values, each network run once."""
         out: dict[str, np.ndarray] = {}
         rows: list[dict[str, np.ndarray]] = [{} for _ in graphs] if layers else []
         for member in self.members:
-            values, per_layer = member.predict_with_layers(graphs, layers and bool(member.additive), batch_size)
+            values, per_layer = member.predict_with_layers(graphs, layers and bool(member.additive), batch_size,
+                                                           parts=parts)
             out.update(values)
             for row, extra in zip(rows, per_layer, strict=False):
                 row.update(extra)
-        return {m: out[m] for m in self.metrics}, rows
+        return {m: out[m] for m in self.metrics + (self.part_names if parts else [])}, rows
+
+    @property
+    def part_names(self) -> list[str]:
+        """The parts the members predict, in their metrics' order (e.g. the arena's head and tail)."""
+        return [p for member in self.members for names in member.composed.values() for p in names]
 
     def predict(self, graphs) -> dict[str, np.ndarray]:
         return self.predict_with_layers(graphs, layers=False)[0]
 
     def predict_parts(self, graphs) -> dict[str, np.ndarray]:
         """The predicted parts of the metrics composed of parts (e.g. the arena's head and tail)."""
-        return {p: v for member in self.members if member.composed for p, v in member.predict_parts(graphs).items()}
+        out = self.predict_with_layers(graphs, layers=False, parts=True)[0]
+        return {p: out[p] for p in self.part_names}
 
     def predict_layers(self, graphs) -> list[dict[str, np.ndarray]]:
         """Per operator, each summed metric's predicted value; rows sum exactly to `predict`."""

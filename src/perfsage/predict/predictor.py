@@ -52,6 +52,7 @@ class Prediction:
     metrics: dict[str, Interval]
     ood_reasons: list[str]
     layers: list[Layer] = field(default_factory=list)  # largest first
+    parts: dict[str, float] = field(default_factory=dict)  # predicted parts (metrics.PARTS): the arena head, tail
 
     @property
     def ood(self) -> bool:
@@ -62,6 +63,8 @@ class Prediction:
             "model": self.model, "target": self.target,
             "metrics": {m: {"value": i.value, "low": i.low, "high": i.high} for m, i in self.metrics.items()},
             "ood": {"flag": self.ood, "reasons": list(self.ood_reasons)}}
+        if self.parts:
+            out["parts"] = dict(self.parts)
         if layers:
             out["layers"] = [{"index": la.index, "op": la.op, **la.values, "share": la.share} for la in self.layers]
         return out
@@ -177,7 +180,7 @@ class Predictor:
     def _predict_prepared(self, prepared: list[PreparedModel], layers: bool) -> list[Prediction]:
         graphs = [p.graph for p in prepared]
         if hasattr(self.estimator, "predict_with_layers"):  # the caller's batch is the network's batch
-            values, per_layer = self.estimator.predict_with_layers(graphs, layers, batch_size=len(graphs))
+            values, per_layer = self.estimator.predict_with_layers(graphs, layers, batch_size=len(graphs), parts=True)
             per_layer = per_layer or [{} for _ in graphs]
         else:
             values, per_layer = self.estimator.predict(graphs), [{} for _ in graphs]
@@ -190,7 +193,8 @@ class Predictor:
                 metrics[m] = Interval(v, *(iv if iv is not None else (None, None)))
             reasons = self.domain.check(p.graph, p.ops) if self.domain is not None else \
                 ["this predictor records no training domain (retrain it with this version of perfsage)"]
-            preds.append(Prediction(p.name, self.target, metrics, reasons, _layers(per_layer[k], p)))
+            parts = {n: float(v[k]) for n, v in values.items() if n not in metrics}
+            preds.append(Prediction(p.name, self.target, metrics, reasons, _layers(per_layer[k], p), parts))
         return preds
 
 

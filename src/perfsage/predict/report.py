@@ -13,7 +13,7 @@ from perfsage.graph import load_graph
 from perfsage.graph.report import inspect_report
 from perfsage.predict.predictor import DEFAULT_TARGET, LAYER_FIELDS, Predictor, layer_metrics, ranking_metric
 from perfsage.predict.service import attach_measurement
-from perfsage.targets.metrics import unit_of
+from perfsage.targets.metrics import parts_of, unit_of
 
 CHART_LAYERS = 25  # bars in the chart; the table below it lists every layer
 
@@ -78,8 +78,17 @@ def _cards(rec: dict, level: float | None) -> str:
                      f'{fmt(measured[m])}</span> ({err:+.1f}%)</div>')
         out.append(f'<div class="card"><div class="name">{_e(m)}</div><div><span class="value" '
                    f'data-metric="{_e(m)}">{fmt(iv["value"])}</span><span class="unit">{_e(unit)}</span></div>'
-                   f'<div class="iv">{_e(interval)}</div>{truth}</div>')
+                   f'<div class="iv">{_e(interval)}</div>{truth}{_parts(rec, m)}</div>')
     return f'<div class="cards">{"".join(out)}</div>'
+
+
+def _parts(rec: dict, metric: str) -> str:
+    """The metric's predicted parts (metrics.PARTS), with the tool's own where it was run."""
+    measured = rec.get("measured_parts") or {}
+    items = [f'{_e(p.name)} <span class="part" data-part="{_e(p.name)}">{fmt(rec["parts"][p.name])}</span>'
+             + (f" (measured {fmt(measured[p.name])})" if p.name in measured else "")
+             for p in parts_of(metric) if p.name in rec.get("parts", {})]
+    return f'<div class="iv">{" + ".join(items)}</div>' if items else ""
 
 
 def _ood(rec: dict) -> str:

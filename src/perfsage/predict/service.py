@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from perfsage.graph.batch import shared_encoder
 from perfsage.model.shipped import shipped_targets
 from perfsage.predict.predictor import DEFAULT_TARGET, Predictor, layer_metrics, model_files, prepare_many
+from perfsage.targets.metrics import PARTS
 
 if TYPE_CHECKING:
     from perfsage.targets.base import Target
@@ -61,6 +62,10 @@ def attach_measurement(record: dict[str, Any], model: Path, target: str | Target
 
     truth = label_model(model, target, per_layer)
     record["measured"] = {m: truth["metrics"].get(m) for m in record["metrics"]}
+    if record.get("parts"):  # the tool reports the parts in its provenance (metrics.PARTS)
+        prov = truth["provenance"]
+        record["measured_parts"] = {p.name: prov[p.provenance_key] * p.scale for p in PARTS
+                                    if p.name in record["parts"] and prov.get(p.provenance_key) is not None}
     if per_layer and record.get("layers"):
         by_index = {row["index"]: row for row in truth["layers"]}
         for layer in record["layers"]:
