@@ -134,6 +134,7 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     device = "cuda" if row in NEURAL and torch.cuda.is_available() else "cpu"
     result = {"target": target, "split": split, "row": row, "seconds": round(secs, 1), "device": device,
               "threads": threads, "host": platform.node(), "seed": seed, "n_train": len(tr), "n_val": len(va), **rep,
+              "parts": list(getattr(est, "part_names", [])),  # predicted as the sum of these (metrics.PARTS)
               "epochs": len(history),
               "history": [{k: round(v, 4) for k, v in rec.items()} for rec in history]}  # per epoch: seconds, val
     if save_models and row == "perfsage" and split == "random":  # the predictor train_shipped.py adopts

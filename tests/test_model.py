@@ -185,6 +185,31 @@ def test_a_metric_whose_target_reports_its_parts_is_predicted_as_their_sum(tmp_p
     assert PerfSAGENetModel(["arena_kib"], parts=False, **hp).fit(train, val).peak == ["arena_kib"]
     bare = PerfSAGENetModel(["arena_kib"], **hp).fit(dataclasses.replace(train, parts={}), val)
     assert (bare.composed, bare.peak) == ({}, ["arena_kib"])
+    # the tabular baseline is given the same parts: one booster each, their predictions summed
+    from perfsage.model.baselines.gbdt import GradientBoosting, tabular
+
+    gb = GradientBoosting(["arena_kib"], n_estimators=20).fit(train, val)
+    assert gb.composed == est.composed and sorted(gb.boosters) == ["arena_head_kib", "arena_tail_kib"]
+    x = tabular(test.graphs)
+    np.testing.assert_allclose(gb.predict(test.graphs)["arena_kib"],
+                               sum(np.exp(gb.boosters[p].predict(x)) for p in gb.composed["arena_kib"]))
+    gb.save(tmp_path / "gbdt")
+    np.testing.assert_allclose(GradientBoosting.load(tmp_path / "gbdt").predict(test.graphs)["arena_kib"],
+                               gb.predict(test.graphs)["arena_kib"])
+    assert sorted(GradientBoosting(["arena_kib"], n_estimators=20, parts=False).fit(train, val).boosters) == \
+        ["arena_kib"]
+    # and so is the BRP-NAS GCN: one output each, trained on the parts and their sum
+    from perfsage.model.baselines.brpnas import BRPNASGCN
+
+    gcn = BRPNASGCN(["arena_kib"], hidden=16, layers=1, epochs=2, batch_size=8).fit(train, val)
+    assert gcn.outputs == ["arena_head_kib", "arena_tail_kib"] and gcn.net.out[-1].out_features == 2
+    gcn.save(tmp_path / "gcn")
+    again_gcn = BRPNASGCN.load(tmp_path / "gcn")
+    assert again_gcn.composed == est.composed
+    np.testing.assert_allclose(again_gcn.predict(test.graphs)["arena_kib"], gcn.predict(test.graphs)["arena_kib"],
+                               rtol=1e-5)
+    assert BRPNASGCN(["arena_kib"], hidden=16, layers=1, epochs=1, parts=False).fit(train, val).outputs == \
+        ["arena_kib"]
 
 
 def test_a_baseline_from_another_encoding_is_a_clear_error(graphset, tmp_path):

@@ -3,7 +3,9 @@ undirected, with a global node joined to every operator whose embedding is the r
 
 Same node features as PerfSAGE (op/kind embeddings + numeric), same log-L1 loss and early stopping; what
 differs is the architecture: symmetric-normalised GCN propagation (no edge features, no direction) and
-a learned global-node readout, as BRP-NAS uses.
+a learned global-node readout, as BRP-NAS uses. Like PerfSAGE it is given the parts a target reports
+(metrics.PARTS, e.g. TFLite Micro's arena head and tail) where the training data labels them: one output
+per part, the metric their sum, trained on the parts and the whole.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from perfsage.model.base import Estimator, write_json
 from perfsage.model.data import fit_key
 from perfsage.model.loop import train_loop, val_mape
 from perfsage.model.perfsage import collate, default_device, normalisation, to_device
+from perfsage.targets.metrics import parts_of
 
 
 class GCNNet(nn.Module):
@@ -57,8 +60,11 @@ class BRPNASGCN(Estimator):
 
     def __init__(self, metrics: list[str], hidden: int = 256, layers: int = 4, epochs: int = 120,
                  batch_size: int = 64, lr: float = 1e-3, patience: int = 25, seed: int = 0,
-                 max_seconds: float = 0.0, device: str | None = None, log=None, resume=None) -> None:
+                 max_seconds: float = 0.0, device: str | None = None, log=None, resume=None,
+                 parts: bool = True) -> None:
         self.metrics = list(metrics)
+        self.parts_wanted = parts
+        self.composed: dict[str, list[str]] = {}  # metric -> the parts whose outputs' sum predicts it
         self.resume = Path(resume) / "gcn.pt" if resume is not None else None  # per-epoch state
         self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
                    "patience": patience, "seed": seed, "max_seconds": max_seconds}
@@ -68,38 +74,60 @@ class BRPNASGCN(Estimator):
         self.norm: dict[str, np.ndarray] = {}
         self.y_offset: list[float] = []
 
+    @property
+    def outputs(self) -> list[str]:
+        """What the network predicts: each metric, or for a metric in `composed` its parts instead."""
+        return [o for m in self.metrics for o in self.composed.get(m, [m])]
+
+    @property
+    def part_names(self) -> list[str]:
+        return [p for names in self.composed.values() for p in names]
+
     def _y(self, gs, idx):
-        return torch.tensor(np.stack([np.log(np.where(gs.y[m][idx] > 0, gs.y[m][idx], np.nan))
-                                      for m in self.metrics], 1), dtype=torch.float32)
+        """Log labels of the outputs, then of the metrics composed of parts."""
+        names = self.outputs + list(self.composed)
+        return torch.tensor(np.stack([np.log(np.where(gs.label(o)[idx] > 0, gs.label(o)[idx], np.nan))
+                                      for o in names], 1), dtype=torch.float32)
+
+    def _with_sums(self, pred: torch.Tensor) -> torch.Tensor:
+        """The outputs' log predictions, then each composed metric's: the log of its parts' sum."""
+        sums = [torch.logsumexp(pred[:, [self.outputs.index(p) for p in parts]], dim=1, keepdim=True)
+                for parts in self.composed.values()]
+        return torch.cat([pred, *sums], 1)
 
     def fit(self, train, val=None) -> BRPNASGCN:
         torch.manual_seed(self.hp["seed"])
         self.norm = normalisation(train.graphs)
-        self.y_offset = [float(np.nanmedian(np.log(train.y[m][train.y[m] > 0]))) for m in self.metrics]
+        self.composed = {m: [p.name for p in parts_of(m)] for m in self.metrics if self.parts_wanted
+                         and parts_of(m) and all(p.name in train.parts for p in parts_of(m))}
+        self.y_offset = [float(np.nanmedian(np.log(train.label(o)[train.label(o) > 0]))) for o in self.outputs]
         off = torch.tensor(self.y_offset, device=self.device)
-        self.net = GCNNet(len(self.metrics), self.hp["hidden"], self.hp["layers"]).to(self.device)
+        self.net = GCNNet(len(self.outputs), self.hp["hidden"], self.hp["layers"]).to(self.device)
 
         def batch_loss(idx):
             y = self._y(train, idx).to(self.device)
-            pred = self.net(to_device(collate(train.graphs, self.norm, idx), self.device)) + off
+            pred = self._with_sums(self.net(to_device(collate(train.graphs, self.norm, idx), self.device)) + off)
             mask = torch.isfinite(y)
             return torch.abs(pred - torch.nan_to_num(y))[mask].mean()
 
         score = (lambda: val_mape(self.predict(val.graphs), val, self.metrics)) if val is not None and len(val) \
             else None
-        key = f"{self.metrics}|{fit_key(train, val)}" if self.resume else ""
+        parts = f"|{self.composed}" if self.composed else ""
+        key = f"{self.metrics}{parts}|{fit_key(train, val)}" if self.resume else ""
         train_loop(self.net, len(train), self.hp, batch_loss, score, self.log, 1e-4, self.resume, key)
         return self
 
     @torch.no_grad()
     def predict(self, graphs) -> dict[str, np.ndarray]:
         self.net.eval()
-        out = np.zeros((len(graphs), len(self.metrics)))
+        out = np.zeros((len(graphs), len(self.outputs)))
         for s in range(0, len(graphs), 256):
             idx = list(range(s, min(s + 256, len(graphs))))
             pred = self.net(to_device(collate(graphs, self.norm, idx), self.device)).cpu()
             out[idx] = (pred + torch.tensor(self.y_offset)).numpy()
-        return {m: np.exp(out[:, k]) for k, m in enumerate(self.metrics)}
+        values = {o: np.exp(out[:, k]) for k, o in enumerate(self.outputs)}
+        return {m: sum(values[p] for p in self.composed[m]) if m in self.composed else values[m]
+                for m in self.metrics}
 
     def save(self, path: Path) -> None:
         from safetensors.torch import save_file
@@ -108,7 +136,8 @@ class BRPNASGCN(Estimator):
         path.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, path / "weights.safetensors")
         write_json(path / "config.json", {"estimator": self.name, "metrics": self.metrics, "hp": self.hp,
-                                          "norm": self.norm, "y_offset": self.y_offset, "features": current_features()})
+                                          "norm": self.norm, "y_offset": self.y_offset, "composed": self.composed,
+                                          "features": current_features()})
 
     @classmethod
     def load(cls, path: Path) -> BRPNASGCN:
@@ -119,6 +148,7 @@ class BRPNASGCN(Estimator):
         est = cls(cfg["metrics"], **cfg["hp"], device="cpu")
         est.norm = {k: np.asarray(v, np.float32) for k, v in cfg["norm"].items()}
         est.y_offset = cfg["y_offset"]
-        est.net = GCNNet(len(est.metrics), est.hp["hidden"], est.hp["layers"])
+        est.composed = cfg.get("composed", {})
+        est.net = GCNNet(len(est.outputs), est.hp["hidden"], est.hp["layers"])
         est.net.load_state_dict(load_file(path / "weights.safetensors"))
         return est

@@ -1,6 +1,8 @@
 """Gradient-boosted trees (LightGBM) on graph-level features, the operator histogram and per-kind MACs.
 
-The strong tabular baseline: it sees everything a graph summary can say, but not the topology.
+The strong tabular baseline: it sees everything a graph summary can say, but not the topology. Like
+PerfSAGE it is given the parts a target reports (metrics.PARTS, e.g. TFLite Micro's arena head and tail)
+where the training data labels them, and predicts such a metric as the sum of one booster per part.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 from perfsage.graph.encode import NODE_FEATURES, OP_VOCAB, current_features
 from perfsage.graph.ops import KINDS
 from perfsage.model.base import Estimator, write_json
+from perfsage.targets.metrics import parts_of
 
 _LOG_MACS = NODE_FEATURES.index("log_macs")
 _LOG_OUT = NODE_FEATURES.index("log_output_bytes")
@@ -36,19 +39,24 @@ class GradientBoosting(Estimator):
     name = "gbdt"
 
     def __init__(self, metrics: list[str], n_estimators: int = 1500, learning_rate: float = 0.03,
-                 num_leaves: int = 63, seed: int = 0) -> None:
+                 num_leaves: int = 63, seed: int = 0, parts: bool = True) -> None:
         self.metrics = list(metrics)
         self.params = {"n_estimators": n_estimators, "learning_rate": learning_rate, "num_leaves": num_leaves,
                        "seed": seed}
-        self.boosters: dict = {}
+        self.parts_wanted = parts
+        self.composed: dict[str, list[str]] = {}  # metric -> the parts whose boosters' sum predicts it
+        self.boosters: dict = {}  # output (a metric, or a part of a composed one) -> booster
 
     def fit(self, train, val=None) -> GradientBoosting:
         import lightgbm as lgb
 
         x = tabular(train.graphs)
         xv = tabular(val.graphs) if val is not None and len(val) else None
-        for m in self.metrics:
-            ok = train.y[m] > 0
+        self.composed = {m: [p.name for p in parts_of(m)] for m in self.metrics if self.parts_wanted
+                         and parts_of(m) and all(p.name in train.parts for p in parts_of(m))}
+        outputs = [o for m in self.metrics for o in self.composed.get(m, [m])]
+        for m in outputs:
+            ok = train.label(m) > 0
             p = self.params
             model = lgb.LGBMRegressor(n_estimators=p["n_estimators"], learning_rate=p["learning_rate"],
                                       num_leaves=p["num_leaves"], min_child_samples=10, subsample=0.8,
@@ -56,24 +64,29 @@ class GradientBoosting(Estimator):
                                       objective="l1", verbose=-1, n_jobs=0)
             kw = {}
             if xv is not None:
-                okv = val.y[m] > 0
-                kw = {"eval_X": (xv[okv],), "eval_y": (np.log(val.y[m][okv]),),
+                okv = val.label(m) > 0
+                kw = {"eval_X": (xv[okv],), "eval_y": (np.log(val.label(m)[okv]),),
                       "callbacks": [lgb.early_stopping(100, verbose=False)]}
-            model.fit(x[ok], np.log(train.y[m][ok]), **kw)
+            model.fit(x[ok], np.log(train.label(m)[ok]), **kw)
             self.boosters[m] = model.booster_
         return self
 
+    @property
+    def part_names(self) -> list[str]:
+        return [p for names in self.composed.values() for p in names]
+
     def predict(self, graphs) -> dict[str, np.ndarray]:
         x = tabular(graphs)
-        return {m: np.exp(b.predict(x)) for m, b in self.boosters.items()}
+        out = {o: np.exp(b.predict(x)) for o, b in self.boosters.items()}
+        return {m: sum(out[p] for p in self.composed[m]) if m in self.composed else out[m] for m in self.metrics}
 
     def save(self, path: Path) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        for m, b in self.boosters.items():
-            b.save_model(str(path / f"{m}.lgb.txt"))
+        for o, b in self.boosters.items():
+            b.save_model(str(path / f"{o}.lgb.txt"))
         write_json(path / "config.json", {"estimator": self.name, "metrics": self.metrics, "params": self.params,
-                                                   "features": current_features()})
+                                          "composed": self.composed, "features": current_features()})
 
     @classmethod
     def load(cls, path: Path) -> GradientBoosting:
@@ -82,5 +95,7 @@ class GradientBoosting(Estimator):
         path = Path(path)
         cfg = json.loads((path / "config.json").read_text())
         est = cls(cfg["metrics"], **cfg["params"])
-        est.boosters = {m: lgb.Booster(model_file=str(path / f"{m}.lgb.txt")) for m in cfg["metrics"]}
+        est.composed = cfg.get("composed", {})
+        est.boosters = {o: lgb.Booster(model_file=str(path / f"{o}.lgb.txt"))
+                        for m in est.metrics for o in est.composed.get(m, [m])}
         return est
