@@ -47,18 +47,23 @@ from _results import RESULTS, publish  # noqa: E402
 from perfsage.model.shipped import PERFSAGE_HP  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS as TARGET_METRICS  # noqa: E402
 from perfsage.process_pool import process_pool  # noqa: E402
+from perfsage.targets.metrics import parts_of  # noqa: E402
 
 SPLITS = ("random", "leave-out:classification", "leave-out:detection", "leave-out:kws", "leave-out:segmentation")
 # The same task space left out, with every other space the dataset holds (mixed, converter, unet, tinyvision)
 # in the training part too, as the shipped predictors have them: `leave-out+extra:kws`.
 EXTRA_SPLITS = tuple(s.replace("leave-out:", "leave-out+extra:") for s in SPLITS if s.startswith("leave-out:"))
 PER_LAYER_TARGETS = ("ethos-u55-128", "ethos-u65-256")  # nn-Meter's kernels need per-layer labels
+PART_TARGETS = tuple(t for t, ms in TARGET_METRICS.items() if any(parts_of(m) for m in ms))  # metrics.PARTS
 # ablations that drop one metric's per-operator labels: row -> (metric, targets that label it per operator)
 TOTALS_ONLY = {"perfsage (totals-only SRAM)": ("sram_kib", PER_LAYER_TARGETS),
                "perfsage (totals-only flash)": ("flash_kib", ("ethos-u55-128",))}
 # ablations that change one setting of the network: row -> (settings, targets where it matters)
-SETTINGS = {"perfsage (soft peak)": ({"peak_t": 8.0}, PER_LAYER_TARGETS)}
-ROWS = ("perfsage", "perfsage (split)", *TOTALS_ONLY, *SETTINGS, "brp-nas-gcn", "nn-meter-kernels", "gbdt", "flops")
+SETTINGS = {"perfsage (soft peak)": ({"peak_t": 8.0}, PER_LAYER_TARGETS),
+            "brp-nas-gcn (parts)": ({"parts": True}, tuple(PART_TARGETS))}
+ESTIMATOR_ORDER = ("perfsage", "brp-nas-gcn", "nn-meter-kernels", "gbdt", "flops")  # each with its ablations
+ROWS = tuple(sorted(("perfsage", "perfsage (split)", *TOTALS_ONLY, *ESTIMATOR_ORDER[1:], *SETTINGS),
+                    key=lambda row: ESTIMATOR_ORDER.index(row.split(" ")[0])))
 NEURAL = ("perfsage", "perfsage (split)", *TOTALS_ONLY, *SETTINGS, "brp-nas-gcn")
 ABLATIONS = ("perfsage (split)", *TOTALS_ONLY, *SETTINGS)  # random split only
 
