@@ -60,7 +60,7 @@ TOTALS_ONLY = {"perfsage (totals-only SRAM)": ("sram_kib", PER_LAYER_TARGETS),
                "perfsage (totals-only flash)": ("flash_kib", ("ethos-u55-128",))}
 # ablations that change one setting of the network: row -> (settings, targets where it matters)
 SETTINGS = {"perfsage (soft peak)": ({"peak_t": 8.0}, PER_LAYER_TARGETS),
-            "brp-nas-gcn (parts)": ({"parts": True}, tuple(PART_TARGETS))}
+            "brp-nas-gcn (parts)": ({"parts": True}, PART_TARGETS)}
 ESTIMATOR_ORDER = ("perfsage", "brp-nas-gcn", "nn-meter-kernels", "gbdt", "flops")  # each with its ablations
 ROWS = tuple(sorted(("perfsage", "perfsage (split)", *TOTALS_ONLY, *ESTIMATOR_ORDER[1:], *SETTINGS),
                     key=lambda row: ESTIMATOR_ORDER.index(row.split(" ")[0])))

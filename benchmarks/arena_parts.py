@@ -28,6 +28,7 @@ METRIC = "arena_kib"
 
 
 def main() -> None:
+    from perfsage.errors import PerfsageError
     from perfsage.graph.encode import graph_feature_values
     from perfsage.model.data import PART_ANCHORS, load_graphset
     from perfsage.targets.metrics import parts_of
@@ -35,7 +36,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(ROOT / "data" / "edgedlperf"))
     args = ap.parse_args()
-    gs = load_graphset(args.data, "mcu-tflm", [METRIC])
+    try:
+        gs = load_graphset(args.data, "mcu-tflm", [METRIC])
+    except PerfsageError as e:
+        sys.exit(f"arena_parts: {e}")
     head_part, tail_part = parts_of(METRIC)
     if head_part.name not in gs.parts:
         sys.exit(f"{args.data}: the mcu-tflm labels keep no arena parts in their provenance (relabel them)")

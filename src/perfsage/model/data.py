@@ -158,7 +158,7 @@ def part_labels(root: str | Path, target: str, metrics: list[str], ids: list[str
     fields = provenance_fields(root, target, [p.provenance_key for p in parts])
     out = {}
     for p in parts:
-        v = np.array([float(fields.get(i, {}).get(p.provenance_key, np.nan)) * p.scale for i in ids])
+        v = np.array([p.read(fields.get(i, {})) for i in ids], dtype=float)  # None -> nan
         if np.isfinite(v).any():
             out[p.name] = v
     return out

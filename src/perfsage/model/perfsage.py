@@ -47,7 +47,7 @@ from perfsage.graph.encode import (
 )
 from perfsage.graph.ops import KINDS
 from perfsage.model.loop import train_loop, val_mape
-from perfsage.targets.metrics import parts_of
+from perfsage.targets.metrics import composition, outputs_of, part_names, parts_of, with_sums
 
 
 def scatter_mean(src: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
@@ -211,6 +211,18 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def log_labels(gs, names: list[str], idx) -> torch.Tensor:
+    """Log of each named metric's or part's labels [len(idx), names] (nan: unlabelled or not positive)."""
+    cols = [np.log(np.where(v > 0, v, np.nan)) for v in (gs.label(n)[idx] for n in names)]
+    return torch.tensor(np.stack(cols, 1), dtype=torch.float32)
+
+
+def composed_log(pred: torch.Tensor, outputs: list[str], composed: dict[str, list[str]]) -> torch.Tensor:
+    """Log of each composed metric (the sum of its parts) from the outputs' log predictions [B, outputs]."""
+    return torch.stack([torch.logsumexp(pred[:, [outputs.index(p) for p in parts]], dim=1)
+                        for parts in composed.values()], dim=1)
+
+
 def normalisation(graphs, cols: tuple[np.ndarray | None, np.ndarray | None] = (None, None)) -> dict[str, np.ndarray]:
     x = np.concatenate([e.x if cols[0] is None else e.x[:, cols[0]] for e in graphs])
     ea = np.concatenate([e.edge_attr for e in graphs if len(e.edge_attr)] or [np.zeros((1, len(EDGE_FEATURES)))])
@@ -271,10 +283,10 @@ class PerfSAGENetModel:
         from perfsage.model.data import PART_ANCHORS
 
         self.composed = {m: list(composed[m]) for m in self.metrics if m in composed}
-        outputs = [o for m in self.metrics for o in self.composed.get(m, [m])]
+        outputs = outputs_of(self.metrics, self.composed)
         self.additive = [o for o in outputs if o in self.summed]
         self.peak = [o for o in outputs if o not in self.summed]
-        parts = {p for names in self.composed.values() for p in names}
+        parts = part_names(self.composed)
         anchors = PART_ANCHORS if self.anchors_given is None else self.anchors_given
         self.anchors = {o: list(anchors[o]) for o in self.peak if o in anchors and o in parts}
         self.hp["summed"], self.hp["parts"], self.hp["anchors"] = self.additive, self.composed, self.anchors
@@ -282,17 +294,7 @@ class PerfSAGENetModel:
     # ------------------------------------------------------------------ training
     def _targets(self, gs, idx):
         """Log labels of the outputs (additive, then peak), then of the metrics composed of parts."""
-        cols = []
-        for m in self.additive + self.peak + list(self.composed):
-            v = gs.label(m)[idx]
-            cols.append(np.log(np.where(v > 0, v, np.nan)))
-        return torch.tensor(np.stack(cols, 1), dtype=torch.float32)
-
-    def _composed_log(self, pred: torch.Tensor) -> torch.Tensor:
-        """Log of each composed metric (the sum of its parts) from the outputs' log predictions [B, outputs]."""
-        order = self.additive + self.peak
-        return torch.stack([torch.logsumexp(pred[:, [order.index(p) for p in parts]], dim=1)
-                            for parts in self.composed.values()], dim=1)
+        return log_labels(gs, self.additive + self.peak + list(self.composed), idx)
 
     def _loss(self, out, y, batch, node_y, peak_y=None):
         """log-L1 on graph totals, plus (where the target has per-layer labels) log-L1 on every operator
@@ -306,7 +308,7 @@ class PerfSAGENetModel:
         offsets = torch.tensor([self.y_offset[m] for m in self.additive + self.peak], device=y.device)
         pred = torch.cat(pred, 1) + offsets
         if self.composed:  # each part and the whole are labels alike
-            pred = torch.cat([pred, self._composed_log(pred)], 1)
+            pred = torch.cat([pred, composed_log(pred, self.additive + self.peak, self.composed)], 1)
         mask = torch.isfinite(y)
         loss = torch.abs(pred - torch.nan_to_num(y))[mask].mean()
         terms = []
@@ -340,8 +342,7 @@ class PerfSAGENetModel:
                 self.anchors_given = init.anchors
             self._set_outputs(init.composed if self.parts_wanted else {})
         elif init is None and self.parts_wanted:  # the parts this training data labels
-            self._set_outputs({m: [p.name for p in parts_of(m)] for m in self.metrics
-                               if parts_of(m) and all(p.name in train.parts for p in parts_of(m))})
+            self._set_outputs(composition(self.metrics, train.parts))
         # per graph, computed once: a Python loop per batch cost ~40%
         node_y, peak_y = self._node_targets(train, self.additive), self._node_targets(train, self.peak)
         if self.hp["peak_t"] is None:
@@ -485,8 +486,7 @@ class PerfSAGENetModel:
                     rows.append({self.additive[k]: zi[:, k] for k in per_layer})
             elif layers:
                 rows.extend({} for _ in idx)
-        for m, names in self.composed.items():
-            res[m] = sum(res[p] for p in names)
+        res = with_sums(res, self.composed)
         return (res if parts else {m: res[m] for m in self.metrics}), rows
 
     def predict(self, graphs) -> dict[str, np.ndarray]:
@@ -495,7 +495,7 @@ class PerfSAGENetModel:
     def predict_parts(self, graphs) -> dict[str, np.ndarray]:
         """The predicted parts of the metrics composed of parts (e.g. the arena's head and tail)."""
         out = self.predict_with_layers(graphs, layers=False, parts=True)[0]
-        return {p: out[p] for names in self.composed.values() for p in names}
+        return {p: out[p] for p in part_names(self.composed)}
 
     def predict_layers(self, graphs) -> list[dict[str, np.ndarray]]:
         """Per operator, each summed metric's predicted value; rows sum exactly to `predict`."""
@@ -614,7 +614,7 @@ class PerfSAGE:
     @property
     def part_names(self) -> list[str]:
         """The parts the members predict, in their metrics' order (e.g. the arena's head and tail)."""
-        return [p for member in self.members for names in member.composed.values() for p in names]
+        return [p for member in self.members for p in part_names(member.composed)]
 
     def predict(self, graphs) -> dict[str, np.ndarray]:
         return self.predict_with_layers(graphs, layers=False)[0]

@@ -63,9 +63,8 @@ def attach_measurement(record: dict[str, Any], model: Path, target: str | Target
     truth = label_model(model, target, per_layer)
     record["measured"] = {m: truth["metrics"].get(m) for m in record["metrics"]}
     if record.get("parts"):  # the tool reports the parts in its provenance (metrics.PARTS)
-        prov = truth["provenance"]
-        record["measured_parts"] = {p.name: prov[p.provenance_key] * p.scale for p in PARTS
-                                    if p.name in record["parts"] and prov.get(p.provenance_key) is not None}
+        measured = {p.name: p.read(truth["provenance"]) for p in PARTS if p.name in record["parts"]}
+        record["measured_parts"] = {name: v for name, v in measured.items() if v is not None}
     if per_layer and record.get("layers"):
         by_index = {row["index"]: row for row in truth["layers"]}
         for layer in record["layers"]:

@@ -34,6 +34,11 @@ class Part:
     scale: float  # provenance value -> the metric's unit
     summed: bool  # a sum over operators (else a peak over the run)
 
+    def read(self, provenance: dict) -> float | None:
+        """This part in its metric's unit, from a label's provenance (None: not reported)."""
+        value = provenance.get(self.provenance_key)
+        return None if value is None else float(value) * self.scale
+
 
 # TFLite Micro's arena is a head, the tensors its memory planner lays out (a peak over the run), plus a
 # tail, what stays allocated for the whole run (per-operator data, per-channel quantisation, tensor
@@ -47,6 +52,26 @@ PARTS: tuple[Part, ...] = (
 
 def parts_of(metric: str) -> tuple[Part, ...]:
     return tuple(p for p in PARTS if p.of == metric)
+
+
+def composition(metrics: list[str], labelled) -> dict[str, list[str]]:
+    """The metrics a model can predict as the sum of their parts: those whose every part is `labelled`."""
+    return {m: [p.name for p in parts_of(m)] for m in metrics
+            if parts_of(m) and all(p.name in labelled for p in parts_of(m))}
+
+
+def outputs_of(metrics: list[str], composed: dict[str, list[str]]) -> list[str]:
+    """What a model predicts: each metric, or for a metric in `composed` its parts instead."""
+    return [o for m in metrics for o in composed.get(m, [m])]
+
+
+def part_names(composed: dict[str, list[str]]) -> list[str]:
+    return [p for names in composed.values() for p in names]
+
+
+def with_sums(values: dict, composed: dict[str, list[str]]) -> dict:
+    """The outputs' values, plus each composed metric's: the sum of its parts'."""
+    return {**values, **{m: sum(values[p] for p in names) for m, names in composed.items()}}
 
 
 # How a target obtains a metric; shown by `perfsage targets` and stored with every label.

@@ -24,8 +24,8 @@ from perfsage.graph.ops import KINDS
 from perfsage.model.base import Estimator, write_json
 from perfsage.model.data import fit_key
 from perfsage.model.loop import train_loop, val_mape
-from perfsage.model.perfsage import collate, default_device, normalisation, to_device
-from perfsage.targets.metrics import parts_of
+from perfsage.model.perfsage import collate, composed_log, default_device, log_labels, normalisation, to_device
+from perfsage.targets.metrics import composition, outputs_of, part_names, with_sums
 
 
 class GCNNet(nn.Module):
@@ -78,36 +78,26 @@ class BRPNASGCN(Estimator):
 
     @property
     def outputs(self) -> list[str]:
-        """What the network predicts: each metric, or for a metric in `composed` its parts instead."""
-        return [o for m in self.metrics for o in self.composed.get(m, [m])]
+        return outputs_of(self.metrics, self.composed)
 
     @property
     def part_names(self) -> list[str]:
-        return [p for names in self.composed.values() for p in names]
-
-    def _y(self, gs, idx):
-        """Log labels of the outputs, then of the metrics composed of parts."""
-        names = self.outputs + list(self.composed)
-        return torch.tensor(np.stack([np.log(np.where(gs.label(o)[idx] > 0, gs.label(o)[idx], np.nan))
-                                      for o in names], 1), dtype=torch.float32)
+        return part_names(self.composed)
 
     def _with_sums(self, pred: torch.Tensor) -> torch.Tensor:
         """The outputs' log predictions, then each composed metric's: the log of its parts' sum."""
-        sums = [torch.logsumexp(pred[:, [self.outputs.index(p) for p in parts]], dim=1, keepdim=True)
-                for parts in self.composed.values()]
-        return torch.cat([pred, *sums], 1)
+        return torch.cat([pred, composed_log(pred, self.outputs, self.composed)], 1) if self.composed else pred
 
     def fit(self, train, val=None) -> BRPNASGCN:
         torch.manual_seed(self.hp["seed"])
         self.norm = normalisation(train.graphs)
-        self.composed = {m: [p.name for p in parts_of(m)] for m in self.metrics if self.parts_wanted
-                         and parts_of(m) and all(p.name in train.parts for p in parts_of(m))}
+        self.composed = composition(self.metrics, train.parts) if self.parts_wanted else {}
         self.y_offset = [float(np.nanmedian(np.log(train.label(o)[train.label(o) > 0]))) for o in self.outputs]
         off = torch.tensor(self.y_offset, device=self.device)
         self.net = GCNNet(len(self.outputs), self.hp["hidden"], self.hp["layers"]).to(self.device)
 
         def batch_loss(idx):
-            y = self._y(train, idx).to(self.device)
+            y = log_labels(train, self.outputs + list(self.composed), idx).to(self.device)
             pred = self._with_sums(self.net(to_device(collate(train.graphs, self.norm, idx), self.device)) + off)
             mask = torch.isfinite(y)
             return torch.abs(pred - torch.nan_to_num(y))[mask].mean()
@@ -127,9 +117,8 @@ class BRPNASGCN(Estimator):
             idx = list(range(s, min(s + 256, len(graphs))))
             pred = self.net(to_device(collate(graphs, self.norm, idx), self.device)).cpu()
             out[idx] = (pred + torch.tensor(self.y_offset)).numpy()
-        values = {o: np.exp(out[:, k]) for k, o in enumerate(self.outputs)}
-        return {m: sum(values[p] for p in self.composed[m]) if m in self.composed else values[m]
-                for m in self.metrics}
+        values = with_sums({o: np.exp(out[:, k]) for k, o in enumerate(self.outputs)}, self.composed)
+        return {m: values[m] for m in self.metrics}
 
     def save(self, path: Path) -> None:
         from safetensors.torch import save_file

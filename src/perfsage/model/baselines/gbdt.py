@@ -15,7 +15,7 @@ import numpy as np
 from perfsage.graph.encode import NODE_FEATURES, OP_VOCAB, current_features
 from perfsage.graph.ops import KINDS
 from perfsage.model.base import Estimator, write_json
-from perfsage.targets.metrics import parts_of
+from perfsage.targets.metrics import composition, outputs_of, part_names, with_sums
 
 _LOG_MACS = NODE_FEATURES.index("log_macs")
 _LOG_OUT = NODE_FEATURES.index("log_output_bytes")
@@ -52,10 +52,8 @@ class GradientBoosting(Estimator):
 
         x = tabular(train.graphs)
         xv = tabular(val.graphs) if val is not None and len(val) else None
-        self.composed = {m: [p.name for p in parts_of(m)] for m in self.metrics if self.parts_wanted
-                         and parts_of(m) and all(p.name in train.parts for p in parts_of(m))}
-        outputs = [o for m in self.metrics for o in self.composed.get(m, [m])]
-        for m in outputs:
+        self.composed = composition(self.metrics, train.parts) if self.parts_wanted else {}
+        for m in outputs_of(self.metrics, self.composed):
             ok = train.label(m) > 0
             p = self.params
             model = lgb.LGBMRegressor(n_estimators=p["n_estimators"], learning_rate=p["learning_rate"],
@@ -73,12 +71,12 @@ class GradientBoosting(Estimator):
 
     @property
     def part_names(self) -> list[str]:
-        return [p for names in self.composed.values() for p in names]
+        return part_names(self.composed)
 
     def predict(self, graphs) -> dict[str, np.ndarray]:
         x = tabular(graphs)
-        out = {o: np.exp(b.predict(x)) for o, b in self.boosters.items()}
-        return {m: sum(out[p] for p in self.composed[m]) if m in self.composed else out[m] for m in self.metrics}
+        out = with_sums({o: np.exp(b.predict(x)) for o, b in self.boosters.items()}, self.composed)
+        return {m: out[m] for m in self.metrics}
 
     def save(self, path: Path) -> None:
         path = Path(path)
@@ -97,5 +95,5 @@ class GradientBoosting(Estimator):
         est = cls(cfg["metrics"], **cfg["params"])
         est.composed = cfg.get("composed", {})
         est.boosters = {o: lgb.Booster(model_file=str(path / f"{o}.lgb.txt"))
-                        for m in est.metrics for o in est.composed.get(m, [m])}
+                        for o in outputs_of(est.metrics, est.composed)}
         return est
