@@ -352,7 +352,8 @@ def test_a_warm_start_carries_the_network_over_and_then_trains_it(graphset):
     torch.set_num_threads(1)
     train, val, test = split_graphset(graphset, "random")
     hp = {"batch_size": 16, "hidden": 32, "layers": 2, "patience": 100}
-    old = PerfSAGE(METRICS, epochs=4, **hp).fit(val, None)  # trained on other data than the warm fit's
+    # trained on other data than the warm fit's, and reading its features unclipped, as older checkpoints do
+    old = PerfSAGE(METRICS, epochs=4, feature_clip=None, **hp).fit(val, None)
     frozen = PerfSAGE(METRICS, epochs=0, **hp).fit(train, val, init=old)
     before, after = old.predict(test.graphs), frozen.predict(test.graphs)
     for m in METRICS:
@@ -496,3 +497,56 @@ def test_peak_metrics_are_supervised_per_operator_where_labelled(graphset):
     zp_alone = alone.net(batch)["peak_node_log"][:, 0] + alone.y_offset["sram_kib"]
     err, err_alone = (torch.abs(z - py[:, 0])[have].median().item() for z in (zp, zp_alone))
     assert err < 0.6 * err_alone, (err, err_alone)
+
+
+def test_operators_of_types_never_trained_on_read_as_the_unknown_type(graphset, tmp_path):
+    """A network trained without some operator types never reads their (untrained) embeddings: those
+    operators reach it as the `<unknown>` type and `other` kind, which training showed it on a share of
+    known operators; the checkpoint keeps the ids it saw, and one without them maps nothing."""
+    from perfsage.graph.encode import OP_VOCAB
+    from perfsage.graph.ops import KINDS
+    from perfsage.model.perfsage import PerfSAGENetModel, as_seen
+
+    torch.set_num_threads(1)
+    nb = graphset.subset([i for i, s in zip(graphset.ids, graphset.spaces, strict=True) if s == "nasbench201"])
+    kws = graphset.subset([i for i, s in zip(graphset.ids, graphset.spaces, strict=True) if s == "kws"])
+    est = PerfSAGENetModel(METRICS, epochs=3, batch_size=16, hidden=32, layers=2).fit(nb)
+    seen_ops = {int(o) for e in nb.graphs for o in e.op}
+    assert est.seen["ops"] == sorted(seen_ops)
+    unseen = sorted({int(o) for e in kws.graphs for o in e.op} - seen_ops)
+    assert unseen  # kws has depthwise convolutions and fully connected layers; NAS-Bench-201 cells none
+    pred = est.predict(kws.graphs)
+    with torch.no_grad():  # whatever an unseen type's embedding holds, nothing changes
+        est.net.op_emb.weight[unseen] += 10.0
+        unseen_kinds = sorted(set(range(len(KINDS))) - set(est.seen["kinds"]) - {KINDS.index("other")})
+        est.net.kind_emb.weight[unseen_kinds] += 10.0
+    again = est.predict(kws.graphs)
+    for m in METRICS:
+        np.testing.assert_allclose(again[m], pred[m], rtol=1e-5)
+    est.save(tmp_path / "net")
+    loaded = PerfSAGENetModel.load(tmp_path / "net")
+    assert loaded.seen == est.seen
+    np.testing.assert_allclose(loaded.predict(kws.graphs)["latency_ms"], again["latency_ms"], rtol=1e-5)
+    cfg = json.loads((tmp_path / "net" / "config.json").read_text())
+    del cfg["seen"]  # as a checkpoint from before: every id reaches its own embedding
+    (tmp_path / "net" / "config.json").write_text(json.dumps(cfg))
+    older = PerfSAGENetModel.load(tmp_path / "net")
+    assert older.seen is None
+    assert not np.allclose(older.predict(kws.graphs)["latency_ms"], again["latency_ms"], rtol=1e-3)
+    # training hides a share of the known ones, at random; nothing known is hidden outside training
+    op = torch.tensor(sorted(seen_ops) * 200)
+    kind = torch.zeros_like(op)
+    shown, _ = as_seen(op, kind, est.seen)
+    assert torch.equal(shown, op)
+    hidden, hidden_kind = as_seen(op, kind, est.seen, hide=0.25)
+    share = (hidden == OP_VOCAB.index("<unknown>")).float().mean().item()
+    assert 0.18 < share < 0.32 and (hidden_kind == KINDS.index("other")).any()
+
+
+def test_features_far_outside_the_normalised_range_grow_only_logarithmically():
+    from perfsage.model.perfsage import soft_clip
+
+    z = torch.linspace(-3, 3, 61)
+    assert torch.equal(soft_clip(z, 3.0), z)
+    far = soft_clip(torch.tensor([4.0, 30.0, 300.0, -30.0]), 3.0)
+    assert far[0] == pytest.approx(3 + np.log(2)) and far[1] < far[2] < 10 and far[3] == -far[1]

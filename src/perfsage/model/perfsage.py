@@ -115,8 +115,9 @@ class PerfSAGENet(nn.Module):
     def __init__(self, additive: list[str], peak: list[str], hidden: int = 128, layers: int = 4,
                  op_dim: int = 32, kind_dim: int = 8, n_node: int = len(NODE_FEATURES),
                  n_graph: int = len(GRAPH_FEATURES), peak_readout: str = "boltzmann",
-                 peak_t: float = PEAK_T) -> None:
+                 peak_t: float = PEAK_T, node_context: bool = True) -> None:
         super().__init__()
+        self.node_context = node_context
         if peak_readout not in PEAK_READOUTS:
             raise ValueError(f"peak_readout must be one of {PEAK_READOUTS}, not {peak_readout!r}")
         self.additive, self.peak = list(additive), list(peak)
@@ -144,14 +145,15 @@ class PerfSAGENet(nn.Module):
             h = layer(h, batch["edge_index"], e)
         b, n_graphs = batch["batch"], batch["n_graphs"]
         g = self.g_mlp(batch["g"])
+        g_nodes = g if self.node_context else torch.zeros_like(g)
         out: dict[str, torch.Tensor] = {}
         if self.node_head is not None:
-            z = node_head(self.node_head, h, g, batch["x"], b)  # [N, additive]
+            z = node_head(self.node_head, h, g_nodes, batch["x"], b)  # [N, additive]
             out["node_log"] = z
             out["graph_log_additive"] = torch.stack(
                 [segment_logsumexp(z[:, k], b, n_graphs) for k in range(z.shape[1])], dim=1)
         if self.graph_head is not None:
-            zp = node_head(self.peak_node_head, h, g, batch["x"], b)  # [N, peak]
+            zp = node_head(self.peak_node_head, h, g_nodes, batch["x"], b)  # [N, peak]
             def smooth(z: torch.Tensor) -> torch.Tensor:
                 if self.peak_readout == "boltzmann":
                     return segment_boltzmann(z, b, n_graphs, self.peak_t)
@@ -174,6 +176,49 @@ def node_head(head: nn.Sequential, h: torch.Tensor, g: torch.Tensor, x: torch.Te
     wh, wg, wx = first.weight.split([h.shape[1], g.shape[1], x.shape[1]], dim=1)
     per_graph = nn.functional.linear(g, wg, first.bias)[b]
     return rest(torch.addmm(torch.addmm(per_graph, h, wh.T), x, wx.T))
+
+
+# Operators of a type the training data never held would reach the network with an embedding no gradient
+# ever moved (its random initialisation), and so would their kind. Instead they are shown as the
+# vocabulary's `<unknown>` type and the `other` kind, and training shows that many operators of known
+# types that way, so the network learns what an operator of unknown type costs from its shapes, bytes and
+# MACs. Checkpoints record the ids they saw (older ones: none, and nothing is mapped).
+UNKNOWN_OP_RATE = 0.05
+_UNKNOWN_OP, _OTHER_KIND = OP_VOCAB.index("<unknown>"), KINDS.index("other")
+
+
+# A normalised feature far outside its training range (a 49 x 10 pooling kernel where training saw at most
+# 7 x 7 reads 30 standard deviations out) drives the network's first layer linearly far out too, and one
+# such operator can swamp a whole graph's prediction. Beyond FEATURE_CLIP standard deviations a feature
+# grows only logarithmically: still ordered, still distinct, no longer dominant. Inside it nothing changes.
+FEATURE_CLIP = 3.0
+
+
+def soft_clip(z: torch.Tensor, c: float) -> torch.Tensor:
+    """z where |z| <= c, else sign(z) (c + log(1 + |z| - c))."""
+    over = (z.abs() - c).clamp(min=0)
+    return torch.where(over > 0, torch.sign(z) * (c + torch.log1p(over)), z)
+
+
+def seen_ids(graphs) -> dict[str, list[int]]:
+    """The op-type and op-kind ids that occur in graphs."""
+    return {"ops": sorted({int(o) for e in graphs for o in np.unique(e.op)}),
+            "kinds": sorted({int(k) for e in graphs for k in np.unique(e.kind)})}
+
+
+def as_seen(op: torch.Tensor, kind: torch.Tensor, seen: dict[str, list[int]], hide: float = 0.0
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Op and kind ids with those outside `seen` (and a `hide` share of the rest, at random) replaced by
+    the unknown type and the `other` kind."""
+    known_op = torch.zeros(len(OP_VOCAB), dtype=torch.bool)
+    known_op[seen["ops"]] = True
+    known_kind = torch.zeros(len(KINDS), dtype=torch.bool)
+    known_kind[seen["kinds"]] = True
+    keep_op, keep_kind = known_op[op], known_kind[kind]
+    if hide > 0:
+        keep_op &= torch.rand(op.shape) >= hide
+        keep_kind &= torch.rand(kind.shape) >= hide
+    return torch.where(keep_op, op, _UNKNOWN_OP), torch.where(keep_kind, kind, _OTHER_KIND)
 
 
 def collate(graphs, norm: dict[str, np.ndarray], idx: list[int],
@@ -243,7 +288,9 @@ class PerfSAGENetModel:
                  batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, layer_weight: float = 0.5,
                  patience: int = 25, seed: int = 0, max_seconds: float = 0.0, peak_readout: str = "boltzmann",
                  peak_t: float | None = None, summed: list[str] | None = None, parts: bool | dict | None = None,
-                 anchors: dict | None = None, device: str | None = None, log=None,
+                 anchors: dict | None = None, unknown_op_rate: float = UNKNOWN_OP_RATE,
+                 feature_clip: float | None = FEATURE_CLIP, node_context: bool = True,
+                 device: str | None = None, log=None,
                  resume: Path | None = None) -> None:
         """summed: the metrics read out as a sum over operators, the rest as a peak over them (default:
         data.reads_as_sum, or a warm start's own). parts: whether to predict a metric as the sum of the
@@ -251,7 +298,9 @@ class PerfSAGENetModel:
         labels them (None: yes; or a checkpoint's {metric: [parts]}). anchors: {part: [graph feature,
         scale]} for peak parts a feature computes (default: data.PART_ANCHORS); the network predicts a
         correction to them. Checkpoints record all three, so a predictor keeps the readouts it was
-        trained with."""
+        trained with. unknown_op_rate: the share of operators whose type (and, independently, kind) a
+        training batch hides (see UNKNOWN_OP_RATE). feature_clip: where normalised features start to
+        grow logarithmically (see FEATURE_CLIP; None: never)."""
         from perfsage.model.data import reads_as_sum
 
         self.metrics = list(metrics)
@@ -265,7 +314,9 @@ class PerfSAGENetModel:
         self.hp = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
                    "weight_decay": weight_decay, "layer_weight": layer_weight, "patience": patience, "seed": seed,
                    "max_seconds": max_seconds, "peak_readout": peak_readout,
-                   "peak_t": peak_t}  # None: sharp where the training data labels operators' memory
+                   "peak_t": peak_t,  # None: sharp where the training data labels operators' memory
+                   "unknown_op_rate": unknown_op_rate, "feature_clip": feature_clip, "node_context": node_context}
+        self.seen: dict[str, list[int]] | None = None  # op and kind ids in the training data (None: all)
         self._set_outputs(parts if isinstance(parts, dict) else {})
         self.device = device or default_device()
         self.log = log or (lambda msg: None)
@@ -348,6 +399,12 @@ class PerfSAGENetModel:
         if self.hp["peak_t"] is None:
             self.hp["peak_t"] = init.hp["peak_t"] if init is not None else \
                 SHARP_PEAK_T if peak_y is not None else PEAK_T
+        # the types a network has learned: its training data's, and a warm start's unless it trains no epoch
+        self.seen = seen_ids(train.graphs) if init is None else init.seen \
+            if init.seen is None or not self.hp["epochs"] else \
+            {k: sorted(set(init.seen[k]) | set(v)) for k, v in seen_ids(train.graphs).items()}
+        if init is not None:  # the network reads its inputs as it was trained to
+            self.hp["feature_clip"], self.hp["node_context"] = init.hp["feature_clip"], init.hp["node_context"]
         if init is None:
             self.norm = normalisation(train.graphs, self.cols)
             self.y_offset = {}
@@ -364,7 +421,7 @@ class PerfSAGENetModel:
             return torch.from_numpy(np.concatenate([labels[i] for i in idx])).to(self.device) if labels else None
 
         def batch_loss(idx):
-            batch = self._batch(train.graphs, idx)
+            batch = self._batch(train.graphs, idx, hide=self.hp["unknown_op_rate"])
             return self._loss(self.net(batch), graph_y[idx].to(self.device), batch, per_node(node_y, idx),
                               per_node(peak_y, idx))[0]
 
@@ -442,10 +499,17 @@ class PerfSAGENetModel:
     def _net(self) -> PerfSAGENet:
         return PerfSAGENet(self.additive, self.peak, self.hp["hidden"], self.hp["layers"],
                            peak_readout=self.hp["peak_readout"], peak_t=self.hp["peak_t"] or PEAK_T,
-                           n_node=len(self.features["node"]), n_graph=len(self.features["graph"]))
+                           n_node=len(self.features["node"]), n_graph=len(self.features["graph"]),
+                           node_context=self.hp["node_context"])
 
-    def _batch(self, graphs, idx: list[int]) -> dict[str, torch.Tensor]:
+    def _batch(self, graphs, idx: list[int], hide: float = 0.0) -> dict[str, torch.Tensor]:
+        """hide: the share of operators shown as of unknown type and, independently, of unknown kind."""
         batch = collate(graphs, self.norm, idx, self.cols)
+        if self.seen is not None:
+            batch["op"], batch["kind"] = as_seen(batch["op"], batch["kind"], self.seen, hide)
+        if self.hp["feature_clip"]:
+            for key in ("x", "g", "edge_attr"):
+                batch[key] = soft_clip(batch[key], self.hp["feature_clip"])
         if self.anchors:  # log of each anchored output's feature value, less its offset (nan: not anchored)
             anchor = np.full((len(idx), len(self.peak)), np.nan)
             for m, (feature, scale) in self.anchors.items():
@@ -520,7 +584,7 @@ class PerfSAGENetModel:
         save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, path / "weights.safetensors")
         write_json(path / "config.json", {"estimator": "perfsage-net", "metrics": self.metrics, "hp": self.hp,
                                           "norm": self.norm, "y_offset": self.y_offset,
-                                          "features": self.features,
+                                          "features": self.features, "seen": self.seen,
                                           "op_vocab_size": len(OP_VOCAB), "history": self.history[-5:]})
 
     @classmethod
@@ -540,7 +604,10 @@ class PerfSAGENetModel:
                   peak_readout=hp.get("peak_readout", "logsumexp"),  # older: logsumexp
                   peak_t=hp.get("peak_t") or PEAK_T,
                   summed=hp.get("summed", [m for m in cfg["metrics"] if is_additive(m)]),  # older: sums only
-                  parts=hp.get("parts") or {}, anchors=hp.get("anchors") or {}, device="cpu")
+                  parts=hp.get("parts") or {}, anchors=hp.get("anchors") or {},
+                  unknown_op_rate=hp.get("unknown_op_rate", 0.0), feature_clip=hp.get("feature_clip"),
+                  node_context=hp.get("node_context", True), device="cpu")
+        est.seen = cfg.get("seen")  # older checkpoints: every operator type and kind as trained
         est.norm = {k: np.asarray(v, np.float32) for k, v in cfg["norm"].items()}
         est.y_offset = cfg["y_offset"]
         est.features = feature_names(**cfg.get("features", {}))
