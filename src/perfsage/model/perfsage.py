@@ -401,13 +401,8 @@ class PerfSAGENetModel:
         if self.hp["peak_t"] is None:
             self.hp["peak_t"] = init.hp["peak_t"] if init is not None else \
                 SHARP_PEAK_T if peak_y is not None else PEAK_T
-        # the types a network has learned: its training data's, and a warm start's unless it trains no epoch
-        self.seen = seen_ids(train.graphs) if init is None else init.seen \
-            if init.seen is None or not self.hp["epochs"] else \
-            {k: sorted(set(init.seen[k]) | set(v)) for k, v in seen_ids(train.graphs).items()}
-        if init is not None:  # the network reads its inputs as it was trained to
-            self.hp["feature_clip"], self.hp["node_context"] = init.hp["feature_clip"], init.hp["node_context"]
         if init is None:
+            self.seen = seen_ids(train.graphs)
             self.norm = normalisation(train.graphs, self.cols)
             self.y_offset = {}
             for m in self.additive + self.peak:
@@ -439,9 +434,10 @@ class PerfSAGENetModel:
         return self
 
     def _grow_from(self, init: PerfSAGENetModel, train) -> None:
-        """Take over init's network, normalisation and offsets. Features the encoding gained since init
-        was trained (read by name) join with zero weights, so the network starts out computing exactly
-        what init did and learns from there how much the new columns matter."""
+        """Take over init's network, normalisation, offsets and the way it reads its inputs (feature clip,
+        graph context, the operator types it knows: init's and, once it trains, this data's). Features
+        the encoding gained since init was trained (read by name) join with zero weights, so the network
+        starts out computing exactly what init did and learns from there how much the new columns matter."""
         same = (init.metrics, init.additive, init.composed, init.anchors, init.hp["hidden"], init.hp["layers"]) == \
             (self.metrics, self.additive, self.composed, self.anchors, self.hp["hidden"], self.hp["layers"])
         grows = all(set(init.features[k]) <= set(self.features[k]) for k in ("node", "graph"))
@@ -450,6 +446,9 @@ class PerfSAGENetModel:
                              "reading no feature this encoding lacks")
         self.y_offset = dict(init.y_offset)
         self.norm = dict(init.norm)
+        self.hp["feature_clip"], self.hp["node_context"] = init.hp["feature_clip"], init.hp["node_context"]
+        self.seen = init.seen if init.seen is None or not self.hp["epochs"] else \
+            {k: sorted(set(init.seen[k]) | set(v)) for k, v in seen_ids(train.graphs).items()}
         keep = {k: [self.features[k].index(n) for n in init.features[k]] for k in ("node", "graph")}
         if self.features != init.features:  # new columns get this data's statistics, old ones keep init's
             fresh = normalisation(train.graphs, self.cols)
