@@ -186,6 +186,8 @@ def merge(earlier: Path, runs: Path) -> None:
 
 def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history: bool = False) -> None:
     results = [checked(read_json(p), str(p)) for p in sorted(runs.glob("*.json"))]
+    if not results:  # never overwrite a page with an empty one
+        sys.exit(f"accuracy: {runs} holds no job records to publish")
     lines = []
     for split in SPLITS + EXTRA_SPLITS:
         here = [r for r in results if r["split"] == split]
@@ -247,16 +249,26 @@ def main() -> None:
     ap.add_argument("--merge", action="append", default=[],
                     help="an earlier page's JSON: its job records fill the jobs --runs has no record of")
     a = ap.parse_args()
+    targets, splits, rows = a.targets.split(","), a.splits.split(","), a.rows.split(",")
+    for kind, names, known in (("target", targets, TARGET_METRICS), ("split", splits, SPLITS + EXTRA_SPLITS),
+                               ("row", rows, ROWS)):
+        if unknown := [n for n in names if n not in known]:
+            sys.exit(f"accuracy: unknown {kind} {', '.join(map(repr, unknown))} (one of {', '.join(known)})")
     runs = Path(a.runs)
     runs.mkdir(parents=True, exist_ok=True)
     for earlier in a.merge:
         merge(Path(earlier), runs)
     if not a.publish_only:
-        from perfsage.dataset.store import label_targets
+        from perfsage.dataset.store import label_targets, read_manifest
+        from perfsage.errors import PerfsageError
 
+        try:
+            read_manifest(Path(a.data))
+        except PerfsageError as e:
+            sys.exit(f"accuracy: {e}")
         built = set(label_targets(Path(a.data)))
-        todo = [j for j in plan([t for t in a.targets.split(",") if t in built], a.splits.split(","),
-                                a.rows.split(",")) if not (runs / f"{job_key(*j)}.json").is_file()]
+        todo = [j for j in plan([t for t in targets if t in built], splits, rows)
+                if not (runs / f"{job_key(*j)}.json").is_file()]
         todo.sort(key=lambda j: j[2] not in NEURAL)  # the long jobs first
         threads = a.threads or max(1, (os.cpu_count() or 1) // a.jobs)
         print(f"{len(todo)} jobs, {a.jobs} at a time, {threads} threads each", flush=True)
