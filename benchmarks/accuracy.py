@@ -24,7 +24,9 @@ skips finished jobs, so a killed run resumes, and results from several machines 
 networks, this one for cpu-litert) merge into one page. --publish-only rebuilds the page from --runs.
 --merge PAGE.json adds an earlier page's job records to --runs where a job has none yet, so a partial
 rerun replaces some cells of a published page and keeps the rest (the note should say which are which);
-the earlier ablations of a perfsage job that --runs has anew are left out.
+the earlier ablations of a perfsage job that --runs has anew are left out. --perfsage-hp '{"setting": value}'
+changes the perfsage rows' network settings (an A/B of one setting; the job records say so; use a --runs
+and --page of their own).
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def job_key(target: str, split: str, row: str) -> str:
 
 
 def run_job(data: str, target: str, split: str, row: str, budget: float, threads: int, out: str,
-            save_models: bool, seed: int = 0) -> str:
+            save_models: bool, seed: int = 0, perfsage_hp: dict | None = None) -> str:
     import torch
 
     from perfsage.model.data import is_additive, load_graphset
@@ -127,6 +129,8 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
         if row == "perfsage (split)":
             kw["grouping"] = "split"
         kw.update(SETTINGS.get(row, ({}, ()))[0])
+        if row.startswith("perfsage"):
+            kw.update(perfsage_hp or {})
         kw["resume"] = Path(out) / "partial" / job_key(target, split, row)  # a killed job resumes mid-training
     if row != "flops":  # a least-squares fit: nothing random
         kw["seed"] = seed
@@ -138,7 +142,9 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     rep = evaluate(est, te)
     device = "cuda" if row in NEURAL and torch.cuda.is_available() else "cpu"
     result = {"target": target, "split": split, "row": row, "seconds": round(secs, 1), "device": device,
-              "threads": threads, "host": platform.node(), "seed": seed, "n_train": len(tr), "n_val": len(va), **rep,
+              "threads": threads, "host": platform.node(), "seed": seed,
+              **({"perfsage_hp": perfsage_hp} if perfsage_hp and row.startswith("perfsage") else {}),
+              "n_train": len(tr), "n_val": len(va), **rep,
               "parts": list(getattr(est, "part_names", [])),  # predicted as the sum of these (metrics.PARTS)
               "epochs": len(history),
               "history": [{k: round(v, 4) for k, v in rec.items()} for rec in history]}  # per epoch: seconds, val
@@ -228,6 +234,23 @@ def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history:
             f"seconds) in `{name}.json`.", "\n".join(lines).rstrip())
 
 
+def perfsage_settings(text: str) -> dict:
+    """--perfsage-hp as a dict of PerfSAGE network settings, or a one-line exit."""
+    from perfsage.model.perfsage import PerfSAGENetModel
+
+    try:
+        hp = json.loads(text)
+    except ValueError as e:
+        sys.exit(f"accuracy: --perfsage-hp is not JSON ({e})")
+    if not isinstance(hp, dict):
+        sys.exit("accuracy: --perfsage-hp must be a JSON object of PerfSAGE settings")
+    try:
+        PerfSAGENetModel(["latency_ms"], **hp)
+    except (TypeError, ValueError) as e:
+        sys.exit(f"accuracy: --perfsage-hp: {e}")
+    return hp
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(ROOT / "data" / "edgedlperf"))
@@ -248,7 +271,10 @@ def main() -> None:
                     "seed splits the data alike, so the rows keep the same test models)")
     ap.add_argument("--merge", action="append", default=[],
                     help="an earlier page's JSON: its job records fill the jobs --runs has no record of")
+    ap.add_argument("--perfsage-hp", default="{}", help="JSON: settings for the perfsage rows' networks "
+                    "(an A/B of one setting, e.g. '{\"node_context\": \"additive\"}'; give it a --runs of its own)")
     a = ap.parse_args()
+    perfsage_hp = perfsage_settings(a.perfsage_hp)
     targets, splits, rows = a.targets.split(","), a.splits.split(","), a.rows.split(",")
     for kind, names, known in (("target", targets, TARGET_METRICS), ("split", splits, SPLITS + EXTRA_SPLITS),
                                ("row", rows, ROWS)):
@@ -274,7 +300,7 @@ def main() -> None:
         print(f"{len(todo)} jobs, {a.jobs} at a time, {threads} threads each", flush=True)
         with process_pool(a.jobs, spawn=True) as ex:
             futs = [ex.submit(run_job, a.data, t, s, r, a.max_seconds if s == "random" else a.loso_max_seconds,
-                              threads, str(runs), a.save_models, a.seed) for t, s, r in todo]
+                              threads, str(runs), a.save_models, a.seed, perfsage_hp) for t, s, r in todo]
             for f in as_completed(futs):
                 print(f.result(), flush=True)
     page(runs, a.data, a.note, a.page, a.history)

@@ -556,3 +556,21 @@ def test_features_far_outside_the_normalised_range_grow_only_logarithmically():
     assert torch.equal(soft_clip(z, 3.0), z)
     far = soft_clip(torch.tensor([4.0, 30.0, 300.0, -30.0]), 3.0)
     assert far[0] == pytest.approx(3 + np.log(2)) and far[1] < far[2] < 10 and far[3] == -far[1]
+
+
+@pytest.mark.parametrize("context, sums_see_it, peaks_see_it",
+                         [(True, True, True), ("additive", True, False), (False, False, False)])
+def test_which_operator_heads_see_the_graph_context(graphset, context, sums_see_it, peaks_see_it):
+    """node_context: all operator heads read the graph context, the additive ones only, or none; the peak's
+    graph-level correction reads it whatever the setting."""
+    from perfsage.model.perfsage import PerfSAGENet, collate, normalisation
+
+    torch.manual_seed(0)
+    net = PerfSAGENet(["latency_ms"], ["sram_kib"], hidden=16, layers=1, node_context=context)
+    batch = collate(graphset.graphs, normalisation(graphset.graphs), list(range(4)))
+    plain, shifted = net(batch), net(dict(batch, g=batch["g"] + 1.0))
+    assert torch.equal(plain["node_log"], shifted["node_log"]) is not sums_see_it
+    assert torch.equal(plain["peak_node_log"], shifted["peak_node_log"]) is not peaks_see_it
+    assert not torch.equal(plain["graph_log_peak"], shifted["graph_log_peak"])
+    with pytest.raises(ValueError, match="node_context"):
+        PerfSAGENet(["latency_ms"], ["sram_kib"], node_context="peak")

@@ -76,6 +76,8 @@ def segment_logsumexp(z: torch.Tensor, index: torch.Tensor, n: int) -> torch.Ten
 PEAK_T = 8.0  # the smooth maximum's sharpness where only totals supervise it
 SHARP_PEAK_T = 64.0  # where every operator's own memory in use is labelled
 PEAK_READOUTS = ("boltzmann", "logsumexp")
+# which operator heads see the graph context: all, none, or the additive ones only
+NODE_CONTEXTS = (True, False, "additive")
 
 
 def segment_boltzmann(z: torch.Tensor, index: torch.Tensor, n: int, t: float) -> torch.Tensor:
@@ -115,8 +117,10 @@ class PerfSAGENet(nn.Module):
     def __init__(self, additive: list[str], peak: list[str], hidden: int = 128, layers: int = 4,
                  op_dim: int = 32, kind_dim: int = 8, n_node: int = len(NODE_FEATURES),
                  n_graph: int = len(GRAPH_FEATURES), peak_readout: str = "boltzmann",
-                 peak_t: float = PEAK_T, node_context: bool = True) -> None:
+                 peak_t: float = PEAK_T, node_context: bool | str = True) -> None:
         super().__init__()
+        if node_context not in NODE_CONTEXTS:
+            raise ValueError(f"node_context must be one of {NODE_CONTEXTS}, not {node_context!r}")
         self.node_context = node_context
         if peak_readout not in PEAK_READOUTS:
             raise ValueError(f"peak_readout must be one of {PEAK_READOUTS}, not {peak_readout!r}")
@@ -145,15 +149,17 @@ class PerfSAGENet(nn.Module):
             h = layer(h, batch["edge_index"], e)
         b, n_graphs = batch["batch"], batch["n_graphs"]
         g = self.g_mlp(batch["g"])
-        g_nodes = g if self.node_context else torch.zeros_like(g)
+        no_context = torch.zeros_like(g)
+        g_sums = g if self.node_context else no_context  # what the additive and the peak operator heads read
+        g_peaks = g if self.node_context is True else no_context
         out: dict[str, torch.Tensor] = {}
         if self.node_head is not None:
-            z = node_head(self.node_head, h, g_nodes, batch["x"], b)  # [N, additive]
+            z = node_head(self.node_head, h, g_sums, batch["x"], b)  # [N, additive]
             out["node_log"] = z
             out["graph_log_additive"] = torch.stack(
                 [segment_logsumexp(z[:, k], b, n_graphs) for k in range(z.shape[1])], dim=1)
         if self.graph_head is not None:
-            zp = node_head(self.peak_node_head, h, g_nodes, batch["x"], b)  # [N, peak]
+            zp = node_head(self.peak_node_head, h, g_peaks, batch["x"], b)  # [N, peak]
             def smooth(z: torch.Tensor) -> torch.Tensor:
                 if self.peak_readout == "boltzmann":
                     return segment_boltzmann(z, b, n_graphs, self.peak_t)
@@ -289,7 +295,7 @@ class PerfSAGENetModel:
                  patience: int = 25, seed: int = 0, max_seconds: float = 0.0, peak_readout: str = "boltzmann",
                  peak_t: float | None = None, summed: list[str] | None = None, parts: bool | dict | None = None,
                  anchors: dict | None = None, unknown_op_rate: float = UNKNOWN_OP_RATE,
-                 feature_clip: float | None = FEATURE_CLIP, node_context: bool = True,
+                 feature_clip: float | None = FEATURE_CLIP, node_context: bool | str = True,
                  device: str | None = None, log=None,
                  resume: Path | None = None) -> None:
         """summed: the metrics read out as a sum over operators, the rest as a peak over them (default:
@@ -300,11 +306,16 @@ class PerfSAGENetModel:
         correction to them. Checkpoints record all three, so a predictor keeps the readouts it was
         trained with. unknown_op_rate: the share of operators whose type (and, independently, kind) a
         training batch hides (see UNKNOWN_OP_RATE). feature_clip: where normalised features start to
-        grow logarithmically (see FEATURE_CLIP; None: never). node_context: whether the operator heads
-        see the graph context (False, an ablation, gave kws left out on ethos-u55-128 18.6% SRAM MAPE
-        against 41.5%, but no better latency). A warm start keeps init's feature_clip and node_context."""
+        grow logarithmically (see FEATURE_CLIP; None: never). node_context: which operator heads see the
+        graph context (NODE_CONTEXTS: True all, "additive" the summed metrics' only, False none; the peak's
+        graph-level correction always does). An ablation switch: with kws left out on ethos-u55-128, SRAM
+        MAPE was 41.5% with True, 18.6% with False and 16.9% with "additive", but on ethos-u65-256 48.4
+        and 46.3% against 34.9 and 44.5% with True (seeds 0 and 1); see the README. A warm start keeps
+        init's feature_clip and node_context."""
         from perfsage.model.data import reads_as_sum
 
+        if node_context not in NODE_CONTEXTS:
+            raise ValueError(f"node_context must be one of {NODE_CONTEXTS}, not {node_context!r}")
         self.metrics = list(metrics)
         self.summed_given = summed is not None
         named = set(self.metrics) | {p.name for m in self.metrics for p in parts_of(m)}
