@@ -80,6 +80,12 @@ PEAK_READOUTS = ("boltzmann", "logsumexp")
 NODE_CONTEXTS = (True, False, "additive")
 
 
+def checked_node_context(value: bool | str) -> bool | str:
+    if value not in NODE_CONTEXTS:
+        raise ValueError(f"node_context must be one of {NODE_CONTEXTS}, not {value!r}")
+    return value
+
+
 def segment_boltzmann(z: torch.Tensor, index: torch.Tensor, n: int, t: float) -> torch.Tensor:
     """Per segment, the softmax(t z)-weighted mean of z: between the mean and the max."""
     m = segment_max(z, index, n)
@@ -119,9 +125,7 @@ class PerfSAGENet(nn.Module):
                  n_graph: int = len(GRAPH_FEATURES), peak_readout: str = "boltzmann",
                  peak_t: float = PEAK_T, node_context: bool | str = True) -> None:
         super().__init__()
-        if node_context not in NODE_CONTEXTS:
-            raise ValueError(f"node_context must be one of {NODE_CONTEXTS}, not {node_context!r}")
-        self.node_context = node_context
+        self.node_context = checked_node_context(node_context)
         if peak_readout not in PEAK_READOUTS:
             raise ValueError(f"peak_readout must be one of {PEAK_READOUTS}, not {peak_readout!r}")
         self.additive, self.peak = list(additive), list(peak)
@@ -149,8 +153,8 @@ class PerfSAGENet(nn.Module):
             h = layer(h, batch["edge_index"], e)
         b, n_graphs = batch["batch"], batch["n_graphs"]
         g = self.g_mlp(batch["g"])
-        no_context = torch.zeros_like(g)
-        g_sums = g if self.node_context else no_context  # what the additive and the peak operator heads read
+        no_context = torch.zeros_like(g)  # the graph context the additive and the peak operator heads read:
+        g_sums = g if self.node_context else no_context
         g_peaks = g if self.node_context is True else no_context
         out: dict[str, torch.Tensor] = {}
         if self.node_head is not None:
@@ -314,8 +318,7 @@ class PerfSAGENetModel:
         init's feature_clip and node_context."""
         from perfsage.model.data import reads_as_sum
 
-        if node_context not in NODE_CONTEXTS:
-            raise ValueError(f"node_context must be one of {NODE_CONTEXTS}, not {node_context!r}")
+        checked_node_context(node_context)  # here already: a bad value must not wait for fit
         self.metrics = list(metrics)
         self.summed_given = summed is not None
         named = set(self.metrics) | {p.name for m in self.metrics for p in parts_of(m)}
