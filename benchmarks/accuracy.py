@@ -234,16 +234,24 @@ def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history:
             f"seconds) in `{name}.json`.", "\n".join(lines).rstrip())
 
 
+# settings every job gets from this script's own options, which --perfsage-hp must not silently replace
+OWN_SETTINGS = {"seed": "--seed", "max_seconds": "--max-seconds / --loso-max-seconds", "resume": "--runs"}
+
+
 def perfsage_settings(text: str) -> dict:
     """--perfsage-hp as a dict of PerfSAGE network settings, or a one-line exit."""
-    from perfsage.model.perfsage import PerfSAGENetModel
-
     try:
         hp = json.loads(text)
     except ValueError as e:
         sys.exit(f"accuracy: --perfsage-hp is not JSON ({e})")
     if not isinstance(hp, dict):
         sys.exit("accuracy: --perfsage-hp must be a JSON object of PerfSAGE settings")
+    if not hp:
+        return hp  # the default: nothing to check, and no torch import for a --publish-only
+    if own := [k for k in hp if k in OWN_SETTINGS]:
+        sys.exit(f"accuracy: --perfsage-hp: set {', '.join(own)} with {', '.join(OWN_SETTINGS[k] for k in own)}")
+    from perfsage.model.perfsage import PerfSAGENetModel
+
     try:
         PerfSAGENetModel(["latency_ms"], **hp)
     except (TypeError, ValueError) as e:

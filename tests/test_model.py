@@ -473,7 +473,7 @@ def test_peak_metrics_are_supervised_per_operator_where_labelled(graphset):
     train, val, _ = split_graphset(graphset, "random")
     # unclipped features: on these 40 small-data epochs the clip costs the labelled network 0.30 -> 0.37
     # below, though at scale it changed nothing (ethos-u55-128 random split, 600 s: median per-operator
-    # SRAM log error 0.094 unclipped, 0.096 clipped, runs/unk/diag_sram.py)
+    # SRAM log error 0.094 unclipped, 0.096 clipped; measured by a one-off script in session 24, not kept)
     hp = {"epochs": 40, "batch_size": 16, "hidden": 64, "layers": 2, "feature_clip": None}
     est = PerfSAGENetModel(METRICS, **hp).fit(train, val)
     peak_y = est._node_targets(train, est.peak)
@@ -563,7 +563,7 @@ def test_features_far_outside_the_normalised_range_grow_only_logarithmically():
 def test_which_operator_heads_see_the_graph_context(graphset, context, sums_see_it, peaks_see_it):
     """node_context: all operator heads read the graph context, the additive ones only, or none; the peak's
     graph-level correction reads it whatever the setting."""
-    from perfsage.model.perfsage import PerfSAGENet, collate, normalisation
+    from perfsage.model.perfsage import PerfSAGENet, PerfSAGENetModel, collate, normalisation
 
     torch.manual_seed(0)
     net = PerfSAGENet(["latency_ms"], ["sram_kib"], hidden=16, layers=1, node_context=context)
@@ -572,5 +572,10 @@ def test_which_operator_heads_see_the_graph_context(graphset, context, sums_see_
     assert torch.equal(plain["node_log"], shifted["node_log"]) is not sums_see_it
     assert torch.equal(plain["peak_node_log"], shifted["peak_node_log"]) is not peaks_see_it
     assert not torch.equal(plain["graph_log_peak"], shifted["graph_log_peak"])
-    with pytest.raises(ValueError, match="node_context"):
-        PerfSAGENet(["latency_ms"], ["sram_kib"], node_context="peak")
+    for bad in ("peak", 1):  # 1 == True, but would read as "additive" in forward's `is True`
+        with pytest.raises(ValueError, match="node_context"):
+            PerfSAGENet(["latency_ms"], ["sram_kib"], node_context=bad)
+        with pytest.raises(ValueError, match="node_context"):  # the estimator says so before any training
+            PerfSAGENetModel(["latency_ms"], node_context=bad)
+    with pytest.raises(ValueError, match="peak_readout"):
+        PerfSAGENetModel(["latency_ms"], peak_readout="max")

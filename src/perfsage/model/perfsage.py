@@ -80,9 +80,10 @@ PEAK_READOUTS = ("boltzmann", "logsumexp")
 NODE_CONTEXTS = (True, False, "additive")
 
 
-def checked_node_context(value: bool | str) -> bool | str:
-    if value not in NODE_CONTEXTS:
-        raise ValueError(f"node_context must be one of {NODE_CONTEXTS}, not {value!r}")
+def one_of(name: str, value, allowed: tuple):
+    """value if it is one of allowed, of the same type too (1 is not True), else a ValueError naming it."""
+    if not any(value == a and type(value) is type(a) for a in allowed):
+        raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
     return value
 
 
@@ -125,9 +126,8 @@ class PerfSAGENet(nn.Module):
                  n_graph: int = len(GRAPH_FEATURES), peak_readout: str = "boltzmann",
                  peak_t: float = PEAK_T, node_context: bool | str = True) -> None:
         super().__init__()
-        self.node_context = checked_node_context(node_context)
-        if peak_readout not in PEAK_READOUTS:
-            raise ValueError(f"peak_readout must be one of {PEAK_READOUTS}, not {peak_readout!r}")
+        self.node_context = one_of("node_context", node_context, NODE_CONTEXTS)
+        one_of("peak_readout", peak_readout, PEAK_READOUTS)
         self.additive, self.peak = list(additive), list(peak)
         self.peak_readout, self.peak_t = peak_readout, peak_t
         self.op_emb = nn.Embedding(len(OP_VOCAB), op_dim)
@@ -318,7 +318,9 @@ class PerfSAGENetModel:
         init's feature_clip and node_context."""
         from perfsage.model.data import reads_as_sum
 
-        checked_node_context(node_context)  # here already: a bad value must not wait for fit
+        # here already, not only when fit builds the network: a bad setting must not wait for training
+        one_of("node_context", node_context, NODE_CONTEXTS)
+        one_of("peak_readout", peak_readout, PEAK_READOUTS)
         self.metrics = list(metrics)
         self.summed_given = summed is not None
         named = set(self.metrics) | {p.name for m in self.metrics for p in parts_of(m)}
