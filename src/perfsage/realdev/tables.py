@@ -92,10 +92,11 @@ def load_table(space: str, path: Path | None = None) -> LatencyTable:
 
 
 def trimmed(indices: np.ndarray, latency: np.ndarray, share: float = TRIM) -> np.ndarray:
-    """indices without the `share` fastest and `share` slowest on this device. As HELP's loader does it
-    (its latencies are float32 and its sort numpy's default), since ties (whole-millisecond phones, the
-    38-value eyeriss column) make the order, and so the kept set, depend on both."""
-    order = indices[np.argsort(latency[indices].astype(np.float32))]
+    """indices without the `share` fastest and `share` slowest on this device, compared in float32 as
+    HELP's loader does. Ties (whole-millisecond phones, the 38-value eyeriss column) are kept in index
+    order: numpy's default sort breaks them by the CPU's SIMD level (NAS-Bench-201 pixel2's test set
+    differs by 11 of 800 architectures between AVX2 and AVX-512), which no protocol may depend on."""
+    order = indices[np.argsort(latency[indices].astype(np.float32), kind="stable")]
     n = len(indices)
     return np.sort(order[int(n * share):int(n * (1 - share))])
 
