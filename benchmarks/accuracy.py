@@ -92,14 +92,16 @@ def read_json(path: Path) -> object:
 def write_record(runs: Path, record: dict) -> None:
     """Whole or not at all (a temporary file, then a rename): a killed run leaves no half record that a
     rerun would take for a finished job."""
-    path = runs / f"{job_key(record['target'], record['split'], record['row'])}.json"
+    path = runs / f"{job_key(record['target'], record['split'], record['row'], record.get('seed', 0))}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1, default=float))
     os.replace(tmp, path)
 
 
-def job_key(target: str, split: str, row: str) -> str:
-    return f"{target}__{split.replace(':', '-')}__{row.replace(' ', '').replace('(', '-').replace(')', '')}"
+def job_key(target: str, split: str, row: str, seed: int = 0) -> str:
+    """A job's record name; seed 0 keeps the name records had before --seed existed."""
+    key = f"{target}__{split.replace(':', '-')}__{row.replace(' ', '').replace('(', '-').replace(')', '')}"
+    return key + (f"__seed{seed}" if seed else "")
 
 
 def run_job(data: str, target: str, split: str, row: str, budget: float, threads: int, out: str,
@@ -131,7 +133,7 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
         kw.update(SETTINGS.get(row, ({}, ()))[0])
         if row.startswith("perfsage"):
             kw.update(perfsage_hp or {})
-        kw["resume"] = Path(out) / "partial" / job_key(target, split, row)  # a killed job resumes mid-training
+        kw["resume"] = Path(out) / "partial" / job_key(target, split, row, seed)  # a killed job resumes mid-training
     if row != "flops":  # a least-squares fit: nothing random
         kw["seed"] = seed
     est = estimator_class(row.split(" ")[0])(metrics, **kw)
@@ -183,18 +185,29 @@ def merge(earlier: Path, runs: Path) -> None:
     for record in records:
         # an ablation means something only beside the perfsage run it was measured with: where --runs has
         # a newer perfsage run, the earlier page's ablations of it are left out
-        superseded = record["row"] in ABLATIONS and job_key(record["target"], record["split"], "perfsage") in had
-        if job_key(record["target"], record["split"], record["row"]) not in had and not superseded:
+        seed = record.get("seed", 0)
+        superseded = record["row"] in ABLATIONS and job_key(record["target"], record["split"], "perfsage", seed) in had
+        if job_key(record["target"], record["split"], record["row"], seed) not in had and not superseded:
             write_record(runs, record)
             added += 1
     print(f"{earlier}: {added} of {len(records)} job records added to {runs}", flush=True)
+
+
+def cell(scores: list[dict]) -> str:
+    """MAPE % / share within 10% of one predictor on one column; over several seeds, the means and the
+    MAPE's range, since one leave-out run can sit 10-30 points from another seed's."""
+    mape = [s["mape"] for s in scores]
+    acc = sum(s["acc10"] for s in scores) / len(scores)
+    spread = f" ({min(mape):.1f}–{max(mape):.1f})" if len(mape) > 1 else ""
+    return f"{sum(mape) / len(mape):.2f}{spread} / {acc:.3f}"
 
 
 def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history: bool = False) -> None:
     results = [checked(read_json(p), str(p)) for p in sorted(runs.glob("*.json"))]
     if not results:  # never overwrite a page with an empty one
         sys.exit(f"accuracy: {runs} holds no job records to publish")
-    lines = []
+    lines: list[str] = []
+    several: set[int] = set()  # seeds per cell, where a cell has more than one
     for split in SPLITS + EXTRA_SPLITS:
         here = [r for r in results if r["split"] == split]
         if not here:
@@ -203,18 +216,24 @@ def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history:
         lines += [f"## split `{split}`", "", "| predictor | " + " | ".join(f"{t} {m}" for t, m in cols) + " |",
                   "|---|" + "---:|" * len(cols)]
         for row in ROWS:
-            by_t = {r["target"]: r for r in here if r["row"] == row}
-            if not by_t:
+            runs_of = [r for r in here if r["row"] == row]
+            if not runs_of:
                 continue
             cells = []
             for t, m in cols:
-                s = by_t.get(t, {}).get("metrics", {}).get(m)
-                cells.append(f"{s['mape']:.2f} / {s['acc10']:.3f}" if s else "n/a")
+                scores = [r["metrics"][m] for r in runs_of if r["target"] == t and m in r["metrics"]]
+                cells.append(cell(scores) if scores else "n/a")
+                if len(scores) > 1:
+                    several.add(len(scores))
             lines.append(f"| {row} | " + " | ".join(cells) + " |")
         lines.append("")
+    if several:
+        lines += [f"A cell that ran with {' or '.join(map(str, sorted(several)))} seeds (`--seed`) shows the mean "
+                  "MAPE over them, its range in brackets, and the mean share within ±10%.", ""]
     where = sorted({f"{r['row']}: {r['device']}" for r in results if r["row"] in NEURAL} |
                    {"baselines: cpu"})
-    secs = {r["row"]: r["seconds"] for r in results if r["split"] == "random" and r["target"] == "ethos-u55-128"}
+    secs = {r["row"]: r["seconds"] for r in results if r["split"] == "random" and r["target"] == "ethos-u55-128"
+            and not r.get("seed")}
     if secs:
         lines += ["Training seconds on ethos-u55-128, random split: " +
                   ", ".join(f"{k} {v:.0f}" for k, v in secs.items()) + ".", ""]
@@ -222,7 +241,8 @@ def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history:
     if history:  # how the neural networks got there, epoch by epoch
         for r in results:
             if r["row"] in NEURAL and r["split"] == "random" and r.get("history"):
-                lines += [f"### {r['row']} on {r['target']}, epoch by epoch", "",
+                seed = f", seed {r['seed']}" if r.get("seed") else ""
+                lines += [f"### {r['row']} on {r['target']}{seed}, epoch by epoch", "",
                           "| epoch | seconds | validation MAPE % (mean over metrics) |", "|---:|---:|---:|",
                           *(f"| {h['epoch']} | {h['seconds']:.0f} | {h.get('val_mape', float('nan')):.2f} |"
                             for h in r["history"]), ""]
@@ -302,7 +322,7 @@ def main() -> None:
             sys.exit(f"accuracy: {e}")
         built = set(label_targets(Path(a.data)))
         todo = [j for j in plan([t for t in targets if t in built], splits, rows)
-                if not (runs / f"{job_key(*j)}.json").is_file()]
+                if not (runs / f"{job_key(*j, a.seed)}.json").is_file()]
         todo.sort(key=lambda j: j[2] not in NEURAL)  # the long jobs first
         threads = a.threads or max(1, (os.cpu_count() or 1) // a.jobs)
         print(f"{len(todo)} jobs, {a.jobs} at a time, {threads} threads each", flush=True)
