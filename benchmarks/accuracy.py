@@ -26,7 +26,8 @@ networks, this one for cpu-litert) merge into one page. --publish-only rebuilds 
 rerun replaces some cells of a published page and keeps the rest (the note should say which are which);
 the earlier ablations of a perfsage job that --runs has anew are left out. --perfsage-hp '{"setting": value}'
 changes the perfsage rows' network settings (an A/B of one setting; the job records say so; use a --runs
-and --page of their own).
+and --page of their own). --seed S (S > 0) runs the jobs again with another seed, into records of their own
+beside seed 0's; a cell with several seeds shows their mean MAPE and its range.
 """
 
 from __future__ import annotations
