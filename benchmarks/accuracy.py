@@ -93,7 +93,7 @@ def read_json(path: Path) -> object:
 def write_record(runs: Path, record: dict) -> None:
     """Whole or not at all (a temporary file, then a rename): a killed run leaves no half record that a
     rerun would take for a finished job."""
-    path = runs / f"{job_key(record['target'], record['split'], record['row'], record.get('seed', 0))}.json"
+    path = runs / f"{record_key(record)}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1, default=float))
     os.replace(tmp, path)
@@ -103,6 +103,11 @@ def job_key(target: str, split: str, row: str, seed: int = 0) -> str:
     """A job's record name; seed 0 keeps the name records had before --seed existed."""
     key = f"{target}__{split.replace(':', '-')}__{row.replace(' ', '').replace('(', '-').replace(')', '')}"
     return key + (f"__seed{seed}" if seed else "")
+
+
+def record_key(record: dict, row: str | None = None) -> str:
+    """The name of a job record's job (or of its `row` twin on the same target, split and seed)."""
+    return job_key(record["target"], record["split"], row or record["row"], record.get("seed", 0))
 
 
 def run_job(data: str, target: str, split: str, row: str, budget: float, threads: int, out: str,
@@ -186,9 +191,8 @@ def merge(earlier: Path, runs: Path) -> None:
     for record in records:
         # an ablation means something only beside the perfsage run it was measured with: where --runs has
         # a newer perfsage run, the earlier page's ablations of it are left out
-        seed = record.get("seed", 0)
-        superseded = record["row"] in ABLATIONS and job_key(record["target"], record["split"], "perfsage", seed) in had
-        if job_key(record["target"], record["split"], record["row"], seed) not in had and not superseded:
+        superseded = record["row"] in ABLATIONS and record_key(record, "perfsage") in had
+        if record_key(record) not in had and not superseded:
             write_record(runs, record)
             added += 1
     print(f"{earlier}: {added} of {len(records)} job records added to {runs}", flush=True)
@@ -304,6 +308,8 @@ def main() -> None:
                     "(an A/B of one setting, e.g. '{\"node_context\": \"additive\"}'; give it a --runs of its own)")
     a = ap.parse_args()
     perfsage_hp = perfsage_settings(a.perfsage_hp)
+    if a.seed < 0:  # numpy's generators take none, and a job would only say so in a traceback
+        sys.exit(f"accuracy: --seed must be 0 or more, not {a.seed}")
     targets, splits, rows = a.targets.split(","), a.splits.split(","), a.rows.split(",")
     for kind, names, known in (("target", targets, TARGET_METRICS), ("split", splits, SPLITS + EXTRA_SPLITS),
                                ("row", rows, ROWS)):
