@@ -75,6 +75,7 @@ class BRPNASGCN(Estimator):
         self.net: GCNNet | None = None
         self.norm: dict[str, np.ndarray] = {}
         self.y_offset: list[float] = []
+        self.history: list[dict] = []  # per epoch: seconds, validation MAPE (accuracy.py records the epochs)
 
     @property
     def outputs(self) -> list[str]:
@@ -106,7 +107,8 @@ class BRPNASGCN(Estimator):
             else None
         parts = f"|{self.composed}" if self.composed else ""
         key = f"{self.metrics}{parts}|{fit_key(train, val)}" if self.resume else ""
-        train_loop(self.net, len(train), self.hp, batch_loss, score, self.log, 1e-4, self.resume, key)
+        self.history = train_loop(self.net, len(train), self.hp, batch_loss, score, self.log, 1e-4, self.resume,
+                                  key)
         return self
 
     @torch.no_grad()
