@@ -242,3 +242,111 @@ def test_cli_bad_input_is_one_line(args, message):
 def test_unknown_predictor_is_a_clear_error():
     with pytest.raises(PerfsageError, match="no predictor"):
         Predictor.load("no-such-target")
+
+
+def test_domain_ranks_reasons_most_telling_first():
+    """Never-seen things first, then model-level features, then per-operator ranges by how far outside
+    (as a log ratio to the bound), whatever order the features come in the encoding."""
+    import dataclasses
+
+    from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, op_id
+
+    small = [encode(load_graph(get_space("kws").synth(s)[1])) for s in range(3)]
+    domain = fit_domain(small)
+    e = dataclasses.replace(small[0], x=small[0].x.copy(), g=small[0].g.copy())
+    conv = np.flatnonzero(e.op == op_id("CONV_2D"))[:1]
+    fc = np.flatnonzero(e.op == op_id("FULLY_CONNECTED"))
+    macs, bias = NODE_FEATURES.index("log_macs"), NODE_FEATURES.index("log_bias_bytes")
+    e.x[fc, bias] = 0.0  # below the FC bias minimum: a gap of log1p(that minimum), about 2.8 to 6
+    e.x[conv, macs] = domain.op_node_ranges["CONV_2D"]["log_macs"][1] + 9.0  # e^9 times the largest seen
+    e.x[conv, NODE_FEATURES.index("in_int16")] = 1.0
+    e.g[GRAPH_FEATURES.index("log_ops")] = domain.graph_ranges["log_ops"][1] + 0.5
+    details = domain.explain(e)
+    assert [d.kind for d in details] == ["never_seen", "model", "layer", "layer"], details
+    assert details[0].feature == "in_int16" and details[0].ops == ("CONV_2D",) and details[0].layers == 1
+    assert details[1].feature == "log_ops" and details[1].excess == pytest.approx(0.5, abs=1e-3)
+    assert (details[2].feature, details[2].ops) == ("log_macs", ("CONV_2D",))
+    assert details[2].excess == pytest.approx(9.0, abs=1e-3)
+    assert (details[3].feature, details[3].value) == ("log_bias_bytes", 0.0)
+    assert details[3].bound == pytest.approx(np.expm1(domain.op_node_ranges["FULLY_CONNECTED"]["log_bias_bytes"][0]))
+    assert domain.check(e) == [d.text for d in details]
+
+
+def test_a_float_model_names_each_unseen_type_once_in_words():
+    """A float32 model's layers are all FLOAT32: one reason per new type over all the op types it is on
+    (not one per op type), and no reason that the trained INT8 is missing from 0 layers."""
+    graph = load_graph(TF_FIXTURES / "small_float32.tflite")
+    p = Predictor.load("ethos-u55-128").predict(TF_FIXTURES / "small_float32.tflite", layers=False)
+    n_typed = sum(n.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "MEAN", "SOFTMAX")
+                  for n in graph.nodes)
+    assert p.ood_reasons[:2] == [
+        f"{side} type FLOAT32 never seen on CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, MAX_POOL_2D, MEAN, "
+        f"SOFTMAX in training ({n_typed} layers)" for side in ("input", "output")]
+    assert not any("INT8" in r or "(0 layers)" in r for r in p.ood_reasons), p.ood_reasons
+    assert p.ood_reasons == [d.text for d in p.ood_details]
+    ranks = [d.rank for d in p.ood_details]
+    assert ranks == sorted(ranks)
+    layer_excess = [d.excess for d in p.ood_details if d.kind == "layer"]
+    assert len(layer_excess) >= 4 and layer_excess == sorted(layer_excess, reverse=True)
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_table_shows_the_most_telling_reasons_and_counts_the_rest():
+    from perfsage.predict.predictor import SHOWN_REASONS
+
+    model = str(TF_FIXTURES / "small_float32.tflite")
+    r = run_cli("predict", model, "--json")
+    assert r.returncode == 0, r.stderr
+    ood = json.loads(r.stdout)[0]["ood"]
+    reasons = ood["reasons"]
+    assert len(reasons) > SHOWN_REASONS + 1, reasons  # more than fit: --json keeps all of them
+    assert [d["text"] for d in ood["details"]] == reasons
+    assert {d["kind"] for d in ood["details"]} <= {"operator", "never_seen", "model", "layer"}
+    r = run_cli("predict", model)
+    assert r.returncode == 0, r.stderr
+    bullets = [line for line in r.stdout.splitlines() if line.strip().startswith("- ")]
+    assert len(bullets) == SHOWN_REASONS, r.stdout
+    text = _normal(r.stdout)
+    assert all(_normal(reason) in text for reason in reasons[:SHOWN_REASONS]), r.stdout
+    assert not any(_normal(reason) in text for reason in reasons[SHOWN_REASONS:]), r.stdout
+    more = [line for line in r.stdout.splitlines() if "more (--json lists them all)" in line]
+    assert [line.strip() for line in more] == [f"… and {len(reasons) - SHOWN_REASONS} more (--json lists them all)"]
+
+
+def test_one_reason_more_is_shown_rather_than_counted():
+    from perfsage.predict.predictor import brief_reasons
+
+    assert brief_reasons(list("abcdef"), 5) == (list("abcdef"), 0)
+    assert brief_reasons(list("abcdefg"), 5) == (list("abcde"), 2)
+    assert brief_reasons([], 5) == ([], 0)
+
+
+def test_a_failed_measurement_keeps_its_prediction_and_the_batch_goes_on(tmp_path):
+    """TFLite Micro aborts on the converter's MobileNetV2; the batch still prints every prediction, the
+    demo's measurement, and why the other has none; exit 0 as every prediction was made."""
+    shutil.copy(TF_FIXTURES / "mobilenetv2_int8.tflite", tmp_path / "a_mobilenet.tflite")
+    shutil.copy(DEMO, tmp_path / "b_demo.tflite")
+    r = run_cli("predict", str(tmp_path), "--target", "mcu-tflm", "--label", "--json", timeout=120)
+    assert r.returncode == 0, r.stderr
+    failed, fine = json.loads(r.stdout)
+    assert failed["model"].endswith("a_mobilenet.tflite") and fine["model"].endswith("b_demo.tflite")
+    assert "measured" not in failed and failed["metrics"]["arena_kib"]["value"] > 0
+    assert failed["measured_error"]["kind"] == "crashed" and "SIGABRT" in failed["measured_error"]["message"]
+    assert "measured_error" not in fine and fine["measured"]["arena_kib"] > 0
+    assert "1 of 2 measurements failed" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = run_cli("predict", str(tmp_path), "--target", "mcu-tflm", "--label", timeout=120)
+    assert r.returncode == 0, r.stderr
+    text = _normal(r.stdout)  # long paths wrap at the terminal's width
+    assert "a_mobilenet.tflite on mcu-tflm" in text and "b_demo.tflite on mcu-tflm" in text
+    failed_part, demo_part = text.split("b_demo.tflite on mcu-tflm")
+    assert "measurement failed (crashed): the tool's process died (signal SIGABRT)" in failed_part, r.stdout
+    assert "arena_kib" in failed_part and "measured" not in failed_part.replace("measurement failed", "")
+    assert "measured" in demo_part and "measurement failed" not in demo_part, r.stdout
+    assert "1 of 2 measurements failed" in r.stderr
+    r = run_cli("predict", str(tmp_path / "a_mobilenet.tflite"), "--target", "mcu-tflm", "--label", timeout=120)
+    text = _normal(r.stdout)
+    assert r.returncode == 0 and "arena_kib" in text and "measurement failed (crashed)" in text, r.stderr
+    assert "1 of 1 measurements failed" in r.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -9,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, TF_FIXTURES, run_cli
 from perfsage.predict import Predictor
 from perfsage.predict.report import fmt, write_report
 from perfsage.targets.label import label_model
@@ -83,3 +84,42 @@ def test_report_on_the_mcu_shows_the_arenas_head_and_tail(tmp_path):
 def test_report_bad_input_is_one_line(tmp_path):
     r = run_cli("report", str(tmp_path / "missing.tflite"), "-o", str(tmp_path / "r.html"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_page_names_the_model_and_predictor_not_this_machines_paths(tmp_path):
+    from perfsage.model.shipped import PREDICTORS
+
+    data = write_report(DEMO, tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert data["predictor_dir"] and data["predictor_dir"] not in page
+    assert str(PREDICTORS) not in page and str(PREDICTORS.resolve()) not in page and str(ROOT) not in page
+    assert "predictor ethos-u55-128 (shipped)" in page and DEMO.name in page
+    ckpt = tmp_path / "ckpts" / "my-u55"  # a checkpoint of one's own: named by its folder
+    shutil.copytree(PREDICTORS / "ethos-u55-128", ckpt, ignore=shutil.ignore_patterns("*.parquet"))
+    write_report(DEMO, tmp_path / "c.html", target=str(ckpt))
+    page = (tmp_path / "c.html").read_text()
+    assert "predictor my-u55 &middot;" in page and str(tmp_path) not in page and DEMO.name in page
+
+
+def test_page_lists_the_most_telling_reasons_and_folds_the_rest(tmp_path):
+    from perfsage.predict.predictor import SHOWN_REASONS
+
+    data = write_report(TF_FIXTURES / "small_float32.tflite", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    reasons = data["record"]["ood"]["reasons"]
+    assert len(reasons) > SHOWN_REASONS + 1
+    shown, folded = page.split("<details>")
+    assert re.findall(r'<li class="reason">([^<]*)</li>', shown) == [html.escape(r) for r in reasons[:SHOWN_REASONS]]
+    assert f"and {len(reasons) - SHOWN_REASONS} more</summary>" in folded
+    assert re.findall(r'<li class="reason">([^<]*)</li>', folded) == [html.escape(r) for r in reasons[SHOWN_REASONS:]]
+
+
+def test_labelled_report_says_why_nothing_was_measured(tmp_path):
+    """TFLite Micro aborts on the converter's MobileNetV2: the page keeps the prediction and says why."""
+    out = tmp_path / "r.html"
+    r = run_cli("report", str(TF_FIXTURES / "mobilenetv2_int8.tflite"), "--target", "mcu-tflm", "--label",
+                "-o", str(out), timeout=120)
+    assert r.returncode == 0 and "measurement failed (crashed)" in r.stderr, r.stderr
+    page = out.read_text()
+    assert '<div class="failed"><b>Measurement failed (crashed)</b>' in page and "SIGABRT" in page
+    assert _cards(page, "value") and not _cards(page, "measured")

@@ -173,23 +173,37 @@ def predict_cmd(
                                             "bottlenecks first.")] = False,
     top: Annotated[int, typer.Option("--top", help="Layers shown per model (text output).")] = 10,
     label: Annotated[bool, typer.Option("--label", help="Also measure with the real tool and show it "
-                                        "beside the prediction.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one record per model and target.")]
-    = False,
+                                        "beside the prediction. Where the tool fails on a model (TFLite Micro "
+                                        "aborts on many converter networks), that model keeps its prediction "
+                                        "and shows why it has no measurement, the other models go on, and "
+                                        "stderr counts the failures; the exit code stays 0, as every "
+                                        "prediction was made.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one record per model and target "
+                                          "(with every out-of-distribution reason).")] = False,
     device: Annotated[str, typer.Option("--device", help="Where the network runs: cpu, or cuda for large "
                                         "batches.")] = "cpu",
 ) -> None:
-    """Predict latency, energy and memory, with intervals and an out-of-distribution check."""
-    from perfsage.predict.service import predict_paths
+    """Predict latency, energy and memory, with intervals and an out-of-distribution check.
+
+    Exit code 0 when every model was predicted, even if the real tool of --label failed on some (their
+    records carry "measured_error" instead of "measured"); 2 on bad input (a file that is no model, an
+    unknown target)."""
+    from perfsage.predict.service import measurement_failures, predict_paths
 
     with _progress("predicting") as progress:
         records = predict_paths(models, target, per_layer, label, progress, device=device)
     if as_json:
         _print_json(records)
-        return
-    from perfsage.cli.render import render_predictions
+    else:
+        from perfsage.cli.render import render_predictions
 
-    render_predictions(records, top)
+        render_predictions(records, top)
+    failed = measurement_failures(records)
+    if failed:
+        typer.echo(f"perfsage: {failed} of {len(records)} measurements failed (the predictions stand; "
+                   "see measured_error)" if as_json else
+                   f"perfsage: {failed} of {len(records)} measurements failed (the predictions stand; "
+                   "see 'measurement failed' above)", err=True)
 
 
 @app.command("report")
@@ -201,11 +215,18 @@ def report_cmd(
     label: Annotated[bool, typer.Option("--label", help="Measure with the real tool and show it beside.")]
     = False,
 ) -> None:
-    """One self-contained HTML page: metric cards, per-layer chart, graph summary (and ground truth)."""
+    """One self-contained HTML page: metric cards, per-layer chart, graph summary (and ground truth).
+
+    Where the real tool of --label fails on the model, the page shows the prediction and why nothing was
+    measured; the exit code stays 0."""
     from perfsage.predict.report import write_report
 
-    write_report(model, out, target, label)
+    data = write_report(model, out, target, label)
     typer.echo(f"wrote {out}")
+    failed = data["record"].get("measured_error")
+    if failed:
+        typer.echo(f"perfsage: measurement failed ({failed['kind']}): {failed['message']} (the prediction "
+                   "stands)", err=True)
 
 
 def _progress(what: str):

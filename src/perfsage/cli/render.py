@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -136,6 +137,25 @@ def _num(v: float | None) -> str:
     return "" if v is None else fmt(v)
 
 
+def render_ood(ood: dict, console: Console) -> None:
+    """The out-of-distribution verdict: the few most telling reasons (they come ranked), then a count."""
+    from perfsage.predict.predictor import brief_reasons
+
+    if not ood["flag"]:
+        console.print("  [green]inside the training distribution[/green]")
+        return
+    console.print("  [yellow]out of distribution[/yellow] (intervals may not hold):")
+    shown, rest = brief_reasons(ood["reasons"])
+    reasons = Table.grid(padding=(0, 1))
+    reasons.add_column(justify="right", width=5)  # wrapped reasons stay indented under their own bullet
+    reasons.add_column()
+    for r in shown:
+        reasons.add_row("-", escape(r))
+    console.print(reasons, highlight=False)
+    if rest:
+        console.print(f"      … and {rest} more (--json lists them all)", highlight=False)
+
+
 def render_predictions(records: list[dict], top: int = 10, console: Console | None = None) -> None:
     from perfsage.predict.predictor import layer_metrics, ranking_metric
     from perfsage.targets.metrics import parts_of, unit_of
@@ -165,12 +185,11 @@ def render_predictions(records: list[dict], top: int = 10, console: Console | No
                         cells += [_num(truth), f"{100 * (value - truth) / truth:+.1f}%" if truth else ""]
                     table.add_row(*cells)
         console.print(table)
-        ood = rec["ood"]
-        if ood["flag"]:
-            console.print("  [yellow]out of distribution[/yellow] (intervals may not hold): "
-                          + "; ".join(ood["reasons"]), highlight=False)
-        else:
-            console.print("  [green]inside the training distribution[/green]")
+        failed = rec.get("measured_error")
+        if failed:
+            console.print(f"  [red]measurement failed ({escape(failed['kind'])})[/red]: {escape(failed['message'])}",
+                          highlight=False)
+        render_ood(rec["ood"], console)
         layers = rec.get("layers") or []
         if layers:
             metric = ranking_metric(layer_metrics(layers[0]))

@@ -22,11 +22,13 @@ from perfsage.graph.encode import OP_VOCAB, EncodedGraph
 from perfsage.graph.ir import Graph
 from perfsage.model.calibration import Calibration
 from perfsage.model.data import is_additive
-from perfsage.model.domain import TrainingDomain
+from perfsage.model.domain import OodReason, TrainingDomain
 from perfsage.model.registry import checkpoint_dir, load_estimator
-from perfsage.model.shipped import shipped_targets
+from perfsage.model.shipped import PREDICTORS, shipped_targets
 
 DEFAULT_TARGET = "ethos-u55-128"
+SHOWN_REASONS = 5  # out-of-distribution reasons a person is shown before "... and N more"
+NO_DOMAIN = "this predictor records no training domain (retrain it with this version of perfsage)"
 ModelInput = str | os.PathLike | bytes | bytearray | memoryview | Graph | EncodedGraph
 
 
@@ -50,9 +52,10 @@ class Prediction:
     model: str
     target: str
     metrics: dict[str, Interval]
-    ood_reasons: list[str]
+    ood_reasons: list[str]  # most telling first (perfsage.model.domain.OodReason.rank)
     layers: list[Layer] = field(default_factory=list)  # largest first
     parts: dict[str, float] = field(default_factory=dict)  # predicted parts (metrics.PARTS): the arena head, tail
+    ood_details: list[OodReason] = field(default_factory=list)  # ood_reasons' structure, in the same order
 
     @property
     def ood(self) -> bool:
@@ -62,7 +65,8 @@ class Prediction:
         out: dict[str, Any] = {
             "model": self.model, "target": self.target,
             "metrics": {m: {"value": i.value, "low": i.low, "high": i.high} for m, i in self.metrics.items()},
-            "ood": {"flag": self.ood, "reasons": list(self.ood_reasons)}}
+            "ood": {"flag": self.ood, "reasons": list(self.ood_reasons),
+                    "details": [r.to_dict() for r in self.ood_details]}}
         if self.parts:
             out["parts"] = dict(self.parts)
         if layers:
@@ -77,6 +81,22 @@ class PreparedModel:
     name: str
     graph: EncodedGraph
     ops: list[str] | None  # the operators' names; None when only the encoding was given
+
+
+def brief_reasons(reasons: Sequence[str], limit: int = SHOWN_REASONS) -> tuple[list[str], int]:
+    """What a person is shown of a prediction's out-of-distribution reasons (most telling first): the first
+    `limit` and the number left out (none left out when only one more would be: its line says as much)."""
+    if len(reasons) <= limit + 1:
+        return list(reasons), 0
+    return list(reasons[:limit]), len(reasons) - limit
+
+
+def predictor_name(source: str | os.PathLike) -> str:
+    """A predictor as a person names it: "ethos-u55-128 (shipped)", or its checkpoint directory's name
+    (never the machine's path to it)."""
+    folder = Path(source)
+    shipped = folder.resolve().parent == PREDICTORS.resolve() and folder.name in shipped_targets()
+    return f"{folder.name} (shipped)" if shipped else folder.resolve().name
 
 
 def _name(x: ModelInput, k: int) -> str:
@@ -191,10 +211,11 @@ class Predictor:
                 v = float(values[m][k])
                 iv = self.calibration.interval(m, v) if self.calibration is not None else None
                 metrics[m] = Interval(v, *(iv if iv is not None else (None, None)))
-            reasons = self.domain.check(p.graph, p.ops) if self.domain is not None else \
-                ["this predictor records no training domain (retrain it with this version of perfsage)"]
+            details = self.domain.explain(p.graph, p.ops) if self.domain is not None else \
+                [OodReason("no_domain", NO_DOMAIN)]
             parts = {n: float(v[k]) for n, v in values.items() if n not in metrics}
-            preds.append(Prediction(p.name, self.target, metrics, reasons, _layers(per_layer[k], p), parts))
+            preds.append(Prediction(p.name, self.target, metrics, [r.text for r in details],
+                                    _layers(per_layer[k], p), parts, details))
         return preds
 
 

@@ -11,7 +11,15 @@ from typing import Any
 from perfsage import __version__
 from perfsage.graph import load_graph
 from perfsage.graph.report import inspect_report
-from perfsage.predict.predictor import DEFAULT_TARGET, LAYER_FIELDS, Predictor, layer_metrics, ranking_metric
+from perfsage.predict.predictor import (
+    DEFAULT_TARGET,
+    LAYER_FIELDS,
+    Predictor,
+    brief_reasons,
+    layer_metrics,
+    predictor_name,
+    ranking_metric,
+)
 from perfsage.predict.service import attach_measurement
 from perfsage.targets.metrics import parts_of, unit_of
 
@@ -26,6 +34,8 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 10px} .sub{col
 .card .unit{font-size:14px;color:#5b6570;margin-left:4px} .card .iv,.card .truth{font-size:12px;color:#5b6570}
 .ood{margin-top:16px;padding:10px 14px;border-radius:6px;font-size:13px}
 .ood.bad{background:#fff4e0;border:1px solid #f0b44c} .ood.good{background:#e9f7ee;border:1px solid #6cc08b}
+.ood details summary{cursor:pointer;color:#5b6570}
+.failed{margin-top:16px;padding:10px 14px;border-radius:6px;font-size:13px;background:#fdecea;border:1px solid #e07a6e}
 table{border-collapse:collapse;font-size:12px} td,th{padding:3px 10px;text-align:right}
 th{border-bottom:1px solid #aab3bc} td.l,th.l{text-align:left}
 .legend span{display:inline-block;width:11px;height:11px;margin:0 4px 0 12px;vertical-align:-1px}
@@ -34,15 +44,17 @@ _PRED, _TRUE = "#2f6fb5", "#e0892d"
 
 
 def build_report(model: str | os.PathLike, target: str = DEFAULT_TARGET, label: bool = False) -> dict[str, Any]:
-    """Everything the page shows, as data (the test checks the page against it)."""
+    """Everything the page shows, as data (the test checks the page against it). "predictor" is its name
+    as the page shows it ("ethos-u55-128 (shipped)", a checkpoint's folder name), "predictor_dir" where
+    it was loaded from (which the page leaves out: it is this machine's business, not the reader's)."""
     graph = load_graph(model)
     predictor = Predictor.load(target)
     record = predictor.predict(graph).to_dict(layers=True)
     record["model"] = str(model)
-    if label:
+    if label:  # a failed measurement leaves "measured_error", shown in place of the measured values
         attach_measurement(record, Path(model), predictor.target, per_layer=True)
-    return {"record": record, "summary": inspect_report(graph), "predictor": predictor.source,
-            "level": predictor.calibration.level if predictor.calibration else None}
+    return {"record": record, "summary": inspect_report(graph), "predictor": predictor_name(predictor.source),
+            "predictor_dir": predictor.source, "level": predictor.calibration.level if predictor.calibration else None}
 
 
 def write_report(model: str | os.PathLike, out: str | os.PathLike, target: str = DEFAULT_TARGET,
@@ -92,11 +104,25 @@ def _parts(rec: dict, metric: str) -> str:
 
 
 def _ood(rec: dict) -> str:
+    """The verdict with the most telling reasons (they come ranked); the rest folded away below them."""
     if not rec["ood"]["flag"]:
         return '<div class="ood good">Inside the training distribution of this predictor.</div>'
-    items = "".join(f"<li>{_e(r)}</li>" for r in rec["ood"]["reasons"])
+    reasons = rec["ood"]["reasons"]
+    shown, rest = brief_reasons(reasons)
+    items = "".join(f'<li class="reason">{_e(r)}</li>' for r in shown)
+    more = (f'<details><summary>&hellip; and {rest} more</summary><ul>'
+            + "".join(f'<li class="reason">{_e(r)}</li>' for r in reasons[len(shown):]) + "</ul></details>"
+            if rest else "")
     return (f'<div class="ood bad"><b>Out of distribution</b>: the prediction may be off and the interval may '
-            f"not hold.<ul>{items}</ul></div>")
+            f"not hold.<ul>{items}</ul>{more}</div>")
+
+
+def _failed(rec: dict) -> str:
+    failed = rec.get("measured_error")
+    if not failed:
+        return ""
+    return (f'<div class="failed"><b>Measurement failed ({_e(failed["kind"])})</b>: {_e(failed["message"])}. '
+            "The prediction stands; there is nothing measured to put beside it.</div>")
 
 
 def _chart(layers: list[dict], metric: str) -> str:
@@ -161,8 +187,9 @@ def render_html(data: dict[str, Any]) -> str:
 <body>
 <h1>{_e(title)}</h1>
 <div class="sub">perfsage {_e(__version__)} &middot; predictor {_e(data['predictor'])} &middot;
-model {_e(rec['model'])}</div>
+model {_e(Path(rec['model']).name)}</div>
 {_cards(rec, data['level'])}
+{_failed(rec)}
 {_ood(rec)}
 {per_layer}
 <h2>Graph</h2>{_summary(summary)}

@@ -1,5 +1,10 @@
 """What `perfsage predict` and `perfsage report` run: files in, prediction records out, optionally with
-the real tool's measurement beside each prediction (the ground truth a user can check us against)."""
+the real tool's measurement beside each prediction (the ground truth a user can check us against).
+
+A measurement is an extra: when the real tool fails on a model (TFLite Micro aborts on many converter
+networks, Vela can crash), that model keeps its prediction and its record says why there is no
+measurement ("measured_error": {"kind": "crashed" | "timeout" | "error", "message": ...}); the batch goes on.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from perfsage.graph.batch import shared_encoder
 from perfsage.model.shipped import shipped_targets
 from perfsage.predict.predictor import DEFAULT_TARGET, Predictor, layer_metrics, model_files, prepare_many
+from perfsage.targets.base import TargetError
 from perfsage.targets.metrics import PARTS
 
 if TYPE_CHECKING:
@@ -56,11 +62,21 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
     return [rec for records in per_target for rec in records]
 
 
-def attach_measurement(record: dict[str, Any], model: Path, target: str | Target, per_layer: bool) -> None:
-    """Adds "measured" (the real tool's value of every predicted metric) and, per layer, "measured_<m>"."""
+def measurement_failures(records: Sequence[dict[str, Any]]) -> int:
+    """How many of the records' measurements failed (records measured or not)."""
+    return sum("measured_error" in r for r in records)
+
+
+def attach_measurement(record: dict[str, Any], model: Path, target: str | Target, per_layer: bool) -> bool:
+    """Adds "measured" (the real tool's value of every predicted metric) and, per layer, "measured_<m>";
+    where the tool fails on the model, "measured_error" (its kind and message) instead. True: measured."""
     from perfsage.targets.label import label_model
 
-    truth = label_model(model, target, per_layer)
+    try:
+        truth = label_model(model, target, per_layer)
+    except TargetError as e:
+        record["measured_error"] = {"kind": e.kind, "message": e.reason}
+        return False
     record["measured"] = {m: truth["metrics"].get(m) for m in record["metrics"]}
     if record.get("parts"):  # the tool reports the parts in its provenance (metrics.PARTS)
         measured = {p.name: p.read(truth["provenance"]) for p in PARTS if p.name in record["parts"]}
@@ -72,3 +88,4 @@ def attach_measurement(record: dict[str, Any], model: Path, target: str | Target
             for m in layer_metrics(layer):
                 if m in row and row[m] == row[m]:  # NaN: the tool does not know this layer's part
                     layer[f"measured_{m}"] = row[m]
+    return True
