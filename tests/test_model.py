@@ -81,6 +81,7 @@ def test_checkpoints_read_the_feature_columns_they_were_trained_on(graphset, tmp
         FLAG_WORDS,
         GRAPH_FEATURES,
         NODE_FEATURES,
+        WEIGHT_WORDS,
         feature_columns,
         feature_names,
     )
@@ -91,8 +92,9 @@ def test_checkpoints_read_the_feature_columns_they_were_trained_on(graphset, tmp
     old = PerfSAGENetModel(METRICS, epochs=3, batch_size=16, hidden=32, layers=2)
     old.features = feature_names()  # as a version-2 checkpoint
     old.cols = feature_columns(old.features)
-    # version 3 added the kernel scratch, 5 the channel blocks, 6 the repeat flag
-    assert len(old.features["node"]) == len(NODE_FEATURES) - 1 - 2 * len(CHANNEL_BLOCKS) - len(FLAG_WORDS)
+    # version 3 added the kernel scratch, 5 the channel blocks, 6 the repeat flag, 7 the weight statistics
+    assert len(old.features["node"]) == (len(NODE_FEATURES) - 1 - 2 * len(CHANNEL_BLOCKS) - len(FLAG_WORDS)
+                                         - len(WEIGHT_WORDS))
     old.fit(train, val)
     old.save(tmp_path / "old")
     cfg = json.loads((tmp_path / "old" / "config.json").read_text())

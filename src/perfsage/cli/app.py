@@ -104,6 +104,57 @@ def synth(
 
 
 @app.command()
+def compress(
+    model: Annotated[Path, typer.Argument(help="An int8 .tflite model.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the compressed .tflite.")],
+    sparsity: Annotated[float | None, typer.Option(
+        help="Unstructured magnitude pruning: this share of each layer's weights set to 0 (0-0.95).")] = None,
+    clusters: Annotated[int | None, typer.Option(
+        help="Palettisation: each layer's weights on this many levels (2-256).")] = None,
+    cluster_per_channel: Annotated[bool | None, typer.Option(
+        "--cluster-per-channel", help="Levels per output channel instead of per layer.")] = None,
+    bits: Annotated[int | None, typer.Option(
+        help="Effective weight bits (2-8), as a low-bit model converted to int8 stores them.")] = None,
+    structured: Annotated[str | None, typer.Option(
+        help="Structured sparsity: '2:4' keeps 2 of every 4 weights along the input depth.")] = None,
+    recipe: Annotated[Path | None, typer.Option(
+        help="A recipe file (TOML or JSON): defaults and per-layer settings (see the user guide); the "
+             "options above override its defaults.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed (only a recipe's trained-like redraw uses it).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what changed per layer as JSON.")] = False,
+) -> None:
+    """Compress a model's weights for a what-if: pruning, 2:4 sparsity, clustering, fewer bits.
+
+    Only the int8 weight values change (graph, shapes, types and scales stay), so the result runs wherever
+    the input ran; predict both to see what the compression saves on each target.
+    """
+    from dataclasses import replace
+
+    from perfsage.compress import Recipe, compress_model, load_recipe
+    from perfsage.errors import PerfsageError
+    from perfsage.graph import load_graph
+
+    load_graph(model)  # a missing, foreign or corrupt file: its one-line error, naming the path
+    base = load_recipe(recipe) if recipe is not None else Recipe()
+    given = {k: v for k, v in (("sparsity", sparsity), ("clusters", -1 if clusters == 0 else clusters),
+                               ("bits", bits), ("structured", structured),
+                               ("cluster_per_channel", cluster_per_channel)) if v is not None}
+    if not given and recipe is None:
+        raise PerfsageError("nothing to do: give --sparsity, --clusters, --bits, --structured or --recipe")
+    recipe_ = Recipe(replace(base.default, **given), base.layers) if given else base
+    compressed, changes = compress_model(model.read_bytes(), recipe_, seed=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(compressed)
+    if as_json:
+        _print_json({"model": str(model), "out": str(out), "recipe": recipe_.to_dict(),
+                     "layers": [c.to_dict() for c in changes]})
+        return
+    from perfsage.cli.render import render_compress
+
+    render_compress(str(out), changes)
+
+
+@app.command()
 def zoo(
     name: Annotated[str | None, typer.Argument(help="A zoo model; without it, list the zoo.")] = None,
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Where to write the .tflite.")] = None,

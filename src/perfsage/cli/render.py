@@ -47,6 +47,24 @@ def render_inspect(report: dict, console: Console | None = None) -> None:
                                   for s in skipped))
 
 
+def render_compress(out: str, changes, console: Console | None = None) -> None:
+    """What `perfsage compress` did to each layer's weights: the statistics Vela's encoder responds to."""
+    console = console or Console()
+    table = Table(title=f"wrote {out}", title_justify="left", box=None, header_style="bold")
+    for col in ("#", "op", "weights", "zeros", "distinct values", "entropy bits", "note"):
+        table.add_column(col, justify="left" if col in ("op", "note") else "right", no_wrap=col != "note")
+    for c in changes:
+        b, a = c.before, c.after
+        table.add_row(str(c.index), c.op, _n(a.values), f"{b.zero_share:.0%} -> {a.zero_share:.0%}",
+                      f"{b.distinct} -> {a.distinct}", f"{b.entropy_bits:.2f} -> {a.entropy_bits:.2f}", c.skipped)
+    console.print(table)
+    before = sum(c.before.entropy_bytes for c in changes)
+    after = sum(c.after.entropy_bytes for c in changes)
+    console.print(f"[bold]entropy-coded weights[/bold] {_bytes(before)} -> {_bytes(after)} "
+                  f"({after / before:.0%}; a floor for a lossless encoder, not Vela's flash: "
+                  "`perfsage predict` both models for that)" if before else "no weights changed")
+
+
 def render_spaces(rows: list[dict], console: Console | None = None) -> None:
     console = console or Console()
     for r in rows:

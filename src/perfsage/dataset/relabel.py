@@ -115,7 +115,7 @@ def relabel(root: str | Path, target: str, field: str, spaces: list[str] | None 
     finally:
         flush()
         summary.seconds = time.monotonic() - t0
-    store.compact(folder, keep=prefer_field(field))
+    store.compact(folder, keep=prefer_field(field), sealed_bytes=None)  # replaces rows: merges all
     return summary
 
 

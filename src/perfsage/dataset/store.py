@@ -66,12 +66,20 @@ def read_folder(folder: Path, columns: list[str] | None = None) -> pa.Table | No
     return pa.concat_tables(tables, promote_options="default")
 
 
-def compact(folder: Path, keep=None) -> int:
+# A shard this large is left as it is by compaction: committed label files stay byte-identical when a
+# later build appends (git keeps every rewrite of a large file; the clone was 407 MiB of them).
+SEALED_BYTES = 2 << 20
+
+
+def compact(folder: Path, keep=None, sealed_bytes: int | None = SEALED_BYTES) -> int:
     """Merge a folder's shards into one (first row per id wins; `keep(table)` may filter rows), written
     before the old shards are removed: a kill in between leaves duplicate rows, which readers drop, and
     the next compaction removes. Builds write many small shards so that a kill loses little; one shard
-    compresses about 2x better and loads faster. Returns the number of shards merged."""
+    compresses about 2x better and loads faster. Shards of `sealed_bytes` or more are left alone (None:
+    merge everything), so a build appends one new shard beside them. Returns the number merged."""
     files = shards(folder)
+    if sealed_bytes is not None:
+        files = [f for f in files if f.stat().st_size < sealed_bytes]
     if not files or (len(files) == 1 and keep is None):
         return 0
     table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")

@@ -15,8 +15,9 @@ from perfsage.graph.features import GraphFeatures, NodeFeatures, featurise
 from perfsage.graph.ir import Graph
 from perfsage.graph.ops import KINDS
 from perfsage.graph.schema import BUILTIN_OPS
+from perfsage.graph.weights import WeightStats
 
-ENCODING_VERSION = 6
+ENCODING_VERSION = 7
 OP_VOCAB: tuple[str, ...] = ("<unknown>", "CUSTOM", *sorted(set(BUILTIN_OPS.values()) - {"CUSTOM"}))
 _OP_ID = {name: i for i, name in enumerate(OP_VOCAB)}
 _KIND_ID = {k: i for i, k in enumerate(KINDS)}
@@ -41,22 +42,31 @@ CHANNEL_BLOCK_WORDS: dict[str, str] = {f"{side}_c_pad{m}": f"empty share of the 
 # work; Vela's weights for a repeated MEAN decomposition are shared, so 12,685 of the 12,782 repeated
 # MEANs in the classification task space own no flash)
 FLAG_WORDS: dict[str, str] = {"repeats_earlier": "repeating an identical earlier operator"}
+# version 7: the stored weight values as Vela's lossless encoder sees them (perfsage.graph.weights):
+# pruned, clustered and low-bit weights take far less flash, and bandwidth, than dense ones of one shape
+WEIGHT_WORDS: dict[str, str] = {
+    "w_zero_share": "share of zero weights", "log_w_distinct": "distinct weight values",
+    "w_entropy_bits": "weight entropy (bits per weight)", "w_mean_abs": "mean weight magnitude (share of max)",
+    "w_2of4_share": "share of 2:4-sparse weight groups", "log_w_entropy_bytes": "entropy-coded weight bytes"}
 BINARY_WORDS: dict[str, str] = {**ONE_HOT_WORDS, **FLAG_WORDS}  # 0 or 1: the domain check says "never seen"
-FEATURE_WORDS: dict[str, str] = {**ONE_HOT_WORDS, **CHANNEL_BLOCK_WORDS, **FLAG_WORDS}
+FEATURE_WORDS: dict[str, str] = {**ONE_HOT_WORDS, **CHANNEL_BLOCK_WORDS, **FLAG_WORDS, **WEIGHT_WORDS}
 
 NODE_FEATURES: tuple[str, ...] = (
     "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_bias_bytes", "log_input_bytes",
     "log_output_bytes", "log_arithmetic_intensity", "kernel_h", "kernel_w", "stride_h", "stride_w",
     "dilation_h", "dilation_w", "depth_multiplier", "log_groups", "pads_input", "per_channel", "n_inputs",
     "n_outputs", "log_live_bytes", "log_out_h", "log_out_w", "log_out_c", "log_out_elements", "log_in_h",
-    "log_in_w", "log_in_c", *ONE_HOT_WORDS, "log_scratch_bytes", *CHANNEL_BLOCK_WORDS, *FLAG_WORDS)
+    "log_in_w", "log_in_c", *ONE_HOT_WORDS, "log_scratch_bytes", *CHANNEL_BLOCK_WORDS, *FLAG_WORDS,
+    *WEIGHT_WORDS)
 GRAPH_FEATURES: tuple[str, ...] = (
     "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_peak_activation_bytes",
-    "log_input_bytes", "log_output_bytes", "log_ops", "log_depth", "log_tensors", "log_planned_activation_bytes")
+    "log_input_bytes", "log_output_bytes", "log_ops", "log_depth", "log_tensors", "log_planned_activation_bytes",
+    "log_weight_entropy_bytes")
 EDGE_FEATURES: tuple[str, ...] = ("log_bytes", "log_elements")
 # Features appended after encoding version 2; a checkpoint that does not list the features it was
 # trained on predates them and reads the version-2 columns (see feature_columns).
-ADDED_AFTER_V2 = ("log_scratch_bytes", "log_planned_activation_bytes", *CHANNEL_BLOCK_WORDS, *FLAG_WORDS)
+ADDED_AFTER_V2 = ("log_scratch_bytes", "log_planned_activation_bytes", *CHANNEL_BLOCK_WORDS, *FLAG_WORDS,
+                  *WEIGHT_WORDS, "log_weight_entropy_bytes")
 
 
 def graph_feature_values(graphs, name: str) -> np.ndarray:
@@ -126,13 +136,20 @@ def _node_row(n: NodeFeatures) -> list[float]:
             *(float(n.fused_activation == a) for a in _ACTS), *(float(n.input_dtype == d) for d in _DTYPES),
             *(float(n.output_dtype == d) for d in _DTYPES), log1p(n.scratch_bytes),
             *(-ic % m / m for m in CHANNEL_BLOCKS), *(-oc % m / m for m in CHANNEL_BLOCKS),
-            float(n.repeats_earlier)]
+            float(n.repeats_earlier), *_weight_row(n.weights)]
+
+
+def _weight_row(w: WeightStats | None) -> list[float]:
+    if w is None:
+        return [0.0] * len(WEIGHT_WORDS)
+    return [w.zero_share, log1p(w.distinct), w.entropy_bits, w.mean_abs_share, w.sparse_2of4_share,
+            log1p(w.entropy_bytes)]
 
 
 def _graph_row(g: GraphFeatures) -> list[float]:
     return [log1p(g.macs), log1p(g.elementwise_ops), log1p(g.params), log1p(g.weight_bytes),
             log1p(g.peak_activation_bytes), log1p(g.input_bytes), log1p(g.output_bytes), log1p(g.ops),
-            log1p(g.depth), log1p(g.tensors), log1p(g.planned_activation_bytes)]
+            log1p(g.depth), log1p(g.tensors), log1p(g.planned_activation_bytes), log1p(g.weight_entropy_bytes)]
 
 
 def op_id(op: str) -> int:

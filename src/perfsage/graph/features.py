@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from perfsage.graph.ir import Graph, Node, Tensor
 from perfsage.graph.ops import OpSpec, count_macs, elementwise_ops, scratch_bytes, spec
+from perfsage.graph.weights import WeightStats
 
 
 @dataclass(slots=True)
@@ -50,6 +51,9 @@ class NodeFeatures:
     # can reuse what it generated for it: Vela stores one copy of the weights it makes for MEAN and
     # RESIZE decompositions, so the repeat owns no flash; see repeats)
     repeats_earlier: bool = False
+    # the main weight tensor's stored values as a weight encoder sees them (None: no constant weights
+    # of a type we read, e.g. float16 weights behind a DEQUANTIZE)
+    weights: WeightStats | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,6 +68,9 @@ class GraphFeatures:
     params: int
     weight_bytes: int  # all parameter bytes (weights + biases), each constant tensor counted once
     bias_bytes: int
+    # weight_bytes with each operator's main weight tensor at its entropy (what a lossless weight encoder
+    # can at best store; perfsage.graph.weights): far below weight_bytes for pruned or clustered models
+    weight_entropy_bytes: float
     input_bytes: int
     output_bytes: int
     peak_activation_bytes: int
@@ -165,7 +172,8 @@ def node_features(graph: Graph, node: Node, live: int = 0) -> NodeFeatures:
         weight_bytes=weight_bytes, bias_bytes=bias_bytes, input_bytes=in_bytes, output_bytes=out_bytes,
         arithmetic_intensity=macs / moved if moved else 0.0, scratch_bytes=scratch_bytes(graph, node, s),
         live_bytes=live, per_channel=per_channel,
-        n_inputs=sum(1 for t in node.inputs if t >= 0), n_outputs=len(node.outputs))
+        n_inputs=sum(1 for t in node.inputs if t >= 0), n_outputs=len(node.outputs),
+        weights=w.stats if w is not None else None)
 
 
 def lifetimes(graph: Graph) -> dict[int, tuple[int, int]]:
@@ -289,6 +297,7 @@ def featurise(graph: Graph) -> tuple[list[NodeFeatures], GraphFeatures]:
         n.repeats_earlier = rep
     counted: set[int] = set()
     weight_bytes = bias_bytes = params = 0
+    coded = 0.0  # weight_entropy_bytes less the stored bytes of the tensors it codes
     for node in graph.nodes:
         s = spec(node.op)
         for pos, ti in enumerate(node.inputs):
@@ -301,10 +310,13 @@ def featurise(graph: Graph) -> tuple[list[NodeFeatures], GraphFeatures]:
                 weight_bytes += t.data_bytes
                 if pos == s.bias_input:
                     bias_bytes += t.data_bytes
+                if t.stats is not None:
+                    coded += t.stats.entropy_bytes - t.data_bytes
     g = GraphFeatures(
         ops=len(graph.nodes), tensors=len(graph.tensors),
         macs=sum(n.macs for n in nodes), elementwise_ops=sum(n.elementwise_ops for n in nodes),
         params=params, weight_bytes=weight_bytes, bias_bytes=bias_bytes,
+        weight_entropy_bytes=max(weight_bytes + coded, 0.0),
         input_bytes=sum(graph.tensors[t].nbytes for t in graph.inputs),
         output_bytes=sum(graph.tensors[t].nbytes for t in graph.outputs),
         peak_activation_bytes=max(live), planned_activation_bytes=planned_arena_bytes(graph, spans),

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import prod
 
+from perfsage.graph.weights import WeightStats
+
 DTYPE_BYTES: dict[str, float] = {
     "FLOAT32": 4, "FLOAT16": 2, "INT32": 4, "UINT8": 1, "INT64": 8, "STRING": 1, "BOOL": 1,
     "INT16": 2, "COMPLEX64": 8, "INT8": 1, "FLOAT64": 8, "COMPLEX128": 16, "UINT64": 8,
@@ -47,6 +49,7 @@ class Tensor:
     quant: Quantization | None = None
     is_variable: bool = False
     dynamic: bool = False  # shape_signature has -1 somewhere
+    stats: WeightStats | None = None  # the stored values' statistics, for operators' main weight tensors
     elements: int = field(init=False)  # unknown (-1) dimensions count as 1
     nbytes: int = field(init=False)  # bytes at run time, rounded up for sub-byte types
 

@@ -11,7 +11,9 @@ from perfsage.errors import ModelFormatError
 from perfsage.graph import schema
 from perfsage.graph.flatbuf import _F32, _I8, _I32, _I64, _U32, Buffer, Table
 from perfsage.graph.ir import Graph, Node, Quantization, SubgraphSummary, Tensor
+from perfsage.graph.ops import spec
 from perfsage.graph.schema import Slot
+from perfsage.graph.weights import supported, tensor_values, weight_stats
 
 MAX_RANK = 16  # TFLite kernels support far fewer; anything above is corruption, not a model
 _ACT = schema.ACTIVATIONS
@@ -63,24 +65,15 @@ def _read_model(buf: Buffer, source: str) -> Graph:
     if not subgraphs:
         raise ModelFormatError("the model has no subgraphs")
     n_buffers = model.vector_len(Slot.MODEL_BUFFERS, 4)
-    buffer_bytes: dict[int, int] = {}
+    spans: dict[int, tuple[int, int]] = {}
 
     def data_bytes(index: int) -> int:
-        if index == 0:
-            return 0
-        if index in buffer_bytes:
-            return buffer_bytes[index]
-        if index >= n_buffers:
-            raise ModelFormatError(f"tensor refers to buffer {index} but the model has {n_buffers}")
-        b = model.table_at(Slot.MODEL_BUFFERS, index)
-        n = b.vector_len(Slot.BUFFER_DATA, 1) if b is not None else 0
-        if not n and b is not None:
-            off = int(b.scalar(Slot.BUFFER_OFFSET, "u64"))
-            n = int(b.scalar(Slot.BUFFER_SIZE, "u64"))
-            if n and (off <= 1 or off + n > buf.size):
-                raise ModelFormatError(f"buffer {index} points outside the file ({off}+{n})")
-        buffer_bytes[index] = n
-        return n
+        return buffer_span(index)[1]
+
+    def buffer_span(index: int) -> tuple[int, int]:
+        if index not in spans:
+            spans[index] = _buffer_span(model, index, n_buffers, buf.size)
+        return spans[index]
 
     main = subgraphs[0]
     tensors = _read_tensors(main, data_bytes)
@@ -105,6 +98,7 @@ def _read_model(buf: Buffer, source: str) -> Graph:
             inputs=indices(op, Slot.OP_INPUTS, f"operator {i} input", True),
             outputs=indices(op, Slot.OP_OUTPUTS, f"operator {i} output", True),
             options=_options(op)))
+    _read_weight_stats(buf.data, tensors, nodes, buffer_span)
     others = [SubgraphSummary(index=k, name=sg.string(Slot.SUBGRAPH_NAME) or "",
                               operators=sg.vector_len(Slot.SUBGRAPH_OPERATORS, 4),
                               tensors=sg.vector_len(Slot.SUBGRAPH_TENSORS, 4))
@@ -115,6 +109,49 @@ def _read_model(buf: Buffer, source: str) -> Graph:
         outputs=indices(main, Slot.SUBGRAPH_OUTPUTS, "subgraph output", False),
         name=main.string(Slot.SUBGRAPH_NAME) or "", schema_version=version,
         description=model.string(Slot.MODEL_DESCRIPTION) or "", source=source, other_subgraphs=others)
+
+
+def _buffer_span(model: Table, index: int, n_buffers: int, size: int) -> tuple[int, int]:
+    """(start in the file, bytes) of a buffer's data: inline, or at an offset past the flatbuffer."""
+    if index == 0:
+        return 0, 0
+    if index >= n_buffers:
+        raise ModelFormatError(f"tensor refers to buffer {index} but the model has {n_buffers}")
+    b = model.table_at(Slot.MODEL_BUFFERS, index)
+    start, n = b.vector_span(Slot.BUFFER_DATA, 1) if b is not None else (0, 0)
+    if not n and b is not None:
+        start = int(b.scalar(Slot.BUFFER_OFFSET, "u64"))
+        n = int(b.scalar(Slot.BUFFER_SIZE, "u64"))
+        if n and (start <= 1 or start + n > size):
+            raise ModelFormatError(f"buffer {index} points outside the file ({start}+{n})")
+    return start, n
+
+
+def buffer_spans(data: bytes | bytearray) -> dict[int, tuple[int, int]]:
+    """Every non-empty buffer's (start, bytes) in the model's bytes: where a tool that rewrites weight
+    values in place (perfsage.compress) writes. Bounds-checked as load_graph is."""
+    buf = Buffer(data)
+    try:
+        model = buf.root()
+        n = model.vector_len(Slot.MODEL_BUFFERS, 4)
+        return {i: span for i in range(1, n) if (span := _buffer_span(model, i, n, buf.size))[1]}
+    except (struct.error, IndexError, ValueError, OverflowError) as e:
+        raise ModelFormatError(f"corrupt flatbuffer ({type(e).__name__}: {e})") from None
+
+
+def _read_weight_stats(data, tensors: list[Tensor], nodes: list[Node], buffer_span) -> None:
+    """Statistics of every operator's main weight tensor, read in place (a weight encoder's view of it)."""
+    for node in nodes:
+        pos = spec(node.op).weight_input
+        if pos is None or pos >= len(node.inputs) or node.inputs[pos] < 0:
+            continue
+        t = tensors[node.inputs[pos]]
+        if t.stats is not None or not t.is_constant or not supported(t.dtype):
+            continue
+        start, n = buffer_span(t.buffer)
+        values = tensor_values(data, start, n, t.dtype, t.shape)
+        if values is not None:
+            t.stats = weight_stats(values, t.dtype)
 
 
 def _opcode(t: Table) -> tuple[str, int]:

@@ -22,6 +22,7 @@ _REGISTRY: dict[str, str] = {
     "converter": "perfsage.spaces.converter:ConverterStyleSpace",
     "unet": "perfsage.spaces.unet:UNetSpace",
     "tinyvision": "perfsage.spaces.tinyvision:TinyVisionSpace",
+    "compressed": "perfsage.spaces.compressed:CompressedSpace",
 }
 TASK_SPACES = ("classification", "detection", "kws", "segmentation")
 
