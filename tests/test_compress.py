@@ -4,6 +4,7 @@ model valid for every tool, and refuse bad recipes with one line."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,3 +159,52 @@ def test_every_recipe_family_passes_the_validity_gates(name, tmp_path):
     report = run_gates(out, tmp_path)
     assert (report.litert, report.tflm, report.vela, report.vela_cpu_ops) == ("ok", "ok", "ok", 0), report
     assert spec_errors(out) == spec_errors(data)  # the writer's rules: no new violation
+
+
+def test_a_compressed_model_is_told_from_a_dense_one_and_compared_with_its_dense_twin(tmp_path):
+    from perfsage.graph.encode import encode
+    from perfsage.predict.service import predict_paths
+    from perfsage.predict.whatif import dense_counterpart, looks_compressed
+
+    data = DSCNN.read_bytes()
+    dense_graph = encode(load_graph(dense_counterpart(data)))
+    assert not looks_compressed(encode(load_graph(data))) and not looks_compressed(dense_graph)
+    for recipe in (LayerRecipe(sparsity=0.5), LayerRecipe(clusters=16), LayerRecipe(bits=4)):
+        out, _ = compress_model(data, Recipe(recipe))
+        assert looks_compressed(encode(load_graph(out))), recipe
+        twin = load_graph(dense_counterpart(out))
+        assert [t.stats.zero_share < 0.05 for t in twin.tensors if t.stats is not None] == \
+            [True] * sum(t.stats is not None for t in twin.tensors)
+    path = tmp_path / "pruned.tflite"
+    path.write_bytes(compress_model(data, Recipe(LayerRecipe(sparsity=0.8)))[0])
+    (tmp_path / "dense.tflite").write_bytes(data)
+    records = {Path(r["model"]).name: r for r in predict_paths([tmp_path], "ethos-u55-128", per_layer=True)}
+    assert "dense" not in records["dense.tflite"]
+    pruned = records["pruned.tflite"]
+    assert set(pruned["dense"]) == set(pruned["metrics"])
+    weighted = [la for la in pruned["layers"] if la["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
+    assert weighted and all("dense_flash_kib" in la for la in weighted)
+
+
+def test_weight_statistics_are_read_from_the_file_and_named_out_of_distribution():
+    from perfsage.graph.encode import GRAPH_FEATURES, NODE_FEATURES, encode
+    from perfsage.model.domain import fit_domain
+
+    data = DSCNN.read_bytes()
+    pruned, _ = compress_model(data, Recipe(LayerRecipe(sparsity=0.9)))
+    g, gp = load_graph(data), load_graph(pruned)
+    conv = g.nodes[2]
+    w = np.frombuffer(data, np.int8, count=g.tensors[conv.inputs[1]].data_bytes,
+                      offset=buffer_spans(data)[g.tensors[conv.inputs[1]].buffer][0])
+    assert g.tensors[conv.inputs[1]].stats == weight_stats(w.reshape(g.tensors[conv.inputs[1]].shape))
+    e, ep = encode(g), encode(gp)
+    z = NODE_FEATURES.index("w_zero_share")
+    assert ep.x[2, z] == pytest.approx(0.9, abs=1e-3) and e.x[2, z] < 0.05
+    k = GRAPH_FEATURES.index("log_weight_entropy_bytes")
+    assert np.expm1(ep.g[k]) < 0.4 * np.expm1(e.g[k])
+    others = [encode(load_graph(compress_model(data, Recipe(LayerRecipe(draw="trained")), seed=s)[0]))
+              for s in range(3)]
+    domain = fit_domain([e, *others])
+    assert domain.check(e) == []
+    reasons = domain.check(ep)
+    assert any("share of zero weights" in r for r in reasons), reasons

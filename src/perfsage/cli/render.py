@@ -214,15 +214,26 @@ def render_predictions(records: list[dict], top: int = 10, console: Console | No
             lt = Table(box=None, header_style="bold", padding=(0, 2),
                        title=f"top {min(top, len(layers))} of {len(layers)} layers by predicted {metric}",
                        title_justify="left")
-            cols = ["#", "op", metric, "share", ""] + ([f"measured {metric}"] if f"measured_{metric}" in layers[0]
-                                                       else [])
+            measured_col = f"measured_{metric}" in layers[0]
+            dense = "dense_flash_kib" in layers[0]  # a compressed model: each layer's flash against dense
+            cols = ["#", "op", metric, "share"] + ([] if dense else [""]) + (
+                [f"measured {metric}"] if measured_col else []) + (["flash_kib", "dense", "saved"] if dense else [])
             for col in cols:
                 lt.add_column(col, justify="left" if col in ("op", "") else "right", no_wrap=col == "op")
             for la in layers[:top]:
-                cells = [str(la["index"]), la["op"], _num(la[metric]), f"{100 * la['share']:.1f}%",
-                         "█" * max(1, round(30 * la["share"]))]
-                if len(cols) == 6:
+                cells = [str(la["index"]), la["op"], _num(la[metric]), f"{100 * la['share']:.1f}%"] + (
+                    [] if dense else ["█" * max(1, round(30 * la["share"]))])
+                if measured_col:
                     cells.append(_num(la.get(f"measured_{metric}")))
+                if dense:
+                    flash, twin = la.get("flash_kib"), la.get("dense_flash_kib")
+                    saved = f"{100 * (1 - flash / twin):.0f}%" if flash is not None and twin else ""
+                    cells += [_num(flash), _num(twin), saved]
                 lt.add_row(*cells)
             console.print(lt)
+            if dense and rec.get("dense", {}).get("flash_kib"):
+                twin = rec["dense"]["flash_kib"]
+                flash = rec["metrics"]["flash_kib"]["value"]
+                console.print(f"  compressed weights: flash {_num(flash)} KiB against {_num(twin)} KiB with the same "
+                              f"layers dense ({100 * (1 - flash / twin):.0f}% saved)", highlight=False)
         console.print()

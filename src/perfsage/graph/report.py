@@ -48,5 +48,7 @@ def inspect_report(graph: Graph) -> dict:
             "weight_bytes": n.weight_bytes, "bias_bytes": n.bias_bytes,
             "input_bytes": n.input_bytes, "output_bytes": n.output_bytes,
             "arithmetic_intensity": round(n.arithmetic_intensity, 4), "scratch_bytes": n.scratch_bytes,
+            "weights": n.weights.to_dict() if n.weights is not None else None,
         } for n in nodes],
+        "weight_entropy_bytes": round(g.weight_entropy_bytes),
     }

@@ -137,8 +137,8 @@ LAYER_FIELDS = ("index", "op", "share")  # a layer record's other keys are metri
 
 
 def layer_metrics(layer: dict[str, Any]) -> list[str]:
-    """The predicted metrics of a layer record (not its index, op, share or measured values)."""
-    return [k for k in layer if k not in LAYER_FIELDS and not k.startswith("measured_")]
+    """The predicted metrics of a layer record (not its index, op, share, measured or dense values)."""
+    return [k for k in layer if k not in LAYER_FIELDS and not k.startswith(("measured_", "dense_"))]
 
 
 def ranking_metric(metrics: Iterable[str]) -> str | None:

@@ -18,9 +18,10 @@ from perfsage.predict.predictor import (
     brief_reasons,
     layer_metrics,
     predictor_name,
+    prepare,
     ranking_metric,
 )
-from perfsage.predict.service import attach_measurement
+from perfsage.predict.service import attach_measurement, compare_dense
 from perfsage.targets.metrics import parts_of, unit_of
 
 CHART_LAYERS = 25  # bars in the chart; the table below it lists every layer
@@ -49,8 +50,10 @@ def build_report(model: str | os.PathLike, target: str = DEFAULT_TARGET, label: 
     it was loaded from (which the page leaves out: it is this machine's business, not the reader's)."""
     graph = load_graph(model)
     predictor = Predictor.load(target)
-    record = predictor.predict(graph).to_dict(layers=True)
+    prepared = prepare(graph)
+    record = predictor.predict(prepared).to_dict(layers=True)
     record["model"] = str(model)
+    compare_dense(record, Path(model), prepared.graph, predictor)  # a compressed model: what it saves
     if label:  # a failed measurement leaves "measured_error", shown in place of the measured values
         attach_measurement(record, Path(model), predictor.target, per_layer=True)
     return {"record": record, "summary": inspect_report(graph), "predictor": predictor_name(predictor.source),

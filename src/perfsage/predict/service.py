@@ -51,8 +51,11 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
             batch = files[start:start + batch_size]
             prepared = prepare_many(batch, encoder)
             for records, predictor, tool in zip(per_target, predictors, tools, strict=True):
-                for f, p in zip(batch, predictor.predict_many(prepared, layers=per_layer), strict=True):
+                preds = predictor.predict_many(prepared, layers=per_layer)
+                for f, p, prep in zip(batch, preds, prepared, strict=True):
                     rec = p.to_dict(layers=per_layer)
+                    if per_layer:
+                        compare_dense(rec, f, prep.graph, predictor)
                     if tool is not None:
                         attach_measurement(rec, f, tool, per_layer)
                     records.append(rec)
@@ -60,6 +63,17 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
                 if progress is not None:
                     progress(done, total)
     return [rec for records in per_target for rec in records]
+
+
+def compare_dense(record: dict[str, Any], model: Path, graph, predictor: Predictor) -> bool:
+    """For a compressed model and a predictor of flash: the same model dense, predicted beside it
+    (perfsage.predict.whatif). True: compared."""
+    from perfsage.predict.whatif import attach_dense, dense_counterpart, looks_compressed
+
+    if "flash_kib" not in predictor.metrics or not looks_compressed(graph):
+        return False
+    attach_dense(record, predictor.predict(dense_counterpart(Path(model).read_bytes())).to_dict(layers=True))
+    return True
 
 
 def measurement_failures(records: Sequence[dict[str, Any]]) -> int:

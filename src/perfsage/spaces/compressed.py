@@ -101,6 +101,8 @@ class CompressedSpace(Space):
                 layer = layer_recipe(rng, family, draw, shape)
             else:
                 layer = replace(default, draw_shape=shape)
+                if kind == "depthwise" and layer.structured:  # no input depth to group: dense there
+                    layer = replace(layer, structured=None)
             if k == 0 and a["dense_first"]:
                 layer = LayerRecipe(draw=draw, draw_shape=shape)
             if trained or layer != default:
