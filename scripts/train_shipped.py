@@ -127,6 +127,10 @@ def main() -> None:
                     help="epochs without a better validation score before stopping; with a budget the schedule "
                          "anneals to it, and stopping while the rate is still high can leave a worse model")
     ap.add_argument("--spaces", help="comma-separated spaces to train on (default: all the dataset holds)")
+    ap.add_argument("--domain-only", action="store_true",
+                    help="keep everything but the training domain, refitted on the same training models (by id) in "
+                         "today's encoding, so features added since name their out-of-range values too; the labels "
+                         "may have been remeasured since")
     ap.add_argument("--warm-start", action="store_true",
                     help="start from the shipped weights, normalisation and offsets and train on the (grown) "
                          "dataset for --max-seconds: new spaces for the price of a fine-tune, not a retrain")
@@ -138,6 +142,10 @@ def main() -> None:
         ap.error("--warm-start trains; it does not combine with --adopt or --recalibrate")
     if a.refresh_test_graphs:
         print("test graphs:", refresh_test_graphs())
+        return
+    if a.domain_only:
+        for target in a.targets.split(","):
+            refit_domain(a.data, target)
         return
     for target in a.targets.split(","):
         out = PREDICTORS / target
@@ -159,6 +167,19 @@ def main() -> None:
         (out / "MODEL_CARD.md").write_text(card(target, info, scores, provenance(a.data, target)))
         print(target, f"{info['train_seconds']:.0f}s", {m: round(r["mape"], 2) for m, r in scores["metrics"].items()},
               "coverage", scores["interval"]["coverage"], flush=True)
+
+
+def refit_domain(data: str, target: str) -> None:
+    from perfsage.model.domain import fit_domain
+
+    out = PREDICTORS / target
+    info = json.loads((out / "training.json").read_text())
+    gs = load_graphset(data, target, SHIPPED[target], spaces=info.get("spaces", list(TASK_SPACES)))
+    tr, _, _ = split_graphset(gs, "random", 0)
+    if len(tr) != info["n_train"]:
+        sys.exit(f"{target}: {data} has {len(tr)} training models where the predictor had {info['n_train']}")
+    fit_domain(tr.graphs).save(out)
+    print(target, f"domain refitted on {len(tr):,} training models", flush=True)
 
 
 def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:

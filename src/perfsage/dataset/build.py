@@ -243,7 +243,7 @@ def compact_dataset(root: Path) -> dict[str, int]:
         merged[str(folder.relative_to(root))] = store.compact(folder)
     if store.shards(root / "graphs"):
         merged["graphs"] = store.compact(root / "graphs", keep=lambda t: graph_table(decode_graph_table(
-            t.filter(pc.equal(t.column("encoding_version"), ENCODING_VERSION)))), sealed_bytes=None)  # not in git
+            t.filter(pc.equal(t.column("encoding_version"), ENCODING_VERSION)))), sealed_bytes=None, level=None)
     return merged
 
 
