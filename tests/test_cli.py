@@ -12,10 +12,10 @@ from perfsage.graph.features import featurise
 
 LAYER_KEYS = {"index", "op", "kind", "output_shape", "input_shape", "dtype", "fused_activation", "kernel",
               "stride", "macs", "elementwise_ops", "params", "weight_bytes", "bias_bytes", "input_bytes",
-              "output_bytes", "arithmetic_intensity", "scratch_bytes"}
+              "output_bytes", "arithmetic_intensity", "scratch_bytes", "weights"}
 TOP_KEYS = {"schema_version", "model", "ops", "tensors", "macs", "elementwise_ops", "params", "weight_bytes",
             "bias_bytes", "peak_activation_bytes", "planned_activation_bytes", "depth", "op_types", "inputs",
-            "outputs", "subgraphs", "layers"}
+            "outputs", "subgraphs", "layers", "weight_entropy_bytes"}
 
 
 def test_inspect_json_schema(mobilenet_path):
@@ -33,6 +33,9 @@ def test_inspect_json_schema(mobilenet_path):
     assert (rep["params"], rep["weight_bytes"], rep["peak_activation_bytes"]) == (
         gf.params, gf.weight_bytes, gf.peak_activation_bytes)
     assert rep["planned_activation_bytes"] == gf.planned_activation_bytes >= gf.peak_activation_bytes
+    assert set(rep["layers"][0]["weights"]) == {"zero_share", "distinct", "entropy_bits", "mean_abs_share",
+                                                "sparse_2of4_share", "values"}
+    assert rep["weight_entropy_bytes"] == round(gf.weight_entropy_bytes) < rep["weight_bytes"]
 
 
 def test_inspect_table(mobilenet_path):
@@ -72,7 +75,7 @@ def test_spaces_lists_every_space():
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     assert [x["name"] for x in rows] == ["classification", "detection", "kws", "segmentation", "nasbench201",
-                                         "fbnet", "mixed", "converter", "unet", "tinyvision"]
+                                         "fbnet", "mixed", "converter", "unet", "tinyvision", "compressed"]
     assert all(x["size_log10"] > 3 and x["choices"] and x["description"] for x in rows)
 
 
