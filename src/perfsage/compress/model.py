@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perfsage.compress import transforms as T
-from perfsage.compress.recipe import LayerRecipe, Recipe
+from perfsage.compress.recipe import LayerRecipe, Recipe, changed_settings
 from perfsage.errors import PerfsageError
 from perfsage.graph import load_graph
 from perfsage.graph.ops import spec
@@ -36,10 +36,8 @@ class LayerChange:
     skipped: str = ""  # why a part of the recipe did not apply (e.g. 2:4 on a depthwise layer)
 
     def to_dict(self) -> dict:
-        from perfsage.compress.recipe import _changed
-
         return {"index": self.index, "op": self.op, "tensor": self.tensor,
-                "recipe": _changed(self.recipe, LayerRecipe()), "before": self.before.to_dict(),
+                "recipe": changed_settings(self.recipe, LayerRecipe()), "before": self.before.to_dict(),
                 "after": self.after.to_dict(), "skipped": self.skipped}
 
 

@@ -85,9 +85,9 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, defaults left out (the form a dataset row's provenance keeps)."""
-        out = _changed(self.default, LayerRecipe())
+        out = changed_settings(self.default, LayerRecipe())
         if self.layers:
-            out["layers"] = {k: _changed(v, self.default) for k, v in self.layers.items()}
+            out["layers"] = {k: changed_settings(v, self.default) for k, v in self.layers.items()}
         return out
 
     @classmethod
@@ -102,7 +102,8 @@ class Recipe:
         return cls(default, {str(k): _layer(v, default, f"{where} layer {k}") for k, v in layers.items()})
 
 
-def _changed(layer: LayerRecipe, base: LayerRecipe) -> dict[str, Any]:
+def changed_settings(layer: LayerRecipe, base: LayerRecipe) -> dict[str, Any]:
+    """The settings of layer that differ from base (what a recipe file or a provenance needs to say)."""
     return {k: v for k, v in asdict(layer).items() if getattr(base, k) != v}
 
 

@@ -80,6 +80,14 @@ class Space(ABC):
         return arch, self.build(arch, seed)
 
 
+def union_size_log10(names) -> float:
+    """log10 of the number of architectures of several spaces together (a space built on other spaces'
+    architectures counts at least their union)."""
+    from perfsage.spaces import get_space
+
+    return float(np.log10(sum(10 ** min(get_space(s).size_log10(), 300.0) for s in names)))
+
+
 def choice(rng: np.random.Generator, options):
     """One element of `options`, as a plain Python value."""
     v = options[int(rng.integers(len(options)))]

@@ -30,7 +30,7 @@ import numpy as np
 
 from perfsage.compress.model import COMPRESSIBLE_KINDS, compress_model
 from perfsage.compress.recipe import LayerRecipe, Recipe
-from perfsage.spaces.base import ArchSpec, Space, choice
+from perfsage.spaces.base import ArchSpec, Space, choice, union_size_log10
 
 BASE_SPACES = ("classification", "detection", "kws", "segmentation", "mixed", "converter", "unet", "tinyvision")
 BASE_SEED_OFFSET = 1 << 21  # clear of the base spaces' own dataset seeds and of the converter space's
@@ -131,7 +131,5 @@ class CompressedSpace(Space):
 
     def size_log10(self) -> float:
         """The base spaces' union times the recipe families; continuous settings are not counted."""
-        from perfsage.spaces import get_space
-
-        union = np.log10(sum(10 ** min(get_space(s).size_log10(), 300.0) for s in BASE_SPACES))
+        union = union_size_log10(BASE_SPACES)
         return float(union + np.log10(len(FAMILIES)))

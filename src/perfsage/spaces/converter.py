@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from perfsage.spaces.base import ArchSpec, Space, choice
+from perfsage.spaces.base import ArchSpec, Space, choice, union_size_log10
 from perfsage.spaces.builder import Act, ModelBuilder
 
 BASE_SPACES = ("mixed", "classification", "detection", "kws", "segmentation")
@@ -102,8 +102,6 @@ class ConverterStyleSpace(Space):
     def size_log10(self) -> float:
         """The base spaces' sizes (weighted by nothing: the union), times the style choices; per-layer
         draws are not counted."""
-        from perfsage.spaces import get_space
-
-        union = np.log10(sum(10 ** min(get_space(s).size_log10(), 300.0) for s in BASE_SPACES))
+        union = union_size_log10(BASE_SPACES)
         styles = len(UNFUSE_P) * len(DROP_FC_BIAS_P) * len(TCONV_ACTS)
         return float(union + np.log10(styles))
