@@ -208,3 +208,16 @@ def test_weight_statistics_are_read_from_the_file_and_named_out_of_distribution(
     assert domain.check(e) == []
     reasons = domain.check(ep)
     assert any("share of zero weights" in r for r in reasons), reasons
+
+
+def test_the_report_shows_what_a_compressed_model_saves(tmp_path):
+    from perfsage.predict.report import write_report
+
+    model = tmp_path / "pruned.tflite"
+    model.write_bytes(compress_model(DSCNN.read_bytes(), Recipe(LayerRecipe(sparsity=0.8)))[0])
+    page = tmp_path / "r.html"
+    write_report(model, page)
+    html = page.read_text()
+    assert 'class="dense" data-metric="flash_kib"' in html and "dense_flash_kib" in html
+    write_report(DSCNN, page)
+    assert "dense weights" not in page.read_text()

@@ -91,6 +91,10 @@ def _cards(rec: dict, level: float | None) -> str:
             err = 100 * (iv["value"] - measured[m]) / measured[m]
             truth = (f'<div class="truth">measured <span class="measured" data-metric="{_e(m)}">'
                      f'{fmt(measured[m])}</span> ({err:+.1f}%)</div>')
+        dense = (rec.get("dense") or {}).get(m)
+        if dense:  # a compressed model: the same layers with dense weights (predict.whatif)
+            truth += (f'<div class="truth">dense weights <span class="dense" data-metric="{_e(m)}">{fmt(dense)}'
+                      f'</span> ({100 * (1 - iv["value"] / dense):.0f}% saved)</div>')
         out.append(f'<div class="card"><div class="name">{_e(m)}</div><div><span class="value" '
                    f'data-metric="{_e(m)}">{fmt(iv["value"])}</span><span class="unit">{_e(unit)}</span></div>'
                    f'<div class="iv">{_e(interval)}</div>{truth}{_parts(rec, m)}</div>')
