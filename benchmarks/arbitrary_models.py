@@ -42,7 +42,8 @@ def models() -> dict[str, bytes]:
     return out
 
 
-def labels(target: str, data: dict[str, bytes], cache: dict) -> dict[str, dict[str, float]]:
+def labels(target: str, data: dict[str, bytes], cache: dict, path: Path = CACHE) -> dict[str, dict[str, float]]:
+    """The real tool's totals per model; cache (kept in path as it grows) holds them by model hash."""
     t = get_target(target)
     out = {}
     try:
@@ -54,8 +55,8 @@ def labels(target: str, data: dict[str, bytes], cache: dict) -> dict[str, dict[s
                     cache[key] = {"metrics": lab.metrics, "tool": lab.provenance.get("version")}
                 except TargetError as e:  # the tool itself cannot run it: reported, not predicted against
                     cache[key] = {"metrics": None, "error": str(e)}
-                CACHE.parent.mkdir(parents=True, exist_ok=True)
-                CACHE.write_text(json.dumps(cache, indent=1))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(cache, indent=1))
             if cache[key]["metrics"] is not None:
                 out[name] = cache[key]["metrics"]
     finally:

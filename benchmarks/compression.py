@@ -74,10 +74,7 @@ def main() -> None:
     record: dict = {"host": platform.machine(), "targets": {}}
     sections, summary = [], []
     for target in a.targets.split(","):
-        import arbitrary_models
-
-        arbitrary_models.CACHE = CACHE  # the same labelling, its own cache file
-        truth = labels(target, flat, cache)
+        truth = labels(target, flat, cache, CACHE)  # the same labelling, its own cache file
         rows = [k for k in keys if f"{k[0]}|{k[1]}" in truth]
         blobs = [data[k] for k in rows]
         predictors = {"after": Predictor.load(target)}

@@ -251,10 +251,9 @@ def predict_cmd(
         render_predictions(records, top)
     failed = measurement_failures(records)
     if failed:
-        typer.echo(f"perfsage: {failed} of {len(records)} measurements failed (the predictions stand; "
-                   "see measured_error)" if as_json else
-                   f"perfsage: {failed} of {len(records)} measurements failed (the predictions stand; "
-                   "see 'measurement failed' above)", err=True)
+        where = "measured_error" if as_json else "'measurement failed' above"
+        typer.echo(f"perfsage: {failed} of {len(records)} measurements failed (the predictions stand; see {where})",
+                   err=True)
 
 
 @app.command("report")

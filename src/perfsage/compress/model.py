@@ -16,6 +16,7 @@ from perfsage.compress import transforms as T
 from perfsage.compress.recipe import LayerRecipe, Recipe, changed_settings
 from perfsage.errors import PerfsageError
 from perfsage.graph import load_graph
+from perfsage.graph.ir import Graph, Node, Tensor
 from perfsage.graph.ops import spec
 from perfsage.graph.reader import buffer_spans
 from perfsage.graph.weights import WeightStats, weight_stats
@@ -41,10 +42,25 @@ class LayerChange:
                 "after": self.after.to_dict(), "skipped": self.skipped}
 
 
-def compress_model(data: bytes, recipe: Recipe, seed: int = 0) -> tuple[bytes, list[LayerChange]]:
+def weighted_layers(graph: Graph) -> list[tuple[Node, Tensor]]:
+    """Each operator of a compressible kind with its constant main weight tensor, in file order (weights
+    computed at run time, e.g. float16 behind a DEQUANTIZE, are no constant and not listed)."""
+    out = []
+    for node in graph.nodes:
+        s = spec(node.op)
+        if s.kind not in COMPRESSIBLE_KINDS or s.weight_input is None or s.weight_input >= len(node.inputs):
+            continue
+        ti = node.inputs[s.weight_input]
+        if ti >= 0 and graph.tensors[ti].is_constant:
+            out.append((node, graph.tensors[ti]))
+    return out
+
+
+def compress_model(data: bytes, recipe: Recipe, seed: int = 0,
+                   graph: Graph | None = None) -> tuple[bytes, list[LayerChange]]:
     """The model with every weighted layer's int8 weights transformed by its recipe; deterministic in
-    (data, recipe, seed) (the seed only matters to a trained-like redraw)."""
-    graph = load_graph(data)
+    (data, recipe, seed) (the seed only matters to a trained-like redraw). graph: data already parsed."""
+    graph = graph if graph is not None else load_graph(data)
     spans = buffer_spans(data)
     out = bytearray(data)
     names = {t.name for t in graph.tensors}
@@ -52,33 +68,28 @@ def compress_model(data: bytes, recipe: Recipe, seed: int = 0) -> tuple[bytes, l
     _check_keys(recipe, graph, names, types)
     changes: list[LayerChange] = []
     done: set[int] = set()
-    for node in graph.nodes:
-        s = spec(node.op)
-        if s.kind not in COMPRESSIBLE_KINDS or s.weight_input is None or s.weight_input >= len(node.inputs):
-            continue
-        ti = node.inputs[s.weight_input]
-        if ti < 0:
-            continue
-        t = graph.tensors[ti]
+    for node, t in weighted_layers(graph):
+        if t.buffer in done:
+            continue  # a weight tensor shared by several operators: compressed once
         layer = recipe.for_layer(node.index, t.name, node.op)
         explicit = str(node.index) in recipe.layers or t.name in recipe.layers
-        if not t.is_constant or t.buffer in done or t.buffer not in spans:
-            continue  # weights computed at run time (float16 behind a DEQUANTIZE), or shared and done
         if t.dtype != "INT8":
             if explicit and not layer.identity:
                 raise PerfsageError(f"layer {node.index} ({node.op}) has {t.dtype} weights; perfsage compress "
                                     "rewrites int8 weights (quantise the model first)")
             continue
+        kind = spec(node.op).kind
         start, n = spans[t.buffer]
         w = np.frombuffer(bytes(out[start:start + n]), np.int8).reshape(t.shape)
-        axis = t.quant.axis if t.quant is not None and t.quant.per_channel else (3 if s.kind == "depthwise" else 0)
+        axis = t.quant.axis if t.quant is not None and t.quant.per_channel else (3 if kind == "depthwise" else 0)
         rng = np.random.default_rng([seed & 0xFFFFFFFF, zlib.crc32(t.name.encode()), node.index])
-        new, skipped = apply_layer(w, layer, axis, s.kind, rng)
+        new, skipped = apply_layer(w, layer, axis, kind, rng)
         if skipped and explicit:
             raise PerfsageError(f"layer {node.index} ({node.op}): {skipped}")
         out[start:start + n] = new.tobytes()
         done.add(t.buffer)
-        changes.append(LayerChange(node.index, node.op, t.name, layer, weight_stats(w), weight_stats(new), skipped))
+        before = t.stats or weight_stats(w)  # the reader's statistics of these very bytes
+        changes.append(LayerChange(node.index, node.op, t.name, layer, before, weight_stats(new), skipped))
     if not changes:
         kinds = sorted({t.dtype for t in graph.tensors if t.is_constant})
         raise PerfsageError("the model has no int8 weights to compress (constant types: "

@@ -52,20 +52,24 @@ class Prediction:
     model: str
     target: str
     metrics: dict[str, Interval]
-    ood_reasons: list[str]  # most telling first (perfsage.model.domain.OodReason.rank)
+    ood_details: list[OodReason]  # most telling first (perfsage.model.domain.OodReason.rank)
     layers: list[Layer] = field(default_factory=list)  # largest first
     parts: dict[str, float] = field(default_factory=dict)  # predicted parts (metrics.PARTS): the arena head, tail
-    ood_details: list[OodReason] = field(default_factory=list)  # ood_reasons' structure, in the same order
+
+    @property
+    def ood_reasons(self) -> list[str]:
+        """The out-of-distribution reasons in words, most telling first."""
+        return [r.text for r in self.ood_details]
 
     @property
     def ood(self) -> bool:
-        return bool(self.ood_reasons)
+        return bool(self.ood_details)
 
     def to_dict(self, layers: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model": self.model, "target": self.target,
             "metrics": {m: {"value": i.value, "low": i.low, "high": i.high} for m, i in self.metrics.items()},
-            "ood": {"flag": self.ood, "reasons": list(self.ood_reasons),
+            "ood": {"flag": self.ood, "reasons": self.ood_reasons,
                     "details": [r.to_dict() for r in self.ood_details]}}
         if self.parts:
             out["parts"] = dict(self.parts)
@@ -214,8 +218,7 @@ class Predictor:
             details = self.domain.explain(p.graph, p.ops) if self.domain is not None else \
                 [OodReason("no_domain", NO_DOMAIN)]
             parts = {n: float(v[k]) for n, v in values.items() if n not in metrics}
-            preds.append(Prediction(p.name, self.target, metrics, [r.text for r in details],
-                                    _layers(per_layer[k], p), parts, details))
+            preds.append(Prediction(p.name, self.target, metrics, details, _layers(per_layer[k], p), parts))
         return preds
 
 

@@ -22,6 +22,7 @@ from perfsage.predict.predictor import (
     ranking_metric,
 )
 from perfsage.predict.service import attach_measurement, compare_dense
+from perfsage.predict.whatif import dense_twin
 from perfsage.targets.metrics import parts_of, unit_of
 
 CHART_LAYERS = 25  # bars in the chart; the table below it lists every layer
@@ -53,7 +54,7 @@ def build_report(model: str | os.PathLike, target: str = DEFAULT_TARGET, label: 
     prepared = prepare(graph)
     record = predictor.predict(prepared).to_dict(layers=True)
     record["model"] = str(model)
-    compare_dense(record, Path(model), prepared.graph, predictor)  # a compressed model: what it saves
+    compare_dense(record, prepared.graph, predictor, lambda: dense_twin(model))  # compressed: what it saves
     if label:  # a failed measurement leaves "measured_error", shown in place of the measured values
         attach_measurement(record, Path(model), predictor.target, per_layer=True)
     return {"record": record, "summary": inspect_report(graph), "predictor": predictor_name(predictor.source),

@@ -9,14 +9,24 @@ measurement ("measured_error": {"kind": "crashed" | "timeout" | "error", "messag
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from perfsage.graph.batch import shared_encoder
+from perfsage.graph.encode import EncodedGraph
 from perfsage.model.shipped import shipped_targets
-from perfsage.predict.predictor import DEFAULT_TARGET, Predictor, layer_metrics, model_files, prepare_many
+from perfsage.predict.predictor import (
+    DEFAULT_TARGET,
+    Predictor,
+    PreparedModel,
+    layer_metrics,
+    model_files,
+    prepare_many,
+)
+from perfsage.predict.whatif import attach_dense, dense_twin, looks_compressed
 from perfsage.targets.base import TargetError
 from perfsage.targets.metrics import PARTS
 
@@ -50,12 +60,13 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
         for start in range(0, len(files), batch_size):
             batch = files[start:start + batch_size]
             prepared = prepare_many(batch, encoder)
+            twins = functools.cache(dense_twin)  # one dense counterpart per file, whatever the targets
             for records, predictor, tool in zip(per_target, predictors, tools, strict=True):
                 preds = predictor.predict_many(prepared, layers=per_layer)
                 for f, p, prep in zip(batch, preds, prepared, strict=True):
                     rec = p.to_dict(layers=per_layer)
                     if per_layer:
-                        compare_dense(rec, f, prep.graph, predictor)
+                        compare_dense(rec, prep.graph, predictor, functools.partial(twins, f))
                     if tool is not None:
                         attach_measurement(rec, f, tool, per_layer)
                     records.append(rec)
@@ -65,14 +76,13 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
     return [rec for records in per_target for rec in records]
 
 
-def compare_dense(record: dict[str, Any], model: Path, graph, predictor: Predictor) -> bool:
-    """For a compressed model and a predictor of flash: the same model dense, predicted beside it
-    (perfsage.predict.whatif). True: compared."""
-    from perfsage.predict.whatif import attach_dense, dense_counterpart, looks_compressed
-
+def compare_dense(record: dict[str, Any], graph: EncodedGraph, predictor: Predictor,
+                  twin: Callable[[], PreparedModel]) -> bool:
+    """For a compressed model (graph) and a predictor of flash: its dense counterpart (twin(), made only
+    when needed; perfsage.predict.whatif) predicted beside it. True: compared."""
     if "flash_kib" not in predictor.metrics or not looks_compressed(graph):
         return False
-    attach_dense(record, predictor.predict(dense_counterpart(Path(model).read_bytes())).to_dict(layers=True))
+    attach_dense(record, predictor.predict(twin()).to_dict(layers=True))
     return True
 
 

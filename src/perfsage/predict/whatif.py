@@ -8,11 +8,14 @@ docs/results/weight_distributions.md); graph, shapes and scales are the model's 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from perfsage.graph.encode import NODE_FEATURES, EncodedGraph
+from perfsage.predict.predictor import PreparedModel, prepare
 
 DENSE_SHAPE = 1.47  # the median generalised-normal shape of 816 trained dense weight tensors
 COMPRESSED_ZERO_SHARE = 0.1  # trained dense int8 weights hold a few percent zeros at most
@@ -29,7 +32,8 @@ def looks_compressed(g: EncodedGraph) -> bool:
     x = g.x.astype(np.float64)
     weighted = x[:, _DISTINCT] > 0
     distinct = np.expm1(x[:, _DISTINCT])
-    big = x[:, _BYTES] > np.log1p(32)  # a layer of a few dozen weights has few values whatever it is
+    # a layer whose values entropy-code into a few dozen bytes has few distinct values whatever it is
+    big = x[:, _BYTES] > np.log1p(32)
     return bool(np.any(weighted & ((x[:, _ZERO] >= COMPRESSED_ZERO_SHARE)
                                    | (big & (distinct <= COMPRESSED_DISTINCT)))))
 
@@ -39,6 +43,11 @@ def dense_counterpart(data: bytes) -> bytes:
     from perfsage.compress import LayerRecipe, Recipe, compress_model
 
     return compress_model(data, Recipe(LayerRecipe(draw="trained", draw_shape=DENSE_SHAPE)))[0]
+
+
+def dense_twin(model: str | os.PathLike) -> PreparedModel:
+    """A model file's dense counterpart, parsed and encoded for any predictor."""
+    return prepare(dense_counterpart(Path(model).read_bytes()))
 
 
 def attach_dense(record: dict[str, Any], dense: dict[str, Any], metrics: tuple[str, ...] = ("flash_kib",)) -> None:

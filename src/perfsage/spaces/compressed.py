@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from perfsage.compress.model import COMPRESSIBLE_KINDS, compress_model
+from perfsage.compress.model import compress_model, weighted_layers
 from perfsage.compress.recipe import LayerRecipe, Recipe
 from perfsage.spaces.base import ArchSpec, Space, choice, union_size_log10
 
@@ -117,10 +117,8 @@ class CompressedSpace(Space):
         a = arch.arch
         data = get_space(a["base"]["space"]).build(ArchSpec(a["base"]["space"], a["base"]["arch"]), seed)
         graph = load_graph(data)
-        weighted = [(n.index, spec(n.op).kind) for n in graph.nodes if spec(n.op).kind in COMPRESSIBLE_KINDS
-                    and spec(n.op).weight_input is not None and n.inputs[spec(n.op).weight_input] >= 0
-                    and graph.tensors[n.inputs[spec(n.op).weight_input]].is_constant]
-        out, _ = compress_model(data, self.recipe(arch, weighted), seed=seed)
+        weighted = [(node.index, spec(node.op).kind) for node, _ in weighted_layers(graph)]
+        out, _ = compress_model(data, self.recipe(arch, weighted), seed=seed, graph=graph)
         return out
 
     def choices(self) -> dict[str, Any]:
