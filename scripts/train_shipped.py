@@ -37,7 +37,7 @@ from perfsage.model.perfsage import PerfSAGE  # noqa: E402
 from perfsage.model.registry import load_estimator  # noqa: E402
 from perfsage.model.shipped import PERFSAGE_HP, PREDICTORS, refresh_test_graphs, write_test_labels  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS as SHIPPED  # noqa: E402
-from perfsage.model.train import split_graphset, write_serving_files  # noqa: E402
+from perfsage.model.train import split_graphset, write_host_record, write_serving_files  # noqa: E402
 from perfsage.spaces import GENERATOR_VERSION, TASK_SPACES  # noqa: E402
 from perfsage.targets.metrics import METRICS  # noqa: E402
 
@@ -105,7 +105,24 @@ def warm_started(info: dict) -> str:
     text = "; ".join(f"{st['train_seconds']:.0f} s on {st['trained_on']}, {st['epochs']} epochs, "
                      f"{st['n_train']:,} training models ({', '.join(st.get('spaces', []))}){joined(st)}"
                      for st in stages)
-    return f", warm-started (lr {info['hp']['lr']}) from the predictor trained before: {text}{joined(info)}"
+    return f", warm-started (lr {info['hp']['lr']}) from the predictor trained before: {text}{joined(info)}" \
+        + kept(info)
+
+
+def kept(info: dict) -> str:
+    """The card's account of a per-metric choice between the trained network and the one before it."""
+    k = info.get("kept")
+    if not k:
+        return ""
+    earlier = [m for m, who in k["served_by"].items() if who == "earlier"]
+    if not earlier:
+        return ". Every metric was better on validation with the warm-started network"
+    vm = k["val_mape"]
+    scores = ", ".join(f"{m} {vm[m]['earlier']:.2f}% against {vm[m]['trained']:.2f}%" for m in earlier)
+    verb = "is" if len(earlier) == 1 else "are"
+    return (f". {', '.join(earlier)} {verb} served by the network from before the warm start, better on "
+            f"the validation models of the spaces it was trained on ({scores}); the other metrics use the "
+            "warm-started one")
 
 
 def joined(stage: dict) -> str:
@@ -135,9 +152,15 @@ def main() -> None:
                     help="start from the shipped weights, normalisation and offsets and train on the (grown) "
                          "dataset for --max-seconds: new spaces for the price of a fine-tune, not a retrain")
     ap.add_argument("--lr", type=float, default=PERFSAGE_HP["lr"], help="peak learning rate")
+    ap.add_argument("--keep-better", type=Path, metavar="DIR",
+                    help="serve each metric from whichever of the shipped network and the predictor in DIR (an "
+                         "earlier one, e.g. before a warm start) has the lower validation MAPE; rewrites the "
+                         "serving files and the card, keeps the training record")
     ap.add_argument("--refresh-test-graphs", action="store_true",
                     help="only re-encode the shared test-graph file (after the graph encoding grows)")
     a = ap.parse_args()
+    if a.keep_better and (a.warm_start or a.adopt or a.recalibrate):
+        ap.error("--keep-better works on the shipped predictor as it is; run it after training")
     if a.warm_start and (a.adopt or a.recalibrate):
         ap.error("--warm-start trains; it does not combine with --adopt or --recalibrate")
     if a.refresh_test_graphs:
@@ -149,24 +172,49 @@ def main() -> None:
         return
     for target in a.targets.split(","):
         out = PREDICTORS / target
-        info = json.loads((out / "training.json").read_text()) if a.recalibrate else {}
-        spaces = info.get("spaces", list(TASK_SPACES)) if a.recalibrate else \
+        keeps = a.recalibrate or a.keep_better
+        info = json.loads((out / "training.json").read_text()) if keeps else {}
+        spaces = info.get("spaces", list(TASK_SPACES)) if keeps else \
             (a.spaces.split(",") if a.spaces else None)
         gs = load_graphset(a.data, target, SHIPPED[target], spaces=spaces)
         tr, va, te = split_graphset(gs, "random", 0)
-        if a.recalibrate:
+        if keeps:
             est = load_estimator(out)
             if info["data_hash"] != data_hash(tr):
                 sys.exit(f"{target}: {a.data} is not the data the shipped predictor was trained on")
+            if a.keep_better:
+                est, info["kept"] = keep_better(est, a.keep_better / target, va)
+                shutil.rmtree(out / "member0")
+                est.save(out)
         else:
             est, info = fit_or_adopt(a, target, tr, va, te)
         write_serving_files(est, out, tr, va)
+        write_host_record(a.data, target, out, tr.ids)
         scores = evaluate(est, te, calibration=Calibration.load(out))
         info["test"] = scores
         (out / "training.json").write_text(json.dumps(info, indent=1, default=float))
         (out / "MODEL_CARD.md").write_text(card(target, info, scores, provenance(a.data, target)))
         print(target, f"{info['train_seconds']:.0f}s", {m: round(r["mape"], 2) for m, r in scores["metrics"].items()},
               "coverage", scores["interval"]["coverage"], flush=True)
+
+
+def keep_better(trained, earlier_dir: Path, val) -> tuple[object, dict]:
+    """The trained network and an earlier one, each metric served by the one better on the validation
+    models of the spaces the earlier one was trained on: a warm start may add spaces, but where the earlier
+    network was trained it serves on unless the new one is better there."""
+    import numpy as np
+
+    earlier = load_estimator(earlier_dir)
+    if trained.serves:  # already a per-metric choice: choose again from its trained network
+        trained = trained.first_network()
+    spaces = json.loads((earlier_dir / "training.json").read_text()).get("spaces", list(TASK_SPACES))
+    judged = np.isin(np.array(val.spaces), spaces)
+    est, mape = PerfSAGE.keep_better([trained, earlier], val, judged)
+    chosen = {m: "trained" if min(v) == v[0] else "earlier" for m, v in mape.items()}
+    print(f"validation MAPE on the earlier spaces ({int(judged.sum())} models; trained, earlier):",
+          {m: [round(x, 2) for x in v] for m, v in mape.items()}, "->", chosen, flush=True)
+    return est, {"served_by": chosen, "judged_on": sorted(spaces),
+                 "val_mape": {m: {"trained": v[0], "earlier": v[1]} for m, v in mape.items()}}
 
 
 def refit_domain(data: str, target: str) -> None:
@@ -217,7 +265,7 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
             "n_val": len(va), "n_test": len(te), "data_hash": data_hash(tr), "data": "data/edgedlperf",
             "generator_version": GENERATOR_VERSION, "grouping": est.grouping,
             "hp": {k: est.members[0].hp[k] for k in ("hidden", "layers", "batch_size", "lr")},
-            "summed": [o for member in est.members for o in member.additive],
+            "summed": list(dict.fromkeys(o for member in est.members for o in member.additive)),
             "parts": {m: ps for member in est.members for m, ps in member.composed.items()},
             "train_seconds": round(seconds, 1), "trained_on": trained_on, "epochs": epochs,
             "torch": torch.__version__, "spaces": sorted(set(tr.spaces))}

@@ -15,7 +15,7 @@ LAYER_KEYS = {"index", "op", "kind", "output_shape", "input_shape", "dtype", "fu
               "output_bytes", "arithmetic_intensity", "scratch_bytes", "weights"}
 TOP_KEYS = {"schema_version", "model", "ops", "tensors", "macs", "elementwise_ops", "params", "weight_bytes",
             "bias_bytes", "peak_activation_bytes", "planned_activation_bytes", "depth", "op_types", "inputs",
-            "outputs", "subgraphs", "layers", "weight_entropy_bytes"}
+            "outputs", "subgraphs", "layers", "weight_entropy_bytes", "weight_codec_bytes"}
 
 
 def test_inspect_json_schema(mobilenet_path):
@@ -34,8 +34,10 @@ def test_inspect_json_schema(mobilenet_path):
         gf.params, gf.weight_bytes, gf.peak_activation_bytes)
     assert rep["planned_activation_bytes"] == gf.planned_activation_bytes >= gf.peak_activation_bytes
     assert set(rep["layers"][0]["weights"]) == {"zero_share", "distinct", "entropy_bits", "mean_abs_share",
-                                                "sparse_2of4_share", "values"}
+                                                "sparse_2of4_share", "values", "codec_bits"}
     assert rep["weight_entropy_bytes"] == round(gf.weight_entropy_bytes) < rep["weight_bytes"]
+    # no lossless codec beats the entropy floor
+    assert rep["weight_entropy_bytes"] <= rep["weight_codec_bytes"] == round(gf.weight_codec_bytes)
 
 
 def test_inspect_table(mobilenet_path):

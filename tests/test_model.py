@@ -583,3 +583,36 @@ def test_which_operator_heads_see_the_graph_context(graphset, context, sums_see_
             PerfSAGENetModel(["latency_ms"], node_context=bad)
     with pytest.raises(ValueError, match="peak_readout"):
         PerfSAGENetModel(["latency_ms"], peak_readout="max")
+
+
+def test_keep_better_serves_each_metric_from_the_network_better_on_validation(graphset, tmp_path):
+    """A per-metric choice between two networks, scored on validation data only: each metric (and its
+    layers) comes from the one with the lower validation MAPE; it saves, loads, and warm-starts from its
+    first network."""
+    from perfsage.model.perfsage import PerfSAGE
+
+    torch.set_num_threads(1)
+    train, val, test = split_graphset(graphset, "random")
+    hp = {"batch_size": 16, "hidden": 32, "layers": 2, "patience": 100}
+    good = PerfSAGE(METRICS, epochs=6, **hp).fit(train, val)
+    poor = PerfSAGE(METRICS, epochs=0, **hp).fit(train, val)  # untrained: worse on every metric
+    alone, mape = PerfSAGE.keep_better([poor, good], val)
+    assert all(v[1] < v[0] for v in mape.values()) and len(alone.members) == 1 and not alone.serves
+    assert not PerfSAGE.keep_better([good, poor], val)[0].serves  # the first wins: one network
+    # a choice that serves flash from one network and the rest from the other
+    swapped = PerfSAGE(METRICS, "joint")
+    swapped.members = [poor.members[0], good.members[0]]
+    swapped.serves = {m: 1 if m != "flash_kib" else 0 for m in METRICS}
+    got, layers = swapped.predict_with_layers(test.graphs)
+    want_good, layers_good = good.predict_with_layers(test.graphs)
+    want_poor, layers_poor = poor.predict_with_layers(test.graphs)
+    np.testing.assert_allclose(got["latency_ms"], want_good["latency_ms"])
+    np.testing.assert_allclose(got["flash_kib"], want_poor["flash_kib"])
+    np.testing.assert_allclose(layers[0]["latency_ms"], layers_good[0]["latency_ms"])
+    np.testing.assert_allclose(layers[0]["flash_kib"], layers_poor[0]["flash_kib"])
+    swapped.save(tmp_path / "kept")
+    again = PerfSAGE.load(tmp_path / "kept")
+    assert again.serves == swapped.serves
+    np.testing.assert_allclose(again.predict(test.graphs)["flash_kib"], want_poor["flash_kib"], rtol=1e-6)
+    warm = PerfSAGE(METRICS, epochs=0, **hp).fit(train, val, init=again)  # from its first network: poor
+    np.testing.assert_allclose(warm.predict(test.graphs)["latency_ms"], want_poor["latency_ms"], rtol=1e-6)

@@ -195,6 +195,9 @@ def test_cpu_litert_reports_latency_memory_and_repeatability():
     assert lab.metrics["peak_heap_kib"] > 0
     assert 0 <= p["repeatability_cv"] < 0.5 and p["threads"] == 1 and len(p["pinned_cores"]) == 1
     assert all(n >= 1 for n in p["invokes_per_window"])
+    from perfsage.targets.host import HostFingerprint, this_host
+
+    assert t.host_bound and HostFingerprint.from_dict(p["host_fingerprint"]).key == this_host().key
 
 
 def _device_toml(tmp_path: Path, mode: str, body: str) -> Path:

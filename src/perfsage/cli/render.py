@@ -187,7 +187,8 @@ def render_predictions(records: list[dict], top: int = 10, console: Console | No
             table.add_column(col, justify="left" if col in ("metric", "unit", "interval") else "right")
         for m, iv in rec["metrics"].items():
             unit = unit_of(m)
-            interval = f"{_num(iv['low'])} - {_num(iv['high'])}" if iv["low"] is not None else "n/a"
+            interval = f"{_num(iv['low'])} - {_num(iv['high'])}" if iv["low"] is not None else \
+                "withheld (CPU)" if rec.get("host", {}).get("mismatch", False) is not False else "n/a"
             cells = [m, unit, _num(iv["value"]), interval]
             if measured:
                 truth = measured.get(m)
@@ -203,6 +204,10 @@ def render_predictions(records: list[dict], top: int = 10, console: Console | No
                         cells += [_num(truth), f"{100 * (value - truth) / truth:+.1f}%" if truth else ""]
                     table.add_row(*cells)
         console.print(table)
+        host = rec.get("host")
+        if host is not None:  # a CPU latency: for which CPU
+            colour = "green" if host["mismatch"] is False else "yellow"
+            console.print(f"  [{colour}]host:[/{colour}] {escape(host['summary'])}", highlight=False)
         failed = rec.get("measured_error")
         if failed:
             console.print(f"  [red]measurement failed ({escape(failed['kind'])})[/red]: {escape(failed['message'])}",

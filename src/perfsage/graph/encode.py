@@ -17,7 +17,7 @@ from perfsage.graph.ops import KINDS
 from perfsage.graph.schema import BUILTIN_OPS
 from perfsage.graph.weights import WeightStats
 
-ENCODING_VERSION = 7
+ENCODING_VERSION = 8
 OP_VOCAB: tuple[str, ...] = ("<unknown>", "CUSTOM", *sorted(set(BUILTIN_OPS.values()) - {"CUSTOM"}))
 _OP_ID = {name: i for i, name in enumerate(OP_VOCAB)}
 _KIND_ID = {k: i for i, k in enumerate(KINDS)}
@@ -47,7 +47,11 @@ FLAG_WORDS: dict[str, str] = {"repeats_earlier": "repeating an identical earlier
 WEIGHT_WORDS: dict[str, str] = {
     "w_zero_share": "share of zero weights", "log_w_distinct": "distinct weight values",
     "w_entropy_bits": "weight entropy (bits per weight)", "w_mean_abs": "mean weight magnitude (share of max)",
-    "w_2of4_share": "share of 2:4-sparse weight groups", "log_w_entropy_bytes": "entropy-coded weight bytes"}
+    "w_2of4_share": "share of 2:4-sparse weight groups", "log_w_entropy_bytes": "entropy-coded weight bytes",
+    # version 8: what Ethos-U's own weight codec would store (perfsage.graph.weights.estimate_codec_bits);
+    # entropy alone misses its palette, zero runs and Golomb-Rice steps (4 levels: 1.5 bits of entropy,
+    # ~1.7 coded)
+    "log_w_codec_bytes": "Ethos-U weight codec bytes (estimated)"}
 BINARY_WORDS: dict[str, str] = {**ONE_HOT_WORDS, **FLAG_WORDS}  # 0 or 1: the domain check says "never seen"
 FEATURE_WORDS: dict[str, str] = {**ONE_HOT_WORDS, **CHANNEL_BLOCK_WORDS, **FLAG_WORDS, **WEIGHT_WORDS}
 
@@ -61,12 +65,12 @@ NODE_FEATURES: tuple[str, ...] = (
 GRAPH_FEATURES: tuple[str, ...] = (
     "log_macs", "log_elementwise_ops", "log_params", "log_weight_bytes", "log_peak_activation_bytes",
     "log_input_bytes", "log_output_bytes", "log_ops", "log_depth", "log_tensors", "log_planned_activation_bytes",
-    "log_weight_entropy_bytes")
+    "log_weight_entropy_bytes", "log_weight_codec_bytes")
 EDGE_FEATURES: tuple[str, ...] = ("log_bytes", "log_elements")
 # Features appended after encoding version 2; a checkpoint that does not list the features it was
 # trained on predates them and reads the version-2 columns (see feature_columns).
 ADDED_AFTER_V2 = ("log_scratch_bytes", "log_planned_activation_bytes", *CHANNEL_BLOCK_WORDS, *FLAG_WORDS,
-                  *WEIGHT_WORDS, "log_weight_entropy_bytes")
+                  *WEIGHT_WORDS, "log_weight_entropy_bytes", "log_weight_codec_bytes")
 
 
 def graph_feature_values(graphs, name: str) -> np.ndarray:
@@ -143,13 +147,14 @@ def _weight_row(w: WeightStats | None) -> list[float]:
     if w is None:
         return [0.0] * len(WEIGHT_WORDS)
     return [w.zero_share, log1p(w.distinct), w.entropy_bits, w.mean_abs_share, w.sparse_2of4_share,
-            log1p(w.entropy_bytes)]
+            log1p(w.entropy_bytes), log1p(w.codec_bytes)]
 
 
 def _graph_row(g: GraphFeatures) -> list[float]:
     return [log1p(g.macs), log1p(g.elementwise_ops), log1p(g.params), log1p(g.weight_bytes),
             log1p(g.peak_activation_bytes), log1p(g.input_bytes), log1p(g.output_bytes), log1p(g.ops),
-            log1p(g.depth), log1p(g.tensors), log1p(g.planned_activation_bytes), log1p(g.weight_entropy_bytes)]
+            log1p(g.depth), log1p(g.tensors), log1p(g.planned_activation_bytes), log1p(g.weight_entropy_bytes),
+            log1p(g.weight_codec_bytes)]
 
 
 def op_id(op: str) -> int:

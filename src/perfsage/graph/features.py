@@ -71,6 +71,7 @@ class GraphFeatures:
     # weight_bytes with each operator's main weight tensor at its entropy (what a lossless weight encoder
     # can at best store; perfsage.graph.weights): far below weight_bytes for pruned or clustered models
     weight_entropy_bytes: float
+    weight_codec_bytes: float  # the same with Ethos-U's weight codec in place of entropy (estimated)
     input_bytes: int
     output_bytes: int
     peak_activation_bytes: int
@@ -297,7 +298,7 @@ def featurise(graph: Graph) -> tuple[list[NodeFeatures], GraphFeatures]:
         n.repeats_earlier = rep
     counted: set[int] = set()
     weight_bytes = bias_bytes = params = 0
-    coded = 0.0  # weight_entropy_bytes less the stored bytes of the tensors it codes
+    coded = codec = 0.0  # weight_entropy_bytes and weight_codec_bytes less the stored bytes they code
     for node in graph.nodes:
         s = spec(node.op)
         for pos, ti in enumerate(node.inputs):
@@ -312,11 +313,12 @@ def featurise(graph: Graph) -> tuple[list[NodeFeatures], GraphFeatures]:
                     bias_bytes += t.data_bytes
                 if t.stats is not None:
                     coded += t.stats.entropy_bytes - t.data_bytes
+                    codec += t.stats.codec_bytes - t.data_bytes
     g = GraphFeatures(
         ops=len(graph.nodes), tensors=len(graph.tensors),
         macs=sum(n.macs for n in nodes), elementwise_ops=sum(n.elementwise_ops for n in nodes),
         params=params, weight_bytes=weight_bytes, bias_bytes=bias_bytes,
-        weight_entropy_bytes=max(weight_bytes + coded, 0.0),
+        weight_entropy_bytes=max(weight_bytes + coded, 0.0), weight_codec_bytes=max(weight_bytes + codec, 0.0),
         input_bytes=sum(graph.tensors[t].nbytes for t in graph.inputs),
         output_bytes=sum(graph.tensors[t].nbytes for t in graph.outputs),
         peak_activation_bytes=max(live), planned_activation_bytes=planned_arena_bytes(graph, spans),

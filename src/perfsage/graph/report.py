@@ -51,4 +51,5 @@ def inspect_report(graph: Graph) -> dict:
             "weights": n.weights.to_dict() if n.weights is not None else None,
         } for n in nodes],
         "weight_entropy_bytes": round(g.weight_entropy_bytes),
+        "weight_codec_bytes": round(g.weight_codec_bytes),
     }

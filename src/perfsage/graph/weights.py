@@ -26,17 +26,24 @@ class WeightStats:
     mean_abs_share: float  # mean |value| over the largest magnitude the type holds (int8: 127)
     sparse_2of4_share: float  # share of 4-groups along the input depth (last axis) with <= 2 nonzeros
     values: int = 0  # how many values the tensor stores
+    codec_bits: float = 0.0  # bits per value Ethos-U's weight codec would spend (estimate_codec_bits)
 
     @property
     def entropy_bytes(self) -> float:
         """What an ideal coder of independent values would store: a floor for a lossless encoder."""
         return self.entropy_bits * self.values / 8
 
+    @property
+    def codec_bytes(self) -> float:
+        """What Ethos-U's weight codec would store for the tensor as one stream (estimate_codec_bits)."""
+        return self.codec_bits * self.values / 8
+
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
 NO_WEIGHTS = WeightStats(0.0, 0, 0.0, 0.0, 0.0)
+_BITS = {"INT8": 8, "UINT8": 8, "INT16": 16, "INT32": 32, "FLOAT16": 16, "FLOAT32": 32}
 
 
 def supported(dtype: str) -> bool:
@@ -50,6 +57,7 @@ def weight_stats(values: np.ndarray, dtype: str | None = None) -> WeightStats:
     n = flat.size
     if n == 0:
         return NO_WEIGHTS
+    codec = float(_BITS.get(dtype, 32))  # Ethos-U codes int8 weights only; others stay as stored
     if values.dtype == np.int8:  # the common case: one bincount gives everything
         hist = np.bincount(flat.view(np.uint8), minlength=256)
         counts = hist[hist > 0]
@@ -57,6 +65,7 @@ def weight_stats(values: np.ndarray, dtype: str | None = None) -> WeightStats:
         levels[128:] -= 256
         zero = int(hist[0])
         mean_abs = float(np.abs(levels) @ hist) / n
+        codec = estimate_codec_bits(flat, np.roll(hist, 128))
     else:
         uniq, counts = np.unique(flat, return_counts=True)
         zero = int(counts[uniq == 0].sum())
@@ -65,7 +74,80 @@ def weight_stats(values: np.ndarray, dtype: str | None = None) -> WeightStats:
     p = counts / n
     return WeightStats(
         zero_share=zero / n, distinct=int(counts.size), entropy_bits=float(-(p * np.log2(p)).sum()) + 0.0,
-        mean_abs_share=mean_abs / scale, sparse_2of4_share=share_2of4(values), values=n)
+        mean_abs_share=mean_abs / scale, sparse_2of4_share=share_2of4(values), values=n, codec_bits=codec)
+
+
+# Ethos-U's weight codec (Vela's mlw codec, as its source describes it): zeros go out as run lengths
+# when they mostly come in runs and far outnumber any other value; the other values map to a palette of
+# up to 32 entries ranked by frequency (used when it covers half of them; values outside it follow as
+# offsets) or, without one, to 2|v| + sign; each index and each run length is Golomb-Rice coded, the
+# divisor chosen per slice, and the stream is padded to 16 bytes.
+_RUN_MIN = 2  # shorter zero runs do not count towards choosing run mode
+_ZERO_DOMINANCE = 5  # run mode needs zeros this many times as common as any other value
+_PALETTE = 32
+_W_DIVS, _Z_DIVS = range(6), range(4)
+_SLICE_BITS = 23 + 23  # a slice header and the end-of-stream slice
+_PALETTE_HEADER_BITS = 13
+_PALVAL = np.concatenate([2 * np.arange(128, 0, -1) + 1, 2 * np.arange(128)])  # int8 -128..127 -> 2|v|+sign
+
+
+def _grc_bits(hist: np.ndarray, divs, truncatable: bool) -> float:
+    """Fewest bits a Golomb-Rice code with one divisor spends on symbols of these counts (index: symbol);
+    the truncated form (unary part capped at 2 bits) when no quotient exceeds 2."""
+    sym = np.arange(hist.size)
+    best = np.inf
+    for d in divs:
+        q = sym >> d
+        best = min(best, float(hist @ (q + 1 + d)))
+        if truncatable and not hist[q > 2].any():
+            best = min(best, float(hist @ (np.minimum(q + 1, 2) + d)))
+    return best
+
+
+def estimate_codec_bits(flat: np.ndarray, hist: np.ndarray) -> float:
+    """Bits per weight Ethos-U's weight codec spends on an int8 tensor coded as one stream, from the value
+    counts (hist: int8 -128..127) and the zero runs in stored order. It picks one Golomb-Rice divisor
+    for the whole stream where the codec adapts per slice, and ignores Vela's reordering into bricks
+    and its per-block streams: within ~2% (median) of the codec itself on pruned, clustered, 2:4,
+    low-bit, trained-like and uniform tensors, up to 12% low at 4 levels (tests/test_weights.py)."""
+    n = flat.size
+    zeros = int(hist[128])
+    common = int(np.delete(hist, 128).max(initial=0))
+    runs = None
+    if zeros > _ZERO_DOMINANCE * common:
+        is_zero = np.concatenate(([0], (flat == 0).view(np.int8), [0]))
+        edges = np.flatnonzero(np.diff(is_zero))
+        lengths = edges[1::2] - edges[::2]
+        if lengths[lengths >= _RUN_MIN].sum() >= zeros // 2:
+            nonzero = np.flatnonzero(flat)
+            runs = np.diff(np.concatenate(([-1], nonzero, [n]))) - 1
+    counts = hist.copy()
+    if runs is not None:
+        counts[128] = 0
+    freq = np.bincount(_PALVAL, weights=counts, minlength=257).astype(np.int64)
+    total = int(freq.sum())
+    bits = _SLICE_BITS + _PALETTE_HEADER_BITS
+    if total:
+        used = np.flatnonzero(freq)
+        offset = int(used[0]) if used[0] < 31 else 31  # the first value in use around zero
+        ranked = np.argsort(-freq, kind="stable")
+        size = _PALETTE if used.size <= _PALETTE else min(_PALETTE, 511 - int(used[-1]))
+        palette = ranked[:size if size > 1 else 0]
+        palette = palette[freq[palette] > 0]
+        index = used - offset
+        if palette.size and freq[palette].sum() >= total / 2:
+            slots = max(palette.size, 2)
+            index = slots + used - offset
+            rank = np.full(freq.size, -1)
+            rank[palette] = np.arange(palette.size)
+            index = np.where(rank[used] >= 0, rank[used], index)
+            bits += slots * max(2, int(palette.max()).bit_length())
+        symbols = np.bincount(index, weights=freq[used]).astype(np.int64)
+        raw_bits = max(1, int(symbols.size - 1).bit_length())
+        bits += min(_grc_bits(symbols, _W_DIVS, True), raw_bits * total)
+    if runs is not None:
+        bits += _grc_bits(np.bincount(runs), _Z_DIVS, False)
+    return float(np.ceil(bits / 128) * 128 / n)
 
 
 def share_2of4(values: np.ndarray) -> float:

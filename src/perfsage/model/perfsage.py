@@ -463,6 +463,9 @@ class PerfSAGENetModel:
         self.y_offset = dict(init.y_offset)
         self.norm = dict(init.norm)
         self.hp["feature_clip"], self.hp["node_context"] = init.hp["feature_clip"], init.hp["node_context"]
+        # and init's objective: a fine-tune that starts hiding operator types init always saw trains a
+        # harder task than the one init solved (ethos-u65-256 was trained with none hidden)
+        self.hp["unknown_op_rate"] = init.hp["unknown_op_rate"]
         self.seen = init.seen if init.seen is None or not self.hp["epochs"] else \
             {k: sorted(set(init.seen[k]) | set(v)) for k, v in seen_ids(train.graphs).items()}
         keep = {k: [self.features[k].index(n) for n in init.features[k]] for k in ("node", "graph")}
@@ -651,7 +654,9 @@ def metric_groups(metrics: list[str], grouping: str) -> list[list[str]]:
 
 
 class PerfSAGE:
-    """The estimator: one PerfSAGE network per metric group (see metric_groups), trained in turn."""
+    """The estimator: one PerfSAGE network per metric group (see metric_groups), trained in turn. A
+    predictor may also serve each metric from whichever of several networks did best on validation data
+    (`keep_better`): `serves` maps a metric to the member that predicts it."""
 
     name = "perfsage"
 
@@ -663,6 +668,7 @@ class PerfSAGE:
         self.log = log or (lambda rec: None)
         self.hp = hp
         self.members: list[PerfSAGENetModel] = []
+        self.serves: dict[str, int] = {}  # metric -> member; empty: each member serves its whole group
 
     @property
     def history(self) -> list[dict]:
@@ -670,6 +676,8 @@ class PerfSAGE:
 
     def fit(self, train, val=None, init: PerfSAGE | None = None) -> PerfSAGE:
         """init: a trained PerfSAGE with the same metric groups to warm-start every network from."""
+        if init is not None and init.serves:  # a per-metric choice: go on from its newest network
+            init = init.first_network()
         if init is not None and init.groups != self.groups:
             raise ValueError(f"a warm start needs the same metric groups ({init.groups} != {self.groups})")
         budget = self.hp.get("max_seconds") or 0.0
@@ -687,18 +695,56 @@ class PerfSAGE:
         values, each network run once."""
         out: dict[str, np.ndarray] = {}
         rows: list[dict[str, np.ndarray]] = [{} for _ in graphs] if layers else []
-        for member in self.members:
+        for k, member in enumerate(self.members):
             values, per_layer = member.predict_with_layers(graphs, layers and bool(member.additive), batch_size,
                                                            parts=parts)
-            out.update(values)
+            served = self._served(k)
+            out.update({n: v for n, v in values.items() if n in served})
             for row, extra in zip(rows, per_layer, strict=False):
-                row.update(extra)
+                row.update({n: v for n, v in extra.items() if n in served})
         return {m: out[m] for m in self.metrics + (self.part_names if parts else [])}, rows
+
+    def _served(self, k: int) -> set[str]:
+        """The metrics, and their parts, that member k predicts for this estimator."""
+        member = self.members[k]
+        metrics = [m for m in member.metrics if self.serves.get(m, k) == k]
+        return set(metrics) | set(part_names({m: p for m, p in member.composed.items() if m in metrics}))
+
+    def first_network(self) -> PerfSAGE:
+        """The first member alone, serving its whole group (of a per-metric choice: the newest network)."""
+        est = PerfSAGE(self.members[0].metrics, "joint", log=self.log, **self.hp)
+        est.members = [self.members[0]]
+        return est
+
+    @classmethod
+    def keep_better(cls, candidates: list[PerfSAGE], val, judged: np.ndarray | None = None
+                    ) -> tuple[PerfSAGE, dict[str, list[float]]]:
+        """One estimator serving each metric from the candidate with the lowest MAPE on val (a validation
+        part, never the test part), judged on the rows `judged` selects (default: all); a candidate that
+        wins no metric is left out. The first candidate wins ties. Returns it and the judged validation
+        MAPE of every candidate per metric. All candidates must predict the same metrics with one network
+        each (joint grouping)."""
+        metrics = candidates[0].metrics
+        if any(c.metrics != metrics or len(c.members) != 1 or c.serves for c in candidates):
+            raise ValueError("keep_better combines joint single-network estimators of the same metrics")
+        preds = [c.predict(val.graphs) for c in candidates]
+        rows = np.ones(len(val), bool) if judged is None else np.asarray(judged, bool)
+        mape: dict[str, list[float]] = {}
+        for m in metrics:
+            ok = (val.y[m] > 0) & rows
+            mape[m] = [float(np.mean(np.abs(p[m][ok] / val.y[m][ok] - 1)) * 100) for p in preds]
+        best = {m: int(np.argmin(v)) for m, v in mape.items()}
+        used = sorted(set(best.values()))
+        est = PerfSAGE(metrics, "joint", log=candidates[0].log, **candidates[0].hp)
+        est.members = [candidates[k].members[0] for k in used]
+        est.serves = {m: used.index(k) for m, k in best.items()} if len(used) > 1 else {}
+        return est, mape
 
     @property
     def part_names(self) -> list[str]:
         """The parts the members predict, in their metrics' order (e.g. the arena's head and tail)."""
-        return [p for member in self.members for p in part_names(member.composed)]
+        return [p for k, member in enumerate(self.members)
+                for p in part_names({m: ps for m, ps in member.composed.items() if self.serves.get(m, k) == k})]
 
     def predict(self, graphs) -> dict[str, np.ndarray]:
         return self.predict_with_layers(graphs, layers=False)[0]
@@ -728,7 +774,8 @@ class PerfSAGE:
             member.save(path / f"member{k}")
         write_json(path / "config.json", {"estimator": self.name, "metrics": self.metrics,
                                           "grouping": self.grouping, "groups": self.groups,
-                                          "members": [f"member{k}" for k in range(len(self.members))]})
+                                          "members": [f"member{k}" for k in range(len(self.members))],
+                                          **({"serves": self.serves} if self.serves else {})})
 
     @classmethod
     def load(cls, path) -> PerfSAGE:
@@ -739,5 +786,6 @@ class PerfSAGE:
         cfg = json.loads((path / "config.json").read_text())
         est = cls(cfg["metrics"], cfg["grouping"])
         est.members = [PerfSAGENetModel.load(path / d) for d in cfg["members"]]
+        est.serves = {m: int(k) for m, k in cfg.get("serves", {}).items()}
         est.hp = dict(est.members[0].hp) if est.members else {}
         return est

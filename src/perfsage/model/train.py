@@ -31,6 +31,18 @@ def write_serving_files(est, out: Path, train_part: GraphSet, val_part: GraphSet
     return cal.coverage(pred, val_part.y)
 
 
+def write_host_record(data: str | Path, target: str, out: Path, ids: list[str]) -> None:
+    """For a host-bound target (CPU latency): which CPU kind the training labels were measured on."""
+    from perfsage.dataset import provenance_fields
+    from perfsage.targets import is_host_bound
+    from perfsage.targets.host import record_from_provenance
+
+    if not is_host_bound(target):
+        return
+    fields = provenance_fields(data, target, ["host_fingerprint", "cpu", "version"])
+    record_from_provenance([fields.get(i, {}) for i in ids]).save(out)
+
+
 def partial_dir(out: Path) -> Path:
     """Where a neural estimator keeps its per-epoch state until `out` is written."""
     return out.with_name(out.name + ".partial")
@@ -62,6 +74,7 @@ def train(data: str | Path, target: str, out: str | Path, metrics: list[str] | N
     seconds = time.time() - t0
     est.save(Path(out))
     coverage = write_serving_files(est, Path(out), tr, va)
+    write_host_record(data, target, Path(out), tr.ids)
     info = {"target": target, "metrics": list(gs.y), "split": split, "seed": seed, "n_train": len(tr),
             "n_val": len(va), "n_test": len(te), "train_seconds": round(seconds, 1), "data_hash": data_hash(tr),
             "data": str(data), "interval_coverage_val": coverage}

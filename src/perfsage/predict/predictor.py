@@ -25,6 +25,7 @@ from perfsage.model.data import is_additive
 from perfsage.model.domain import OodReason, TrainingDomain
 from perfsage.model.registry import checkpoint_dir, load_estimator
 from perfsage.model.shipped import PREDICTORS, shipped_targets
+from perfsage.targets.host import HostCheck, HostRecord, this_host
 
 DEFAULT_TARGET = "ethos-u55-128"
 SHOWN_REASONS = 5  # out-of-distribution reasons a person is shown before "... and N more"
@@ -55,6 +56,7 @@ class Prediction:
     ood_details: list[OodReason]  # most telling first (perfsage.model.domain.OodReason.rank)
     layers: list[Layer] = field(default_factory=list)  # largest first
     parts: dict[str, float] = field(default_factory=dict)  # predicted parts (metrics.PARTS): the arena head, tail
+    host: dict[str, Any] | None = None  # a host-bound target's check of this CPU (perfsage.targets.host)
 
     @property
     def ood_reasons(self) -> list[str]:
@@ -73,6 +75,8 @@ class Prediction:
                     "details": [r.to_dict() for r in self.ood_details]}}
         if self.parts:
             out["parts"] = dict(self.parts)
+        if self.host is not None:
+            out["host"] = dict(self.host)
         if layers:
             out["layers"] = [{"index": la.index, "op": la.op, **la.values, "share": la.share} for la in self.layers]
         return out
@@ -155,9 +159,10 @@ class Predictor:
     """A trained predictor for one target, ready to serve: `Predictor.load("ethos-u55-128")`."""
 
     def __init__(self, estimator, target: str, source: str, calibration: Calibration | None = None,
-                 domain: TrainingDomain | None = None) -> None:
+                 domain: TrainingDomain | None = None, host: HostCheck | None = None) -> None:
         self.estimator, self.target, self.source = estimator, target, source
         self.calibration, self.domain = calibration, domain
+        self.host = host  # set for host-bound targets: the predictor's CPU against this one
 
     @property
     def metrics(self) -> list[str]:
@@ -178,7 +183,8 @@ class Predictor:
         info = folder / "training.json"
         if info.is_file():
             target = json.loads(info.read_text()).get("target", target)
-        return cls(est, target, str(folder), Calibration.load(folder), TrainingDomain.load(folder))
+        return cls(est, target, str(folder), Calibration.load(folder), TrainingDomain.load(folder),
+                   host_check(target, folder))
 
     def predict(self, model: ModelInput, layers: bool = True) -> Prediction:
         return self.predict_many([model], layers=layers)[0]
@@ -209,17 +215,31 @@ class Predictor:
         else:
             values, per_layer = self.estimator.predict(graphs), [{} for _ in graphs]
         preds = []
+        # another CPU kind (or one the record cannot name): a CPU latency is no better than a guess at
+        # the factor between the two, so no interval is given rather than a confident one
+        withheld = self.host is not None and self.host.mismatch is not False
+        host = self.host.to_dict() if self.host is not None else None
         for k, p in enumerate(prepared):
             metrics = {}
             for m in self.metrics:
                 v = float(values[m][k])
-                iv = self.calibration.interval(m, v) if self.calibration is not None else None
+                iv = self.calibration.interval(m, v) if self.calibration is not None and not withheld else None
                 metrics[m] = Interval(v, *(iv if iv is not None else (None, None)))
             details = self.domain.explain(p.graph, p.ops) if self.domain is not None else \
                 [OodReason("no_domain", NO_DOMAIN)]
             parts = {n: float(v[k]) for n, v in values.items() if n not in metrics}
-            preds.append(Prediction(p.name, self.target, metrics, details, _layers(per_layer[k], p), parts))
+            preds.append(Prediction(p.name, self.target, metrics, details, _layers(per_layer[k], p), parts, host))
         return preds
+
+
+def host_check(target: str, folder: Path) -> HostCheck | None:
+    """For a predictor of a host-bound target (CPU latency): the CPU its labels came from against this
+    one (None for other targets)."""
+    from perfsage.targets import is_host_bound
+
+    if not is_host_bound(target):
+        return None
+    return HostCheck(this_host(), HostRecord.load(folder))
 
 
 def _layers(values: dict[str, np.ndarray], p: PreparedModel) -> list[Layer]:

@@ -47,6 +47,11 @@ def target_names() -> list[str]:
     return list(BUILTIN)
 
 
+def is_host_bound(name: str) -> bool:
+    """Whether a built-in target's labels are about the machine that measures them (host CPU latency)."""
+    return name in BUILTIN and BUILTIN[name]().host_bound
+
+
 def get_target(name: str) -> Target:
     """A built-in target by name, or a command target from a TOML file path."""
     if name in BUILTIN:
@@ -61,4 +66,4 @@ def get_target(name: str) -> Target:
 
 
 __all__ = ["BUILTIN", "DEFAULT_TARGET", "Labels", "Target", "TargetError", "TargetMetric", "get_target",
-           "target_names"]
+           "is_host_bound", "target_names"]

@@ -64,6 +64,9 @@ class Target(ABC):
     name: str
     description: str
     metrics: tuple[TargetMetric, ...]
+    # whether labels are about the machine that measures them (host CPU latency): such labels and the
+    # predictors trained on them record the host's fingerprint (perfsage.targets.host)
+    host_bound: bool = False
 
     @abstractmethod
     def measure(self, model: str | Path | bytes, per_layer: bool = True) -> Labels:

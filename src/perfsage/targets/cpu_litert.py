@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from perfsage.targets.base import Labels, Target, TargetError, TargetMetric, host_info, model_bytes
+from perfsage.targets.host import this_host
 from perfsage.targets.isolation import IsolatedWorker
 from perfsage.targets.metrics import MEASURED
 
@@ -80,6 +81,7 @@ def measure_in_worker(model: bytes, window_s: float, windows: int, core: int | N
 
 class CpuLiteRTTarget(Target):
     name = "cpu-litert"
+    host_bound = True
     description = "host CPU, LiteRT with XNNPACK, 1 thread: min over 0.5 s invoke windows, min of 3"
     metrics = (TargetMetric("latency_ms", MEASURED), TargetMetric("peak_heap_kib", MEASURED))
 
@@ -108,7 +110,8 @@ class CpuLiteRTTarget(Target):
         provenance = {"tool": "ai-edge-litert", "version": r["litert"], "delegate": "XNNPACK", "threads": 1,
                       "window_s": self.window_s, "windows": self.windows, "window_minima_ms":
                       [float(m * 1e3) for m in minima], "invokes_per_window": r["invokes"],
-                      "repeatability_cv": cv, "pinned_cores": r["affinity"], **host_info()}
+                      "repeatability_cv": cv, "pinned_cores": r["affinity"], **host_info(),
+                      "host_fingerprint": this_host().to_dict()}
         return Labels(self.name, metrics, [], provenance)
 
     def close(self) -> None:
