@@ -17,6 +17,12 @@ TF_MODELS = sorted(TF_FIXTURES.glob("*.tflite"))
 INT8_MODELS = [p for p in TF_MODELS if p.stem.endswith("_int8")]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache(tmp_path_factory):
+    """Tests never read or write the user's cache (a calibration there would change what they predict)."""
+    os.environ["PERFSAGE_CACHE"] = str(tmp_path_factory.mktemp("perfsage-cache"))
+
+
 def shared_table(relative: str) -> Path:
     """A file of the real-device tables, which live outside the repo: `$PERFSAGE_SHARED_DATA`, else the
     `shared/data` folder beside the checkout (where CI has it). Skips the test when neither has it."""

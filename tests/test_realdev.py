@@ -149,6 +149,19 @@ def test_adapt_cli_from_a_measurements_csv(tmp_path):
     assert json.loads(r.stdout)["samples"] == 12
     est = load_estimator(tmp_path / "ck")
     assert est.device == "pi4" and list(est.predict([])["latency_ms"]) == []
+    # with the target that measures the device recorded, predictions name it and --label measures with it
+    r = run_cli("adapt", "--base", "ethos-u55-128", "--samples", str(tmp_path / "m.csv"), "--out",
+                str(tmp_path / "ck2"), "--target", "ethos-u55-128", timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    from perfsage.predict import Predictor
+
+    assert Predictor.load(tmp_path / "ck2").target == "ethos-u55-128"
+    r = run_cli("predict", "tests/fixtures/tf/dscnn_kws_int8.tflite", "-t", str(tmp_path / "ck2"), "--label",
+                "--json", timeout=300)
+    assert r.returncode == 0 and "measured" in json.loads(r.stdout)[0], r.stderr[-2000:]
+    r = run_cli("adapt", "--base", "ethos-u55-128", "--samples", str(tmp_path / "m.csv"), "--out",
+                str(tmp_path / "ck3"), "--target", "nope")
+    assert r.returncode == 2 and "unknown target" in r.stderr
     (tmp_path / "bad.csv").write_text("model,latency_ms\nx.tflite,fast\n")
     for args in (["--samples", str(tmp_path / "bad.csv")], ["--samples", str(tmp_path / "none.csv")]):
         r = run_cli("adapt", "--base", "ethos-u55-128", "--out", str(tmp_path / "x"), *args)

@@ -500,24 +500,58 @@ def adapt_cmd(
     out: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write.")],
     device: Annotated[str, typer.Option(help="A name for your device.")] = "my-device",
     method: Annotated[str, typer.Option(help="ensemble (default), ridge or closest.")] = "ensemble",
+    target: Annotated[str | None, typer.Option(
+        help="The target that measures this device (a built-in name or a device .toml), recorded so that "
+             "`predict --label` and `report --label` can measure with it.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the fit as JSON.")] = False,
 ) -> None:
     """A latency predictor for your own device from 10-20 measured models."""
+    import json
     import math
 
     from perfsage.model.registry import load_estimator
     from perfsage.realdev.adapt import adapt, check_method, read_measurements
+    from perfsage.targets import get_target
 
     check_method(method)
+    if target is not None:
+        get_target(target)  # an unknown target is a one-line error before any work
     est = load_estimator(base)
     graphs, lat, rows = read_measurements(samples)
     adapted = adapt(est, graphs, lat, method, device)
     adapted.samples = rows
     adapted.save(out)
+    if target is not None:
+        (Path(out) / "training.json").write_text(json.dumps({"target": target, "adapted": {
+            "device": device, "samples": len(rows), "base": base}}, indent=1) + "\n")
     result = {"out": str(out), "device": device, "samples": len(rows), "method": method,
               "lambda": adapted.fit.lam, "loo_rmse_log": adapted.fit.loo_rmse}
     _emit(result, as_json, f"{device}: fitted on {len(rows)} models, leave-one-out error about "
           f"{100 * (math.exp(adapted.fit.loo_rmse) - 1):.1f}% -> {out}")
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    target: Annotated[str, typer.Argument(help="The CPU target to calibrate here: cpu-litert.")] = "cpu-litert",
+    models: Annotated[int, typer.Option("--models", help="Models to measure here: more is more accurate and slower "
+                                                         "(about 1 s each).")] = 40,
+    seed: Annotated[int, typer.Option(help="Which draw of calibration models.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Fit the CPU predictor to this host's CPU: measures a few models here and keeps the result in the cache
+    (PERFSAGE_CACHE or ~/.cache/perfsage), keyed by this CPU's fingerprint; `predict --target cpu-litert`
+    uses it from then on. Killed, it goes on where it stopped when run again."""
+    import math
+
+    from perfsage.predict.calibrate import calibrate
+
+    with _progress("measuring") as bar:
+        result = calibrate(target, models, seed, progress=bar)
+    lat = result.loo_rmse_log["latency_ms"]
+    _emit(result.to_dict(), as_json,
+          f"{target}: calibrated for {result.host.describe()} on {result.models} models "
+          f"({result.measured_now} measured now) in {result.seconds:.0f} s; leave-one-out latency error about "
+          f"{100 * (math.exp(lat) - 1):.1f}% -> {result.folder}")
 
 
 @app.command("realdev")

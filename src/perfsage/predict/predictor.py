@@ -102,8 +102,12 @@ def brief_reasons(reasons: Sequence[str], limit: int = SHOWN_REASONS) -> tuple[l
 def predictor_name(source: str | os.PathLike) -> str:
     """A predictor as a person names it: "ethos-u55-128 (shipped)", or its checkpoint directory's name
     (never the machine's path to it)."""
+    from perfsage.predict.calibrate import cache_root
+
     folder = Path(source)
     shipped = folder.resolve().parent == PREDICTORS.resolve() and folder.name in shipped_targets()
+    if folder.resolve().parent.parent == (cache_root() / "calibrated").resolve():
+        return f"{folder.parent.name} (calibrated for this CPU)"
     return f"{folder.name} (shipped)" if shipped else folder.resolve().name
 
 
@@ -169,9 +173,17 @@ class Predictor:
         return list(self.estimator.metrics)
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike = DEFAULT_TARGET, device: str = "cpu") -> Predictor:
+    def load(cls, name_or_path: str | os.PathLike = DEFAULT_TARGET, device: str = "cpu",
+             calibrated: bool = True) -> Predictor:
         """A shipped predictor by target name, or a checkpoint directory from `perfsage train`/`adapt`;
-        device: where the network runs ("cuda" batches thousands of graphs at once)."""
+        device: where the network runs ("cuda" batches thousands of graphs at once). For a CPU target,
+        its calibration for this host (`perfsage calibrate`) when there is one, unless calibrated=False."""
+        if calibrated and isinstance(name_or_path, str) and name_or_path in shipped_targets():
+            from perfsage.predict.calibrate import calibrated_dir
+            from perfsage.targets import is_host_bound
+
+            if is_host_bound(name_or_path) and (calibrated_dir(name_or_path) / "config.json").is_file():
+                name_or_path = calibrated_dir(name_or_path)
         folder = checkpoint_dir(name_or_path)
         if not folder.exists():
             raise PerfsageError(f"no predictor {str(name_or_path)!r}: neither a checkpoint directory nor a "
@@ -235,11 +247,14 @@ class Predictor:
 def host_check(target: str, folder: Path) -> HostCheck | None:
     """For a predictor of a host-bound target (CPU latency): the CPU its labels came from against this
     one (None for other targets)."""
+    from perfsage.predict.calibrate import calibration_info
     from perfsage.targets import is_host_bound
 
     if not is_host_bound(target):
         return None
-    return HostCheck(this_host(), HostRecord.load(folder))
+    here, record = this_host(), HostRecord.load(folder)
+    mine = record is not None and record.complete and record.fingerprint.key == here.key
+    return HostCheck(here, record, calibration_info(folder) if mine else None)
 
 
 def _layers(values: dict[str, np.ndarray], p: PreparedModel) -> list[Layer]:

@@ -288,11 +288,17 @@ class AdaptedPredictor:
     fit: RidgeFit | AdditiveFit | EnsembleFit
     device: str = "device"
     samples: list[dict] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # other metrics' fits (a CPU calibration: peak heap)
     name = "adapted"
-    metrics = ("latency_ms",)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return ("latency_ms", *self.extra)
 
     def predict(self, graphs) -> dict[str, np.ndarray]:
-        return {"latency_ms": np.exp(self.fit.predict_log(base_view(self.base, graphs)))}
+        view = base_view(self.base, graphs)
+        return {"latency_ms": np.exp(self.fit.predict_log(view)),
+                **{m: np.exp(f.predict_log(view)) for m, f in self.extra.items()}}
 
     def save(self, path: Path) -> None:
         path = Path(path)
@@ -300,7 +306,8 @@ class AdaptedPredictor:
         self.base.save(path / "base")
         (path / "config.json").write_text(json.dumps({
             "estimator": self.name, "device": self.device, "heads": list(self.base.metrics),
-            "fit": self.fit.to_json(), "loo_rmse_log": self.fit.loo_rmse, "samples": self.samples}, indent=1))
+            "fit": self.fit.to_json(), "loo_rmse_log": self.fit.loo_rmse, "samples": self.samples,
+            **({"extra": {m: f.to_json() for m, f in self.extra.items()}} if self.extra else {})}, indent=1))
 
     @classmethod
     def load(cls, path: Path) -> AdaptedPredictor:
@@ -309,7 +316,8 @@ class AdaptedPredictor:
         path = Path(path)
         cfg = json.loads((path / "config.json").read_text())
         fit = fit_from_json(cfg.get("fit", cfg))  # before the ensemble, the ridge fit sat at the top level
-        return cls(load_estimator(path / "base"), fit, cfg["device"], cfg.get("samples", []))
+        extra = {m: fit_from_json(f) for m, f in cfg.get("extra", {}).items()}
+        return cls(load_estimator(path / "base"), fit, cfg["device"], cfg.get("samples", []), extra)
 
 
 def adapt(base, graphs, latency_ms: np.ndarray, method: str = "ensemble", device: str = "device") -> AdaptedPredictor:

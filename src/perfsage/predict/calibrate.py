@@ -1,0 +1,189 @@
+"""A CPU predictor for this CPU: measure a few models here, fit them, keep the result for this host.
+
+CPU latency moves by integer factors between CPU kinds, so a shipped CPU predictor is only right on the
+kind its labels came from. Calibration measures a small set of models on this host (spread over the task
+spaces and over the range of latencies the shipped predictor expects) and fits the shipped network's
+predictions to them with the few-shot adapters of `perfsage.realdev.adapt` (latency: the leave-one-out
+ensemble; peak heap: ridge on the network's predictions). The result is stored in the user's cache,
+keyed by the host fingerprint, and `Predictor.load("cpu-litert")` uses it from then on. Measurements are
+appended to a journal as they come, so a killed calibration goes on where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from perfsage.errors import PerfsageError
+from perfsage.model.calibration import LEVEL, Calibration
+from perfsage.targets.host import HostFingerprint, HostRecord, this_host
+
+CACHE_ENV = "PERFSAGE_CACHE"
+DEFAULT_MODELS = 40
+FIRST_SEED = 7_000_000  # far beyond every dataset build's seeds: never a training or test model
+MAX_PREDICTED_MS = 150.0  # models the shipped predictor expects slower than this are not drawn (time)
+WINDOW_S, WINDOWS = 0.25, 3  # per model: min over 3 windows of 0.25 s (the dataset used 0.5 s)
+JOURNAL = "measurements.jsonl"
+Z90 = 1.645  # the normal quantile of a two-sided 90% interval
+
+
+def cache_root() -> Path:
+    """PERFSAGE_CACHE, or ~/.cache/perfsage."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "perfsage"
+
+
+def calibrated_dir(target: str, host: HostFingerprint | None = None) -> Path:
+    return cache_root() / "calibrated" / target / (host or this_host()).key
+
+
+@dataclass
+class CalibrationResult:
+    folder: Path
+    target: str
+    host: HostFingerprint
+    models: int
+    measured_now: int  # the rest came from the journal of an earlier, killed run
+    seconds: float
+    loo_rmse_log: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "folder": str(self.folder), "host": self.host.to_dict(),
+                "models": self.models, "measured_now": self.measured_now, "seconds": round(self.seconds, 1),
+                "loo_rmse_log": self.loo_rmse_log}
+
+
+def candidate_models(n: int, seed: int = 0) -> list[tuple[str, bytes]]:
+    """3n models drawn evenly from the task spaces at seeds no dataset uses."""
+    from perfsage.spaces import TASK_SPACES, get_space
+
+    per = -(-3 * n // len(TASK_SPACES))
+    out = []
+    for space in TASK_SPACES:
+        sp = get_space(space)
+        for k in range(per):
+            s = FIRST_SEED + 1000 * seed + k
+            out.append((f"{space}-{s}", sp.synth(s)[1]))
+    return out
+
+
+def choose_models(predictor, n: int, seed: int = 0) -> list[tuple[str, bytes]]:
+    """n models spread over the latencies the shipped predictor expects: per space, evenly spaced ranks of
+    its predicted log latency (a fit on the middle of the range alone extrapolates to both ends)."""
+    pool = candidate_models(n, seed)
+    pred = np.array([p.metrics["latency_ms"].value for p in predictor.predict_many([b for _, b in pool],
+                                                                                    layers=False)])
+    spaces = np.array([i.rsplit("-", 1)[0] for i, _ in pool])
+    chosen: list[int] = []
+    groups = sorted(set(spaces))
+    for k, space in enumerate(groups):
+        want = n // len(groups) + (1 if k < n % len(groups) else 0)
+        idx = np.flatnonzero((spaces == space) & (pred <= MAX_PREDICTED_MS))
+        idx = idx[np.argsort(pred[idx], kind="stable")]
+        if len(idx):
+            picks = np.unique(np.round(np.linspace(0, len(idx) - 1, min(want, len(idx)))).astype(int))
+            chosen += idx[picks].tolist()
+    return [pool[i] for i in chosen]
+
+
+def _read_journal(path: Path) -> dict[str, dict[str, float]]:
+    done: dict[str, dict[str, float]] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+                done[rec["id"]] = rec
+            except (ValueError, KeyError):  # a line cut short by a kill
+                continue
+    return done
+
+
+def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: int = 0,
+              progress: Callable[[int, int], None] | None = None) -> CalibrationResult:
+    """Measures `models` models on this host (resuming a killed run's journal), fits the shipped
+    predictor to them and stores the result in the cache for this host. progress(done, total)."""
+    from perfsage.predict.predictor import Predictor
+    from perfsage.realdev.adapt import AdaptedPredictor, base_view, fit_ensemble, fit_ridge
+    from perfsage.targets import get_target, is_host_bound
+
+    if not is_host_bound(target):
+        raise PerfsageError(f"{target!r} is not a CPU target: only host-bound targets (cpu-litert) are calibrated")
+    if models < 8:
+        raise PerfsageError(f"--models must be at least 8 (a fit needs a few models per space), not {models}")
+    t0 = time.time()
+    host = this_host()
+    base = Predictor.load(target, calibrated=False)
+    out = calibrated_dir(target, host)
+    partial = out.with_name(out.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    journal = partial / JOURNAL
+    chosen = choose_models(base, models, seed)
+    done = _read_journal(journal)
+    todo = [(i, b) for i, b in chosen if i not in done]
+    if progress is not None:
+        progress(len(chosen) - len(todo), len(chosen))
+    tool = get_target(target)
+    tool.window_s, tool.windows = WINDOW_S, WINDOWS
+    measured_now = 0
+    try:
+        with open(journal, "a") as f:
+            for mid, data in todo:
+                lab = tool.measure(data, per_layer=False)
+                f.write(json.dumps({"id": mid, **lab.metrics}) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+                done[mid] = {"id": mid, **lab.metrics}
+                measured_now += 1
+                if progress is not None:
+                    progress(len(chosen) - len(todo) + measured_now, len(chosen))
+    finally:
+        tool.close()
+    from perfsage.predict.predictor import prepare_many
+
+    graphs = [p.graph for p in prepare_many([b for _, b in chosen])]
+    view = base_view(base.estimator, graphs)
+    y = {m: np.log([done[i][m] for i, _ in chosen]) for m in base.metrics}
+    fits = {"latency_ms": fit_ensemble(view, y["latency_ms"])}
+    for m in base.metrics:
+        if m != "latency_ms":
+            fits[m] = fit_ridge(view.log_pred, y[m])
+    adapted = AdaptedPredictor(base.estimator, fits["latency_ms"], device=f"{target} on {host.describe()}",
+                               samples=[{"id": i} for i, _ in chosen],
+                               extra={m: f for m, f in fits.items() if m != "latency_ms"})
+    staging = out.with_name(out.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    adapted.save(staging)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    loo = {m: round(float(f.loo_rmse), 4) for m, f in fits.items()}
+    (staging / "training.json").write_text(json.dumps({
+        "target": target, "calibrated": {"when": when, "models": len(chosen), "seed": seed,
+                                         "host": host.to_dict(), "loo_rmse_log": loo,
+                                         "base": base.source}}, indent=1) + "\n")
+    HostRecord(host, True, f"calibrated here on {when} from {len(chosen)} models").save(staging)
+    # 90% intervals from the leave-one-out error of each fit (a normal approximation in log space: a few
+    # dozen models are too few for the conformal ranks the shipped predictors use)
+    Calibration(LEVEL, len(chosen), {m: (-Z90 * r, Z90 * r) for m, r in loo.items()}).save(staging)
+    domain = Path(base.source) / "domain.json"
+    if domain.is_file():  # the same network reads the models: the same training domain
+        shutil.copy(domain, staging / "domain.json")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(staging, out)
+    shutil.rmtree(partial, ignore_errors=True)
+    return CalibrationResult(out, target, host, len(chosen), measured_now, time.time() - t0, loo)
+
+
+def calibration_info(folder: Path) -> dict[str, Any] | None:
+    """A calibrated predictor's record: when, from how many models (None: not a calibration)."""
+    path = Path(folder) / "training.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("calibrated")
