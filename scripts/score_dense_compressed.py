@@ -25,8 +25,10 @@ from perfsage.model.shipped import PREDICTED_METRICS  # noqa: E402
 from perfsage.model.train import split_graphset  # noqa: E402
 
 
-def mape(pred: np.ndarray, true: np.ndarray) -> float:
-    return round(float(np.mean(np.abs(pred / true - 1)) * 100), 2)
+def mape(pred: np.ndarray, true: np.ndarray) -> float | None:
+    """None where no model of the selection has a label."""
+    ok = np.isfinite(true) & (true > 0)
+    return round(float(np.mean(np.abs(pred[ok] / true[ok] - 1)) * 100), 2) if ok.any() else None
 
 
 def main() -> None:

@@ -210,7 +210,7 @@ def keep_better(trained, earlier_dir: Path, val) -> tuple[object, dict]:
     spaces = json.loads((earlier_dir / "training.json").read_text()).get("spaces", list(TASK_SPACES))
     judged = np.isin(np.array(val.spaces), spaces)
     est, mape = PerfSAGE.keep_better([trained, earlier], val, judged)
-    chosen = {m: "trained" if min(v) == v[0] else "earlier" for m, v in mape.items()}
+    chosen = {m: ("trained", "earlier")[PerfSAGE.winner(v)] for m, v in mape.items()}
     print(f"validation MAPE on the earlier spaces ({int(judged.sum())} models; trained, earlier):",
           {m: [round(x, 2) for x in v] for m, v in mape.items()}, "->", chosen, flush=True)
     return est, {"served_by": chosen, "judged_on": sorted(spaces),

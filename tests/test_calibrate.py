@@ -55,3 +55,27 @@ def test_calibrate_cli_errors_are_one_line(cache):
                         (["calibrate", "--models", "2"], "at least 8")):
         r = run_cli(*args)
         assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_model_the_tool_fails_on_is_journaled_and_left_out(cache, monkeypatch):
+    """A failed measurement is recorded, not retried on the next run, and the fit goes on without it; a
+    calibration of another shipped predictor than today's is not served."""
+    import perfsage.predict.calibrate as cal
+    from perfsage.predict import Predictor
+    from perfsage.targets.base import TargetError
+    from perfsage.targets.cpu_litert import CpuLiteRTTarget
+
+    real, calls = CpuLiteRTTarget.measure, []
+
+    def flaky(self, data, per_layer=True):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TargetError("cpu-litert", "crashed", "segfault")
+        return real(self, data, per_layer)
+
+    monkeypatch.setattr(CpuLiteRTTarget, "measure", flaky)
+    result = cal.calibrate("cpu-litert", 9, seed=1)
+    assert result.models == 8 and len(calls) == 9
+    assert Predictor.load("cpu-litert").source == str(result.folder)
+    monkeypatch.setattr(cal, "base_identity", lambda folder: "another-predictor")
+    assert Predictor.load("cpu-litert").source != str(result.folder)  # the shipped one, not a stale fit

@@ -716,6 +716,12 @@ class PerfSAGE:
         est.members = [self.members[0]]
         return est
 
+    @staticmethod
+    def winner(mapes: list[float]) -> int:
+        """The candidate keep_better chooses from these MAPEs: the lowest, the first on ties; a NaN (no
+        judged model) never wins unless all are NaN, and then the first does."""
+        return int(np.argmin(np.nan_to_num(np.asarray(mapes, float), nan=np.inf)))
+
     @classmethod
     def keep_better(cls, candidates: list[PerfSAGE], val, judged: np.ndarray | None = None
                     ) -> tuple[PerfSAGE, dict[str, list[float]]]:
@@ -733,7 +739,7 @@ class PerfSAGE:
         for m in metrics:
             ok = (val.y[m] > 0) & rows
             mape[m] = [float(np.mean(np.abs(p[m][ok] / val.y[m][ok] - 1)) * 100) for p in preds]
-        best = {m: int(np.argmin(v)) for m, v in mape.items()}
+        best = {m: cls.winner(v) for m, v in mape.items()}
         used = sorted(set(best.values()))
         est = PerfSAGE(metrics, "joint", log=candidates[0].log, **candidates[0].hp)
         est.members = [candidates[k].members[0] for k in used]

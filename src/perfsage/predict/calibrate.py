@@ -29,6 +29,7 @@ from perfsage.targets.host import HostFingerprint, HostRecord, this_host
 
 CACHE_ENV = "PERFSAGE_CACHE"
 DEFAULT_MODELS = 40
+MIN_MODELS = 8
 FIRST_SEED = 7_000_000  # far beyond every dataset build's seeds: never a training or test model
 MAX_PREDICTED_MS = 150.0  # models the shipped predictor expects slower than this are not drawn (time)
 WINDOW_S, WINDOWS = 0.25, 3  # per model: min over 3 windows of 0.25 s (the dataset used 0.5 s)
@@ -113,12 +114,13 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
     predictor to them and stores the result in the cache for this host. progress(done, total)."""
     from perfsage.predict.predictor import Predictor
     from perfsage.realdev.adapt import AdaptedPredictor, base_view, fit_ensemble, fit_ridge
-    from perfsage.targets import get_target, is_host_bound
+    from perfsage.targets import TargetError, get_target, is_host_bound
 
     if not is_host_bound(target):
         raise PerfsageError(f"{target!r} is not a CPU target: only host-bound targets (cpu-litert) are calibrated")
-    if models < 8:
-        raise PerfsageError(f"--models must be at least 8 (a fit needs a few models per space), not {models}")
+    if models < MIN_MODELS:
+        raise PerfsageError(f"--models must be at least {MIN_MODELS} (a fit needs a few models per space), "
+                            f"not {models}")
     t0 = time.time()
     host = this_host()
     base = Predictor.load(target, calibrated=False)
@@ -134,14 +136,20 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
     tool = get_target(target)
     tool.window_s, tool.windows = WINDOW_S, WINDOWS
     measured_now = 0
+    if journal.is_file() and journal.stat().st_size and not journal.read_bytes().endswith(b"\n"):
+        with open(journal, "a") as f:  # a line cut short by a kill: the next record starts a line of its own
+            f.write("\n")
     try:
         with open(journal, "a") as f:
             for mid, data in todo:
-                lab = tool.measure(data, per_layer=False)
-                f.write(json.dumps({"id": mid, **lab.metrics}) + "\n")
+                try:
+                    rec = {"id": mid, **tool.measure(data, per_layer=False).metrics}
+                except TargetError as e:  # journaled too: a rerun does not retry it, the fit leaves it out
+                    rec = {"id": mid, "error": f"{e.kind}: {e.reason[:200]}"}
+                f.write(json.dumps(rec) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
-                done[mid] = {"id": mid, **lab.metrics}
+                done[mid] = rec
                 measured_now += 1
                 if progress is not None:
                     progress(len(chosen) - len(todo) + measured_now, len(chosen))
@@ -149,11 +157,17 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
         tool.close()
     from perfsage.predict.predictor import prepare_many
 
+    chosen = [(i, b) for i, b in chosen if "latency_ms" in done[i]]
+    if len(chosen) < MIN_MODELS:
+        raise PerfsageError(f"only {len(chosen)} of the calibration models could be measured here (need "
+                            f"{MIN_MODELS}); try another --seed")
     graphs = [p.graph for p in prepare_many([b for _, b in chosen])]
     view = base_view(base.estimator, graphs)
-    y = {m: np.log([done[i][m] for i, _ in chosen]) for m in base.metrics}
+    # a metric this host's tool does not report (peak heap without glibc's mallinfo2) is not calibrated
+    metrics = [m for m in base.metrics if all(m in done[i] for i, _ in chosen)]
+    y = {m: np.log([done[i][m] for i, _ in chosen]) for m in metrics}
     fits = {"latency_ms": fit_ensemble(view, y["latency_ms"])}
-    for m in base.metrics:
+    for m in metrics:
         if m != "latency_ms":
             fits[m] = fit_ridge(view.log_pred, y[m])
     adapted = AdaptedPredictor(base.estimator, fits["latency_ms"], device=f"{target} on {host.describe()}",
@@ -167,7 +181,7 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
     (staging / "training.json").write_text(json.dumps({
         "target": target, "calibrated": {"when": when, "models": len(chosen), "seed": seed,
                                          "host": host.to_dict(), "loo_rmse_log": loo,
-                                         "base": base.source}}, indent=1) + "\n")
+                                         "base": base_identity(Path(base.source))}}, indent=1) + "\n")
     HostRecord(host, True, f"calibrated here on {when} from {len(chosen)} models").save(staging)
     # 90% intervals from the leave-one-out error of each fit (a normal approximation in log space: a few
     # dozen models are too few for the conformal ranks the shipped predictors use)
@@ -179,6 +193,27 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
     os.replace(staging, out)
     shutil.rmtree(partial, ignore_errors=True)
     return CalibrationResult(out, target, host, len(chosen), measured_now, time.time() - t0, loo)
+
+
+def base_identity(folder: Path) -> str:
+    """Which predictor a calibration fitted: a hash of its training record, so that a calibration of an
+    older shipped predictor is not served in place of a newer one."""
+    import hashlib
+
+    record = Path(folder) / "training.json"
+    return hashlib.sha256(record.read_bytes()).hexdigest()[:16] if record.is_file() else ""
+
+
+def usable_calibration(target: str) -> Path | None:
+    """This host's calibration of the shipped predictor of target, if there is one and it fitted the
+    predictor shipped now."""
+    from perfsage.model.shipped import predictor_dir
+
+    folder = calibrated_dir(target)
+    info = calibration_info(folder) if (folder / "config.json").is_file() else None
+    if info is None or info.get("base") != base_identity(predictor_dir(target)):
+        return None
+    return folder
 
 
 def calibration_info(folder: Path) -> dict[str, Any] | None:

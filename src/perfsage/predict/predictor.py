@@ -178,12 +178,13 @@ class Predictor:
         """A shipped predictor by target name, or a checkpoint directory from `perfsage train`/`adapt`;
         device: where the network runs ("cuda" batches thousands of graphs at once). For a CPU target,
         its calibration for this host (`perfsage calibrate`) when there is one, unless calibrated=False."""
-        if calibrated and isinstance(name_or_path, str) and name_or_path in shipped_targets():
-            from perfsage.predict.calibrate import calibrated_dir
+        # (on the CPU: a calibration is a CPU-side fit over the network's predictions)
+        if calibrated and device == "cpu" and isinstance(name_or_path, str) and name_or_path in shipped_targets():
+            from perfsage.predict.calibrate import usable_calibration
             from perfsage.targets import is_host_bound
 
-            if is_host_bound(name_or_path) and (calibrated_dir(name_or_path) / "config.json").is_file():
-                name_or_path = calibrated_dir(name_or_path)
+            here = usable_calibration(name_or_path) if is_host_bound(name_or_path) else None
+            name_or_path = here if here is not None else name_or_path
         folder = checkpoint_dir(name_or_path)
         if not folder.exists():
             raise PerfsageError(f"no predictor {str(name_or_path)!r}: neither a checkpoint directory nor a "
