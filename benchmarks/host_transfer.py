@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy as np  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
 
 from _results import publish  # noqa: E402
+from perfsage.model.scores import regression_report  # noqa: E402
 from perfsage.targets.host import this_host  # noqa: E402
 
 FRESH_SEED = 8_000_000  # beyond the dataset's seeds and calibration's (7,000,000 + 1000 x seed)
@@ -48,8 +48,8 @@ def fresh_models(per_space: int) -> dict[str, bytes]:
 
 
 def scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    err = np.abs(pred / true - 1) * 100
-    return {"mape": float(err.mean()), "max": float(err.max()), "spearman": float(spearmanr(pred, true)[0])}
+    r = regression_report(true, pred)
+    return {"mape": r["mape"], "max": float(np.max(np.abs(pred / true - 1)) * 100), "spearman": r["spearman"]}
 
 
 def main() -> None:

@@ -21,14 +21,15 @@ import numpy as np  # noqa: E402
 
 from perfsage.model.data import load_graphset  # noqa: E402
 from perfsage.model.registry import load_estimator  # noqa: E402
+from perfsage.model.scores import regression_report  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS  # noqa: E402
 from perfsage.model.train import split_graphset  # noqa: E402
 
 
 def mape(pred: np.ndarray, true: np.ndarray) -> float | None:
     """None where no model of the selection has a label."""
-    ok = np.isfinite(true) & (true > 0)
-    return round(float(np.mean(np.abs(pred[ok] / true[ok] - 1)) * 100), 2) if ok.any() else None
+    r = regression_report(true, pred)
+    return round(r["mape"], 2) if r["n"] else None
 
 
 def main() -> None:

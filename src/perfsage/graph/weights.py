@@ -43,7 +43,6 @@ class WeightStats:
 
 
 NO_WEIGHTS = WeightStats(0.0, 0, 0.0, 0.0, 0.0)
-_BITS = {"INT8": 8, "UINT8": 8, "INT16": 16, "INT32": 32, "FLOAT16": 16, "FLOAT32": 32}
 
 
 def supported(dtype: str) -> bool:
@@ -57,7 +56,7 @@ def weight_stats(values: np.ndarray, dtype: str | None = None) -> WeightStats:
     n = flat.size
     if n == 0:
         return NO_WEIGHTS
-    codec = float(_BITS.get(dtype, 32))  # Ethos-U codes int8 weights only; others stay as stored
+    codec = 8.0 * np.dtype(_NUMPY.get(dtype, np.float32)).itemsize  # Ethos-U codes int8 only; others as stored
     if values.dtype == np.int8:  # the common case: one bincount gives everything
         hist = np.bincount(flat.view(np.uint8), minlength=256)
         counts = hist[hist > 0]

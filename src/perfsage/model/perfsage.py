@@ -734,11 +734,10 @@ class PerfSAGE:
         if any(c.metrics != metrics or len(c.members) != 1 or c.serves for c in candidates):
             raise ValueError("keep_better combines joint single-network estimators of the same metrics")
         preds = [c.predict(val.graphs) for c in candidates]
+        from perfsage.model.scores import regression_report
+
         rows = np.ones(len(val), bool) if judged is None else np.asarray(judged, bool)
-        mape: dict[str, list[float]] = {}
-        for m in metrics:
-            ok = (val.y[m] > 0) & rows
-            mape[m] = [float(np.mean(np.abs(p[m][ok] / val.y[m][ok] - 1)) * 100) for p in preds]
+        mape = {m: [regression_report(val.y[m][rows], p[m][rows])["mape"] for p in preds] for m in metrics}
         best = {m: cls.winner(v) for m, v in mape.items()}
         used = sorted(set(best.values()))
         est = PerfSAGE(metrics, "joint", log=candidates[0].log, **candidates[0].hp)

@@ -39,15 +39,9 @@ class Labels:
 
 
 def host_info() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"host": platform.node(), "cpu": cpu, "python": platform.python_version(),
+    from perfsage.targets.host import this_host
+
+    return {"host": platform.node(), "cpu": this_host().model_name, "python": platform.python_version(),
             "os": platform.platform()}
 
 

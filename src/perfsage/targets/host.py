@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,6 @@ class HostFingerprint:
     isa: tuple[str, ...]  # the KERNEL_ISA features present
     cores: int  # usable cores (affinity); labels are single-threaded, so this only informs
     litert: str = ""  # ai-edge-litert version ("" when not installed): its kernels change between releases
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def key(self) -> str:
@@ -70,7 +69,6 @@ class HostFingerprint:
         d = asdict(self)
         d["isa"] = list(self.isa)
         d["key"] = self.key
-        d.pop("extra")
         return d
 
     @classmethod
@@ -103,7 +101,7 @@ def fingerprint_from(cpuinfo: str, arch: str, cores: int, litert: str) -> HostFi
     else:  # Arm: implementer and part number; the model name is often absent
         vendor = f.get("cpu implementer", "")
         family_model = f"{vendor}/{f.get('cpu part', '?')}" if vendor else ""
-        name = f.get("model name") or f.get("hardware") or arch
+        name = f.get("model name") or arch
     return HostFingerprint(arch=arch, vendor=vendor, model_name=name, family_model=family_model,
                            isa=tuple(sorted(flags & set(KERNEL_ISA))), cores=cores, litert=litert)
 
