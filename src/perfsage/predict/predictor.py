@@ -7,6 +7,7 @@ totals out of per-operator values (PerfSAGE), each TFLite operator's share, bott
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +26,7 @@ from perfsage.model.data import is_additive
 from perfsage.model.domain import OodReason, TrainingDomain
 from perfsage.model.registry import checkpoint_dir, load_estimator
 from perfsage.model.shipped import PREDICTORS, shipped_targets
+from perfsage.predict.twin import TwinRule, compose, load_rules
 from perfsage.targets.host import HostCheck, HostRecord, this_host
 
 DEFAULT_TARGET = "ethos-u55-128"
@@ -89,6 +91,7 @@ class PreparedModel:
     name: str
     graph: EncodedGraph
     ops: list[str] | None  # the operators' names; None when only the encoding was given
+    twin: EncodedGraph | None = None  # a compressed model's dense twin, when asked for (perfsage.predict.twin)
 
 
 def brief_reasons(reasons: Sequence[str], limit: int = SHOWN_REASONS) -> tuple[list[str], int]:
@@ -121,19 +124,24 @@ def _name(x: ModelInput, k: int) -> str:
     return f"<bytes {k}>"
 
 
-def prepare(x: ModelInput | PreparedModel, k: int = 0) -> PreparedModel:
+def prepare(x: ModelInput | PreparedModel, k: int = 0, twins: bool = False) -> PreparedModel:
     """k numbers inputs that carry no name of their own (bytes, encodings)."""
-    return prepare_many([x], first=k)[0]
+    return prepare_many([x], first=k, twins=twins)[0]
 
 
 def prepare_many(models: Sequence[ModelInput | PreparedModel], encoder: ParallelEncoder | None = None,
-                 first: int = 0) -> list[PreparedModel]:
+                 first: int = 0, twins: bool = False) -> list[PreparedModel]:
     """Files and bytes are parsed and encoded by encoder (in worker processes when it has them);
-    first: the number of models[0] among the unnamed inputs."""
+    first: the number of models[0] among the unnamed inputs. twins: a compressed-looking file or bytes
+    also gets its dense twin encoded (parsed graphs and encodings have no weights to redraw)."""
+    from perfsage.predict.whatif import dense_counterpart, looks_compressed
+
+    encoder = encoder or shared_encoder(1)
     todo = [k for k, x in enumerate(models) if not isinstance(x, PreparedModel | EncodedGraph)]
-    done = (encoder or shared_encoder(1)).map([models[k] for k in todo])
+    parsed = dict(zip(todo, encoder.map([models[k] for k in todo]), strict=True))
+    need = [k for k in todo if twins and not isinstance(models[k], Graph) and looks_compressed(parsed[k][0])]
+    twin_of = dict(zip(need, encoder.map([dense_counterpart(_bytes(models[k])) for k in need]), strict=True))
     out: list[PreparedModel] = []
-    parsed = dict(zip(todo, done, strict=True))
     for k, x in enumerate(models):
         if isinstance(x, PreparedModel):
             out.append(x)
@@ -141,8 +149,12 @@ def prepare_many(models: Sequence[ModelInput | PreparedModel], encoder: Parallel
             out.append(PreparedModel(_name(x, first + k), x, None))
         else:
             graph, ops = parsed[k]
-            out.append(PreparedModel(_name(x, first + k), graph, ops))
+            out.append(PreparedModel(_name(x, first + k), graph, ops, twin_of[k][0] if k in twin_of else None))
     return out
+
+
+def _bytes(x: ModelInput) -> bytes:
+    return Path(x).read_bytes() if isinstance(x, str | os.PathLike) else bytes(x)
 
 
 LAYER_FIELDS = ("index", "op", "share")  # a layer record's other keys are metric values
@@ -163,10 +175,18 @@ class Predictor:
     """A trained predictor for one target, ready to serve: `Predictor.load("ethos-u55-128")`."""
 
     def __init__(self, estimator, target: str, source: str, calibration: Calibration | None = None,
-                 domain: TrainingDomain | None = None, host: HostCheck | None = None) -> None:
+                 domain: TrainingDomain | None = None, host: HostCheck | None = None,
+                 twin_rules: Sequence[TwinRule] = ()) -> None:
         self.estimator, self.target, self.source = estimator, target, source
         self.calibration, self.domain = calibration, domain
         self.host = host  # set for host-bound targets: the predictor's CPU against this one
+        # metrics a compressed model reads through its dense twin (perfsage.predict.twin)
+        self.twin_rules = [r for r in twin_rules if r.metric in self.metrics]
+
+    @property
+    def needs_twins(self) -> bool:
+        """Whether compressed models should come prepared with their dense twins."""
+        return bool(self.twin_rules)
 
     @property
     def metrics(self) -> list[str]:
@@ -197,7 +217,7 @@ class Predictor:
         if info.is_file():
             target = json.loads(info.read_text()).get("target", target)
         return cls(est, target, str(folder), Calibration.load(folder), TrainingDomain.load(folder),
-                   host_check(target, folder))
+                   host_check(target, folder), load_rules(folder))
 
     def predict(self, model: ModelInput, layers: bool = True) -> Prediction:
         return self.predict_many([model], layers=layers)[0]
@@ -214,7 +234,7 @@ class Predictor:
         out: list[Prediction] = []
         encoder = shared_encoder(workers)
         for start in range(0, len(models), batch_size):
-            prepared = prepare_many(models[start:start + batch_size], encoder, first=start)
+            prepared = prepare_many(models[start:start + batch_size], encoder, first=start, twins=self.needs_twins)
             out.extend(self._predict_prepared(prepared, layers))
             if progress is not None:
                 progress(len(out))
@@ -227,6 +247,7 @@ class Predictor:
             per_layer = per_layer or [{} for _ in graphs]
         else:
             values, per_layer = self.estimator.predict(graphs), [{} for _ in graphs]
+        self._through_twins(prepared, values, per_layer)
         preds = []
         # another CPU kind (or one the record cannot name): a CPU latency is no better than a guess at
         # the factor between the two, so no interval is given rather than a confident one
@@ -243,6 +264,33 @@ class Predictor:
             parts = {n: float(v[k]) for n, v in values.items() if n not in metrics}
             preds.append(Prediction(p.name, self.target, metrics, details, _layers(per_layer[k], p), parts, host))
         return preds
+
+
+    def _through_twins(self, prepared: list[PreparedModel], values: dict[str, np.ndarray],
+                       per_layer: list[dict[str, np.ndarray]]) -> None:
+        """Rewrites, in place, the metrics a compressed model reads through its dense twin; its layers'
+        parts of such a metric are scaled to the new total (they keep their shares)."""
+        with_twin = [k for k, p in enumerate(prepared) if p.twin is not None]
+        if not self.twin_rules or not with_twin:
+            return
+        twins = [prepared[k].twin for k in with_twin]
+        own = self.estimator.predict(twins)
+        for rule in self.twin_rules:
+            saver = _saver(rule.saving_from)
+            at_twin, at_model = saver.predict(twins), saver.predict([prepared[k].graph for k in with_twin])
+            m = rule.metric
+            values[m] = np.asarray(values[m], dtype=np.float64).copy()
+            before = values[m][with_twin].copy()
+            values[m][with_twin] = compose(own[m], at_twin[m], at_model[m], before)
+            for j, k in enumerate(with_twin):
+                if m in per_layer[k] and before[j] > 0:
+                    per_layer[k][m] = per_layer[k][m] * (values[m][k] / before[j])
+
+
+@functools.cache
+def _saver(target: str):
+    """The estimator of the shipped predictor whose response to compression a twin rule reads."""
+    return load_estimator(checkpoint_dir(target))
 
 
 def host_check(target: str, folder: Path) -> HostCheck | None:

@@ -59,14 +59,14 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
         encoder = shared_encoder(workers)
         for start in range(0, len(files), batch_size):
             batch = files[start:start + batch_size]
-            prepared = prepare_many(batch, encoder)
+            prepared = prepare_many(batch, encoder, twins=any(p.needs_twins for p in predictors))
             twins = functools.cache(dense_twin)  # one dense counterpart per file, whatever the targets
             for records, predictor, tool in zip(per_target, predictors, tools, strict=True):
                 preds = predictor.predict_many(prepared, layers=per_layer)
                 for f, p, prep in zip(batch, preds, prepared, strict=True):
                     rec = p.to_dict(layers=per_layer)
                     if per_layer:
-                        compare_dense(rec, prep.graph, predictor, functools.partial(twins, f))
+                        compare_dense(rec, prep.graph, predictor, functools.partial(_twin, prep, twins, f))
                     if tool is not None:
                         attach_measurement(rec, f, tool, per_layer)
                     records.append(rec)
@@ -74,6 +74,11 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
                 if progress is not None:
                     progress(done, total)
     return [rec for records in per_target for rec in records]
+
+
+def _twin(prep: PreparedModel, made: Callable[[Path], PreparedModel], model: Path) -> PreparedModel:
+    """A compressed model's dense twin: the one prepared with it, else made from its file (once)."""
+    return PreparedModel(prep.name, prep.twin, prep.ops) if prep.twin is not None else made(model)
 
 
 def compare_dense(record: dict[str, Any], graph: EncodedGraph, predictor: Predictor,
