@@ -27,6 +27,7 @@ from perfsage.model.scores import regression_report  # noqa: E402
 from perfsage.model.shipped import predictor_dir  # noqa: E402
 from perfsage.model.train import split_graphset  # noqa: E402
 from perfsage.predict import Predictor  # noqa: E402
+from perfsage.predict.expert import update_card  # noqa: E402
 from perfsage.predict.predictor import prepare_many  # noqa: E402
 from perfsage.predict.twin import TwinRule, load_rules, save_rules  # noqa: E402
 from perfsage.spaces import get_space  # noqa: E402
@@ -63,6 +64,7 @@ def main() -> None:
             "with_twin": sum(p.twin is not None for p in prepared), "how": "scripts/choose_twin.py"}))
     if not a.dry_run:
         save_rules(folder, rules)
+        update_card(folder)
     print(json.dumps({"target": a.target, "metric": a.metric, "saving_from": a.saving_from, "models": len(rows),
                       **scores, "kept": keep, "written": not a.dry_run}))
 

@@ -5,7 +5,9 @@ compressed ones, so a change for compressed weights can be checked for no loss o
         src/perfsage/data/predictors/ethos-u65-256
 
 Each predictor directory is scored on the random split's test part (seed 0) of data/edgedlperf; one JSON
-line per predictor: {"dense": [MAPE per metric], "compressed": [...], "per_space": {...}}.
+line per predictor: {"dense": [MAPE per metric], "compressed": [...], "per_space": {...}}. Compressed
+models are scored as the predictor serves them (its compressed-model expert, perfsage.predict.expert);
+twin rules need the model's bytes and are left out here (scripts/choose_twin.py scores them).
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ sys.path.insert(0, str(ROOT / "src"))
 import numpy as np  # noqa: E402
 
 from perfsage.model.data import load_graphset  # noqa: E402
-from perfsage.model.registry import load_estimator  # noqa: E402
 from perfsage.model.scores import regression_report  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS  # noqa: E402
 from perfsage.model.train import split_graphset  # noqa: E402
+from perfsage.predict import Predictor  # noqa: E402
 
 
 def mape(pred: np.ndarray, true: np.ndarray) -> float | None:
@@ -40,7 +42,7 @@ def main() -> None:
     _, _, test = split_graphset(load_graphset(ROOT / "data" / "edgedlperf", target, metrics), "random", 0)
     spaces = np.array(test.spaces)
     for d in dirs:
-        pred = load_estimator(d).predict(test.graphs)
+        pred = Predictor.load(Path(d)).network_totals(test.graphs)  # with its compressed-model expert
         row = {"predictor": d, "metrics": metrics}
         for name, sel in (("dense", spaces != "compressed"), ("compressed", spaces == "compressed")):
             row[name] = [mape(pred[m][sel], test.y[m][sel]) for m in metrics]

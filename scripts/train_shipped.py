@@ -38,6 +38,8 @@ from perfsage.model.registry import load_estimator  # noqa: E402
 from perfsage.model.shipped import PERFSAGE_HP, PREDICTORS, refresh_test_graphs, write_test_labels  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS as SHIPPED  # noqa: E402
 from perfsage.model.train import split_graphset, write_host_record, write_serving_files  # noqa: E402
+from perfsage.predict.expert import EXPERT_DIR, update_card  # noqa: E402
+from perfsage.predict.twin import TWIN_FILE  # noqa: E402
 from perfsage.spaces import GENERATOR_VERSION, TASK_SPACES  # noqa: E402
 from perfsage.targets.metrics import METRICS  # noqa: E402
 
@@ -194,6 +196,7 @@ def main() -> None:
         info["test"] = scores
         (out / "training.json").write_text(json.dumps(info, indent=1, default=float))
         (out / "MODEL_CARD.md").write_text(card(target, info, scores, provenance(a.data, target)))
+        update_card(out)
         print(target, f"{info['train_seconds']:.0f}s", {m: round(r["mape"], 2) for m, r in scores["metrics"].items()},
               "coverage", scores["interval"]["coverage"], flush=True)
 
@@ -255,9 +258,16 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
                       if torch.cuda.is_available() else f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
         epochs = len(est.history)
     out = PREDICTORS / target
+    rules = (out / TWIN_FILE).read_text() if (out / TWIN_FILE).is_file() else None
+    if (out / EXPERT_DIR).is_dir():  # fine-tuned from the network replaced here: it would serve stale weights
+        print(target, "the compressed-model expert is dropped with the network it was tuned from: rerun "
+              "scripts/train_expert.py", flush=True)
     if out.exists():
         shutil.rmtree(out)
     est.save(out)
+    if rules is not None:  # a serving rule about other predictors: kept, to be rechecked
+        (out / TWIN_FILE).write_text(rules)
+        print(target, "twin rules kept: recheck them with scripts/choose_twin.py", flush=True)
     if not a.adopt:
         shutil.rmtree(ROOT / "runs" / "shipped-partial" / target, ignore_errors=True)
     write_test_labels(out, te)

@@ -21,7 +21,8 @@ def test_every_shipped_predictor_has_its_card_and_test_labels():
         assert f"`{t}`" in (d / "MODEL_CARD.md").read_text()
         assert (d / "test_labels.parquet").is_file()
         assert not list(d.rglob("*.pt")) and not list(d.rglob("*.pkl"))  # weights are safetensors only
-        assert sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) < 5e6
+        # at most three ~1.7 MB networks: two kept per metric (keep_better) and a compressed-model expert
+        assert sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) < 7e6
 
 
 @pytest.mark.parametrize("target", ["mcu-tflm", "ethos-u55-128", "cpu-litert"])

@@ -7,7 +7,6 @@ import pytest
 
 from conftest import TF_FIXTURES
 from perfsage.compress import LayerRecipe, Recipe, compress_model
-from perfsage.model.registry import checkpoint_dir, load_estimator
 from perfsage.predict import Predictor
 from perfsage.predict.predictor import prepare
 from perfsage.predict.twin import TwinRule, compose, load_rules, save_rules
@@ -39,13 +38,14 @@ def test_a_rule_reads_a_compressed_models_metric_through_its_twin_and_leaves_den
     predictor.twin_rules = [rule]
     compressed, dense = prepare(pruned, twins=True), prepare(DSCNN, twins=True)
     assert compressed.twin is not None and dense.twin is None
-    saver = load_estimator(checkpoint_dir(rule.saving_from))
-    own = predictor.estimator.predict([compressed.graph, compressed.twin])["flash_kib"]
-    saved = saver.predict([compressed.twin])["flash_kib"][0] - saver.predict([compressed.graph])["flash_kib"][0]
+    saver = Predictor.load(rule.saving_from, calibrated=False)
+    own = predictor.network_totals([compressed.graph, compressed.twin])["flash_kib"]
+    saved = saver.network_totals([compressed.twin])["flash_kib"][0] - \
+        saver.network_totals([compressed.graph])["flash_kib"][0]
     got = predictor.predict_many([pruned, DSCNN], layers=False)
     assert got[0].metrics["flash_kib"].value == pytest.approx(own[1] - saved, rel=1e-6)
     assert got[1].metrics["flash_kib"].value == pytest.approx(
-        float(predictor.estimator.predict([dense.graph])["flash_kib"][0]), rel=1e-6)
+        float(predictor.network_totals([dense.graph])["flash_kib"][0]), rel=1e-6)
     layered = predictor.predict(pruned)  # its layers' flash still adds up to the total
     assert sum(la.values["flash_kib"] for la in layered.layers) == pytest.approx(own[1] - saved, rel=1e-4)
     predictor.twin_rules = []  # without the rule: the network's own reading of the compressed model

@@ -26,6 +26,7 @@ from perfsage.model.data import is_additive
 from perfsage.model.domain import OodReason, TrainingDomain
 from perfsage.model.registry import checkpoint_dir, load_estimator
 from perfsage.model.shipped import PREDICTORS, shipped_targets
+from perfsage.predict.expert import Expert, load_expert
 from perfsage.predict.twin import TwinRule, compose, load_rules
 from perfsage.targets.host import HostCheck, HostRecord, this_host
 
@@ -176,12 +177,13 @@ class Predictor:
 
     def __init__(self, estimator, target: str, source: str, calibration: Calibration | None = None,
                  domain: TrainingDomain | None = None, host: HostCheck | None = None,
-                 twin_rules: Sequence[TwinRule] = ()) -> None:
+                 twin_rules: Sequence[TwinRule] = (), expert: Expert | None = None) -> None:
         self.estimator, self.target, self.source = estimator, target, source
         self.calibration, self.domain = calibration, domain
         self.host = host  # set for host-bound targets: the predictor's CPU against this one
         # metrics a compressed model reads through its dense twin (perfsage.predict.twin)
         self.twin_rules = [r for r in twin_rules if r.metric in self.metrics]
+        self.expert = expert  # the network that serves some metrics of compressed models (predict.expert)
 
     @property
     def needs_twins(self) -> bool:
@@ -209,15 +211,17 @@ class Predictor:
         if not folder.exists():
             raise PerfsageError(f"no predictor {str(name_or_path)!r}: neither a checkpoint directory nor a "
                                 f"shipped target ({', '.join(shipped_targets())})")
-        est = load_estimator(folder)
+        est, expert = load_estimator(folder), load_expert(folder)
         if device != "cpu":
             est = on_device(est, device)
+            if expert is not None:
+                expert.estimator = on_device(expert.estimator, device)
         target = folder.name
         info = folder / "training.json"
         if info.is_file():
             target = json.loads(info.read_text()).get("target", target)
         return cls(est, target, str(folder), Calibration.load(folder), TrainingDomain.load(folder),
-                   host_check(target, folder), load_rules(folder))
+                   host_check(target, folder), load_rules(folder), expert)
 
     def predict(self, model: ModelInput, layers: bool = True) -> Prediction:
         return self.predict_many([model], layers=layers)[0]
@@ -241,12 +245,8 @@ class Predictor:
         return out
 
     def _predict_prepared(self, prepared: list[PreparedModel], layers: bool) -> list[Prediction]:
-        graphs = [p.graph for p in prepared]
-        if hasattr(self.estimator, "predict_with_layers"):  # the caller's batch is the network's batch
-            values, per_layer = self.estimator.predict_with_layers(graphs, layers, batch_size=len(graphs), parts=True)
-            per_layer = per_layer or [{} for _ in graphs]
-        else:
-            values, per_layer = self.estimator.predict(graphs), [{} for _ in graphs]
+        values, per_layer = self._network(self.estimator, [p.graph for p in prepared], layers)
+        self._with_expert([p.graph for p in prepared], values, per_layer, layers)
         self._through_twins(prepared, values, per_layer)
         preds = []
         # another CPU kind (or one the record cannot name): a CPU latency is no better than a guess at
@@ -266,6 +266,39 @@ class Predictor:
         return preds
 
 
+    @staticmethod
+    def _network(estimator, graphs: list[EncodedGraph], layers: bool
+                 ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
+        """Totals (and parts) and, for estimators that read them, each graph's per-layer values."""
+        if hasattr(estimator, "predict_with_layers"):  # the caller's batch is the network's batch
+            values, per_layer = estimator.predict_with_layers(graphs, layers, batch_size=len(graphs), parts=True)
+            return values, per_layer or [{} for _ in graphs]
+        return estimator.predict(graphs), [{} for _ in graphs]
+
+    def _with_expert(self, graphs: list[EncodedGraph], values: dict[str, np.ndarray],
+                     per_layer: list[dict[str, np.ndarray]], layers: bool = False) -> None:
+        """Rewrites, in place, what the compressed-model expert serves for compressed-looking graphs."""
+        from perfsage.predict.whatif import looks_compressed
+
+        if self.expert is None:
+            return
+        picked = [k for k, g in enumerate(graphs) if looks_compressed(g)]
+        if not picked:
+            return
+        got, got_layers = self._network(self.expert.estimator, [graphs[k] for k in picked], layers)
+        for m in self.expert.metrics:
+            values[m] = np.asarray(values[m], dtype=np.float64).copy()
+            values[m][picked] = got[m]
+            for j, k in enumerate(picked):
+                if m in got_layers[j]:
+                    per_layer[k][m] = got_layers[j][m]
+
+    def network_totals(self, graphs: list[EncodedGraph]) -> dict[str, np.ndarray]:
+        """The networks' totals (the expert's for what it serves), without twin rules or calibration."""
+        values, per_layer = self._network(self.estimator, graphs, False)
+        self._with_expert(graphs, values, per_layer)
+        return values
+
     def _through_twins(self, prepared: list[PreparedModel], values: dict[str, np.ndarray],
                        per_layer: list[dict[str, np.ndarray]]) -> None:
         """Rewrites, in place, the metrics a compressed model reads through its dense twin; its layers'
@@ -274,10 +307,11 @@ class Predictor:
         if not self.twin_rules or not with_twin:
             return
         twins = [prepared[k].twin for k in with_twin]
-        own = self.estimator.predict(twins)
+        own = self.network_totals(twins)
         for rule in self.twin_rules:
             saver = _saver(rule.saving_from)
-            at_twin, at_model = saver.predict(twins), saver.predict([prepared[k].graph for k in with_twin])
+            at_twin = saver.network_totals(twins)
+            at_model = saver.network_totals([prepared[k].graph for k in with_twin])
             m = rule.metric
             values[m] = np.asarray(values[m], dtype=np.float64).copy()
             before = values[m][with_twin].copy()
@@ -288,9 +322,9 @@ class Predictor:
 
 
 @functools.cache
-def _saver(target: str):
-    """The estimator of the shipped predictor whose response to compression a twin rule reads."""
-    return load_estimator(checkpoint_dir(target))
+def _saver(target: str) -> Predictor:
+    """The shipped predictor whose response to compression a twin rule reads."""
+    return Predictor.load(target, calibrated=False)
 
 
 def host_check(target: str, folder: Path) -> HostCheck | None:

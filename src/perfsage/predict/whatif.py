@@ -20,8 +20,11 @@ from perfsage.predict.predictor import PreparedModel, prepare
 DENSE_SHAPE = 1.47  # the median generalised-normal shape of 816 trained dense weight tensors
 COMPRESSED_ZERO_SHARE = 0.1  # trained dense int8 weights hold a few percent zeros at most
 COMPRESSED_DISTINCT = 64  # ... and, past a few hundred weights, well over 64 distinct values
-_ZERO, _DISTINCT, _BYTES = (NODE_FEATURES.index(n) for n in ("w_zero_share", "log_w_distinct",
-                                                             "log_w_entropy_bytes"))
+# ... and a small dense tensor holds most of the values it could: 72 uniform int8 draws hold ~62 distinct
+# ones, a palette at most half of min(values, 256) once it has twice as many weights as levels
+PALETTE_SHARE = 0.5
+_ZERO, _DISTINCT, _BYTES, _WBYTES = (NODE_FEATURES.index(n) for n in (
+    "w_zero_share", "log_w_distinct", "log_w_entropy_bytes", "log_weight_bytes"))
 
 
 def looks_compressed(g: EncodedGraph) -> bool:
@@ -34,8 +37,8 @@ def looks_compressed(g: EncodedGraph) -> bool:
     distinct = np.expm1(x[:, _DISTINCT])
     # a layer whose values entropy-code into a few dozen bytes has few distinct values whatever it is
     big = x[:, _BYTES] > np.log1p(32)
-    return bool(np.any(weighted & ((x[:, _ZERO] >= COMPRESSED_ZERO_SHARE)
-                                   | (big & (distinct <= COMPRESSED_DISTINCT)))))
+    few = (distinct <= COMPRESSED_DISTINCT) & (distinct <= PALETTE_SHARE * np.minimum(np.expm1(x[:, _WBYTES]), 256))
+    return bool(np.any(weighted & ((x[:, _ZERO] >= COMPRESSED_ZERO_SHARE) | (big & few))))
 
 
 def dense_counterpart(data: bytes) -> bytes:
