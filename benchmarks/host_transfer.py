@@ -33,18 +33,29 @@ FRESH_SEED = 8_000_000  # beyond the dataset's seeds and calibration's (7,000,00
 METRICS = ("latency_ms", "peak_heap_kib")
 
 
-def fresh_models(per_space: int) -> dict[str, bytes]:
+def fresh_models(per_space: int, per_space_dynamic: int) -> dict[str, bytes]:
+    """The int8 models, the same as float32 (`float32/<name>`) and the first per_space_dynamic of each
+    space and the zoo as dynamic-range models (`dynamic/<name>`)."""
+    from perfsage.compress.precision import change_precision
     from perfsage.spaces import TASK_SPACES, get_space
     from perfsage.spaces.zoo import ZOO, build_zoo_model
 
-    out = {}
+    int8 = {}
     for space in TASK_SPACES:
         sp = get_space(space)
         for k in range(per_space):
-            out[f"{space}-{FRESH_SEED + k}"] = sp.synth(FRESH_SEED + k)[1]
+            int8[f"{space}-{FRESH_SEED + k}"] = sp.synth(FRESH_SEED + k)[1]
     for name in ZOO:
-        out[f"zoo:{name}"] = build_zoo_model(name)
+        int8[f"zoo:{name}"] = build_zoo_model(name)
+    out = dict(int8)
+    out.update({f"float32/{n}": change_precision(b, "float32") for n, b in int8.items()})
+    dynamic = [n for n in int8 if n.startswith("zoo:") or int(n.rsplit("-", 1)[1]) < FRESH_SEED + per_space_dynamic]
+    out.update({f"dynamic/{n}": change_precision(int8[n], "dynamic") for n in dynamic})
     return out
+
+
+def precision_of(name: str) -> str:
+    return name.split("/", 1)[0] if "/" in name else "int8"
 
 
 def scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
@@ -55,7 +66,8 @@ def scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", type=int, default=40, help="calibration models (perfsage calibrate --models)")
-    ap.add_argument("--fresh", type=int, default=25, help="fresh test models per task space")
+    ap.add_argument("--fresh", type=int, default=25, help="fresh test models per task space (int8 and float32)")
+    ap.add_argument("--fresh-dynamic", type=int, default=10, help="... of which dynamic-range too")
     ap.add_argument("--keep-calibration", action="store_true",
                     help="calibrate in the user's cache, not a temporary one")
     a = ap.parse_args()
@@ -65,7 +77,7 @@ def main() -> None:
 
     if not a.keep_calibration:
         os.environ["PERFSAGE_CACHE"] = tempfile.mkdtemp(prefix="perfsage-cache-")
-    models = fresh_models(a.fresh)
+    models = fresh_models(a.fresh, a.fresh_dynamic)
     tool = get_target("cpu-litert")
     truth: dict[str, dict[str, float]] = {}
     t0 = time.time()
@@ -85,11 +97,17 @@ def main() -> None:
     after = Predictor.load("cpu-litert").predict_many(blobs, layers=False)
     rows, record = [], {"host": this_host().to_dict(), "fresh_models": len(names), "measure_seconds": measure_s,
                         "calibration": result.to_dict(), "metrics": {}}
-    groups = {"all fresh models": [True] * len(names),
-              "task spaces": [not n.startswith("zoo:") for n in names],
-              "zoo": [n.startswith("zoo:") for n in names]}
+    zoo = [n.split("/", 1)[-1].startswith("zoo:") for n in names]
+    groups = {}
+    for precision in ("int8", "float32", "dynamic"):
+        mine = [precision_of(n) == precision for n in names]
+        groups[f"{precision}: all"] = mine
+        groups[f"{precision}: task spaces"] = [m and not z for m, z in zip(mine, zoo, strict=True)]
+        groups[f"{precision}: zoo"] = [m and z for m, z in zip(mine, zoo, strict=True)]
     for group, sel in groups.items():
         idx = [i for i, s in enumerate(sel) if s]
+        if not idx:
+            continue
         for m in [m for m in METRICS if all(m in truth[n] for n in names)]:  # heap needs glibc's mallinfo2
             true = np.array([truth[names[i]][m] for i in idx])
             b = scores(np.array([before[i].metrics[m].value for i in idx]), true)
@@ -97,21 +115,25 @@ def main() -> None:
             record["metrics"][f"{group} {m}"] = {"before": b, "after": c, "models": len(idx)}
             rows.append(f"| {group} | {m} | {len(idx)} | {b['mape']:.1f} | {c['mape']:.1f} | {c['max']:.1f} | "
                         f"{b['spearman']:.3f} | {c['spearman']:.3f} |")
-    lat = record["metrics"]["all fresh models latency_ms"]["after"]
-    heap = record["metrics"]["all fresh models peak_heap_kib"]["after"]
-    summary = (f"after `perfsage calibrate cpu-litert --models {a.models}` ({result.seconds:.0f} s): latency MAPE "
-               f"{lat['mape']:.1f}% (Spearman {lat['spearman']:.3f}), peak heap {heap['mape']:.1f}% on {len(names)} "
-               f"fresh models")
+    def line(precision: str) -> str:
+        lat = record["metrics"][f"{precision}: all latency_ms"]
+        heap = record["metrics"].get(f"{precision}: all peak_heap_kib", {}).get("after", {"mape": float("nan")})
+        return (f"{precision} latency MAPE {lat['after']['mape']:.1f}% (Spearman {lat['after']['spearman']:.3f}), "
+                f"peak heap {heap['mape']:.1f}% on {lat['models']} models")
+
+    summary = (f"after `perfsage calibrate cpu-litert --models {a.models}` ({result.seconds:.0f} s): "
+               + "; ".join(line(p) for p in ("int8", "float32", "dynamic")))
     print(summary)
     host = this_host()
-    how = (f"`benchmarks/host_transfer.py --models {a.models} --fresh {a.fresh}` on {host.describe()} "
-           f"(fingerprint `{host.key}`, LiteRT {host.litert}). {len(names)} fresh models ({a.fresh} per task "
-           f"space at seeds no dataset or calibration draws, and the zoo's published architectures) measured "
-           f"here by cpu-litert (min over 3 windows of 0.5 s, one pinned core; {measure_s:.0f} s), predicted by "
-           f"the shipped predictor (*before*) and by the predictor `perfsage calibrate` fitted here on "
-           f"{result.models} models in {result.seconds:.0f} s (*after*). Float models are not covered: the "
-           f"writer builds int8 models only. Goal (issue 38): after calibration latency MAPE <= 5% and "
-           f"Spearman >= 0.98, peak heap <= 5%.")
+    how = (f"`benchmarks/host_transfer.py --models {a.models} --fresh {a.fresh} --fresh-dynamic "
+           f"{a.fresh_dynamic}` on {host.describe()} (fingerprint `{host.key}`, LiteRT {host.litert}). "
+           f"{len(names)} fresh models: {a.fresh} per task space at seeds no dataset or calibration draws and "
+           f"the zoo's published architectures, each as int8 and as float32, and the first {a.fresh_dynamic} "
+           f"per space and the zoo as dynamic-range models (perfsage.compress.precision). They were measured "
+           f"here by cpu-litert (min over 3 windows of 0.5 s, one pinned core; {measure_s:.0f} s) and "
+           f"predicted by the shipped predictor (*before*) and by the predictor `perfsage calibrate` fitted "
+           f"here on {result.models} models in {result.seconds:.0f} s (*after*). Goal (issue 38): after "
+           f"calibration, latency MAPE <= 5% and Spearman >= 0.98, peak heap <= 5%, for int8 and float32.")
     body = (f"{summary}.\n\n"
             "| models | metric | n | before MAPE % | after MAPE % | after worst % | before Spearman "
             "| after Spearman |\n"

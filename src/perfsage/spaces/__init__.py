@@ -23,6 +23,7 @@ _REGISTRY: dict[str, str] = {
     "unet": "perfsage.spaces.unet:UNetSpace",
     "tinyvision": "perfsage.spaces.tinyvision:TinyVisionSpace",
     "compressed": "perfsage.spaces.compressed:CompressedSpace",
+    "precision": "perfsage.spaces.precision:PrecisionSpace",
 }
 TASK_SPACES = ("classification", "detection", "kws", "segmentation")
 

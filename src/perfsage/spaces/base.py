@@ -38,6 +38,7 @@ class Space(ABC):
     name: str
     task: str
     description: str
+    fully_int8: bool = True  # its models are fully int8, so every target runs them (Vela, TFLite Micro)
 
     def _rng(self, seed: int, stream: int) -> np.random.Generator:
         return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(self.name.encode()), stream,

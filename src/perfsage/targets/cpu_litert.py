@@ -50,13 +50,7 @@ def measure_in_worker(model: bytes, window_s: float, windows: int, core: int | N
     before = _heap_in_use()
     it.allocate_tensors()
     after = _heap_in_use()
-    rng = np.random.default_rng(0)
-    for d in it.get_input_details():
-        if np.issubdtype(d["dtype"], np.integer):
-            info = np.iinfo(d["dtype"])
-            it.set_tensor(d["index"], rng.integers(info.min, info.max, d["shape"], dtype=d["dtype"]))
-        else:
-            it.set_tensor(d["index"], rng.standard_normal(d["shape"]).astype(d["dtype"]))
+    fill_inputs(it)
     it.invoke()  # warm-up: XNNPACK packs weights on the first run
     minima, counts = [], []
     for _ in range(windows):
@@ -118,3 +112,14 @@ class CpuLiteRTTarget(Target):
         if self._worker is not None:
             self._worker.close()
             self._worker = None
+
+
+def fill_inputs(it, seed: int = 0) -> None:
+    """Random inputs of each input's own type: the full range of an integer type, N(0, 1) for floats."""
+    rng = np.random.default_rng(seed)
+    for d in it.get_input_details():
+        if np.issubdtype(d["dtype"], np.integer):
+            info = np.iinfo(d["dtype"])
+            it.set_tensor(d["index"], rng.integers(info.min, info.max, d["shape"], dtype=d["dtype"]))
+        else:
+            it.set_tensor(d["index"], rng.standard_normal(d["shape"]).astype(d["dtype"]))

@@ -14,8 +14,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from perfsage.spaces.validate import spec_errors
 from perfsage.targets.vela import CONFIGS, vela_argv
 
@@ -37,12 +35,12 @@ class GateReport:
 def litert_invoke(data: bytes) -> str:
     from ai_edge_litert.interpreter import Interpreter
 
+    from perfsage.targets.cpu_litert import fill_inputs
+
     try:
         it = Interpreter(model_content=data)
         it.allocate_tensors()
-        rng = np.random.default_rng(0)
-        for d in it.get_input_details():
-            it.set_tensor(d["index"], rng.integers(-128, 128, d["shape"], dtype=np.int8))
+        fill_inputs(it)
         it.invoke()
         return "ok"
     except Exception as e:
