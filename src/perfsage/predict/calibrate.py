@@ -64,10 +64,7 @@ class CalibrationResult:
 
 
 def candidate_models(n: int, seed: int = 0) -> list[tuple[str, bytes]]:
-    """3n models drawn evenly from the task spaces at seeds no dataset uses, each in one of the precisions a
-    CPU runs (int8, float32, dynamic range: perfsage.compress.precision), in turn: a host's speed-up over
-    another differs between XNNPACK's int8 and float kernels. Ids: `space-seed`, `space/precision-seed`."""
-    from perfsage.compress.precision import PRECISIONS, change_precision
+    """3n models drawn evenly from the task spaces at seeds no dataset uses."""
     from perfsage.spaces import TASK_SPACES, get_space
 
     per = -(-3 * n // len(TASK_SPACES))
@@ -76,20 +73,17 @@ def candidate_models(n: int, seed: int = 0) -> list[tuple[str, bytes]]:
         sp = get_space(space)
         for k in range(per):
             s = FIRST_SEED + 1000 * seed + k
-            precision = PRECISIONS[k % len(PRECISIONS)]
-            data = change_precision(sp.synth(s)[1], precision)
-            out.append((f"{space}-{s}" if precision == "int8" else f"{space}/{precision}-{s}", data))
+            out.append((f"{space}-{s}", sp.synth(s)[1]))
     return out
 
 
 def choose_models(predictor, n: int, seed: int = 0) -> list[tuple[str, bytes]]:
     """n models spread over the latencies the shipped predictor expects: per space, evenly spaced ranks of
-    its predicted log latency over the space's models of every precision (a fit on the middle of the range
-    alone extrapolates to both ends)."""
+    its predicted log latency (a fit on the middle of the range alone extrapolates to both ends)."""
     pool = candidate_models(n, seed)
     pred = np.array([p.metrics["latency_ms"].value for p in predictor.predict_many([b for _, b in pool],
                                                                                     layers=False)])
-    spaces = np.array([i.rsplit("-", 1)[0].split("/")[0] for i, _ in pool])
+    spaces = np.array([i.rsplit("-", 1)[0] for i, _ in pool])
     chosen: list[int] = []
     groups = sorted(set(spaces))
     for k, space in enumerate(groups):
