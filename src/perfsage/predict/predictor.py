@@ -265,7 +265,6 @@ class Predictor:
             preds.append(Prediction(p.name, self.target, metrics, details, _layers(per_layer[k], p), parts, host))
         return preds
 
-
     @staticmethod
     def _network(estimator, graphs: list[EncodedGraph], layers: bool
                  ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
