@@ -24,12 +24,12 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as s
 
 from perfsage.errors import PerfsageError
+from perfsage.graph.ops import OpSpec, spec
+from perfsage.graph.schema import BUILTIN_OPS
 
 PRECISIONS = ("int8", "float32", "dynamic")
 DYNAMIC_MIN_VALUES = 1024  # the converter leaves smaller weight tensors float
-_HYBRID = {s.BuiltinOperator.CONV_2D: 0, s.BuiltinOperator.DEPTHWISE_CONV_2D: 3,
-           s.BuiltinOperator.FULLY_CONNECTED: 0}  # operator -> the weight tensor's channel axis
-_REQUANTISE = s.BuiltinOperator.QUANTIZE
+_HYBRID = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")  # operators with dynamic-range kernels
 
 
 def change_precision(data: bytes, precision: str) -> bytes:
@@ -45,33 +45,37 @@ def change_precision(data: bytes, precision: str) -> bytes:
     if len(model.subgraphs or []) != 1:
         raise PerfsageError("precision changes handle single-subgraph models only")
     g = model.subgraphs[0]
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    # each operator's spec (perfsage.graph.ops: where its data, weights and bias sit among its inputs)
+    specs = [spec(BUILTIN_OPS.get(max(c.builtinCode, c.deprecatedBuiltinCode), "")) for c in model.operatorCodes]
     if not any(t.type == s.TensorType.INT8 for t in g.tensors):
         raise PerfsageError("the model has no int8 tensors: precision changes start from an int8 model")
-    _drop_requantisation(g, codes)
-    biases = _bias_scales(g, codes)
+    _drop_requantisation(g, specs)
+    # the int8 weights' channel axes, read before the float rewrite drops their quantisation
+    axes = {k: t.quantization.quantizedDimension for k, t in enumerate(g.tensors) if t.quantization is not None}
+    biases = _bias_scales(g, specs)
     for k, t in enumerate(g.tensors):
         _to_float(model, t, biases.get(k))
     if precision == "dynamic":
         for op in g.operators:
-            code = codes[op.opcodeIndex]
-            if code in _HYBRID and len(op.inputs) > 1:
-                t = g.tensors[op.inputs[1]]
+            sp = specs[op.opcodeIndex]
+            if sp.name in _HYBRID and sp.weight_input is not None and len(op.inputs) > sp.weight_input:
+                w = int(op.inputs[sp.weight_input])
+                t = g.tensors[w]
                 if t.buffer and int(np.prod(t.shape)) >= DYNAMIC_MIN_VALUES:
-                    _to_int8(model, t, _HYBRID[code])
-                    if code == s.BuiltinOperator.FULLY_CONNECTED and op.builtinOptions is not None:
+                    _to_int8(model, t, axes.get(w, 0))
+                    if sp.kind == "fully_connected" and op.builtinOptions is not None:
                         op.builtinOptions.asymmetricQuantizeInputs = True
     b = flatbuffers.Builder(len(data) * 4 + 1024)
     b.Finish(model.Pack(b), file_identifier=b"TFL3")
     return bytes(b.Output())
 
 
-def _drop_requantisation(g, codes: list[int]) -> None:
+def _drop_requantisation(g, specs: list[OpSpec]) -> None:
     """int8 -> int8 QUANTIZE operators are identities once the model is float: their consumers read the
     input instead (the graph's outputs too)."""
     keep, alias = [], {}
     for op in g.operators:
-        if codes[op.opcodeIndex] == _REQUANTISE and g.tensors[op.inputs[0]].type == s.TensorType.INT8:
+        if specs[op.opcodeIndex].name == "QUANTIZE" and g.tensors[op.inputs[0]].type == s.TensorType.INT8:
             alias[int(op.outputs[0])] = int(op.inputs[0])
         else:
             keep.append(op)
@@ -87,22 +91,20 @@ def _drop_requantisation(g, codes: list[int]) -> None:
     g.operators = keep
 
 
-def _bias_scales(g, codes: list[int]) -> dict[int, np.ndarray]:
+def _bias_scales(g, specs: list[OpSpec]) -> dict[int, np.ndarray]:
     """int32 bias tensor -> its scale per channel (input scale x weight scale), as int8 kernels read it."""
     out = {}
     for op in g.operators:
-        if len(op.inputs) > 2 and op.inputs[2] >= 0 and codes[op.opcodeIndex] in (*_HYBRID,
-                                                                                   s.BuiltinOperator.TRANSPOSE_CONV):
-            # TRANSPOSE_CONV: (output shape, weights, input[, bias]); the others: (input, weights, bias)
-            tc = codes[op.opcodeIndex] == s.BuiltinOperator.TRANSPOSE_CONV
-            x, w, bias = (op.inputs[2], op.inputs[1], op.inputs[3] if len(op.inputs) > 3 else -1) if tc \
-                else (op.inputs[0], op.inputs[1], op.inputs[2])
-            if bias < 0 or g.tensors[bias].type != s.TensorType.INT32:
-                continue
-            qx, qw = g.tensors[x].quantization, g.tensors[w].quantization
-            if qx is None or qw is None or qx.scale is None or qw.scale is None:
-                continue
-            out[int(bias)] = float(np.asarray(qx.scale)[0]) * np.asarray(qw.scale, dtype=np.float64)
+        sp = specs[op.opcodeIndex]
+        if sp.weight_input is None or sp.bias_input is None or len(op.inputs) <= sp.bias_input:
+            continue
+        x, w, bias = (int(op.inputs[i]) for i in (sp.data_input, sp.weight_input, sp.bias_input))
+        if bias < 0 or g.tensors[bias].type != s.TensorType.INT32:
+            continue
+        qx, qw = g.tensors[x].quantization, g.tensors[w].quantization
+        if qx is None or qw is None or qx.scale is None or qw.scale is None:
+            continue
+        out[bias] = float(np.asarray(qx.scale)[0]) * np.asarray(qw.scale, dtype=np.float64)
     return out
 
 
