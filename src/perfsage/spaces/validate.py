@@ -9,15 +9,15 @@ from __future__ import annotations
 import numpy as np
 from ai_edge_litert import schema_py_generated as s
 
+from perfsage.graph.ops import spec
 from perfsage.spaces.builder import OP_VERSIONS
 
 _FIXED_OUTPUT = {"SOFTMAX": (1 / 256, -128), "LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0)}
 _SAME_QUANT = {"AVERAGE_POOL_2D", "MAX_POOL_2D", "RESHAPE", "PAD", "RESIZE_BILINEAR",
                "RESIZE_NEAREST_NEIGHBOR", "SPLIT", "TRANSPOSE", "CONCATENATION"}
-_WEIGHT_AXIS = {"CONV_2D": (1, 0), "DEPTHWISE_CONV_2D": (1, 3), "FULLY_CONNECTED": (1, 0),
-                "TRANSPOSE_CONV": (1, 0)}
-_BIAS_POS = {"CONV_2D": (0, 2), "DEPTHWISE_CONV_2D": (0, 2), "FULLY_CONNECTED": (0, 2),
-             "TRANSPOSE_CONV": (2, 3)}
+# the int8 spec's channel axis of each weighted operator's weights; where the data, weights and bias sit
+# among its inputs is the operator registry's (perfsage.graph.ops)
+_WEIGHT_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0, "TRANSPOSE_CONV": 0}
 
 
 def spec_errors(data: bytes) -> list[str]:
@@ -67,8 +67,8 @@ def spec_errors(data: bytes) -> list[str]:
                 if not (np.isclose(qi.scale[0], qout.scale[0]) and qi.zeroPoint[0] == qout.zeroPoint[0]):
                     errs.append(f"{name}: tensor {i} quantisation differs from the output's")
         if name in _WEIGHT_AXIS:
-            pos, axis = _WEIGHT_AXIS[name]
-            w = sg.tensors[ins[pos]]
+            sp, axis = spec(name), _WEIGHT_AXIS[name]
+            w = sg.tensors[ins[sp.weight_input]]
             wdata = np.frombuffer(bytes(m.buffers[w.buffer].data), np.int8)
             if w.quantization.quantizedDimension != axis:
                 errs.append(f"{name} weights quantised on dimension {w.quantization.quantizedDimension}")
@@ -76,7 +76,7 @@ def spec_errors(data: bytes) -> list[str]:
                 errs.append(f"{name} weights have a non-zero zero point")
             if wdata.size and wdata.min() == -128:
                 errs.append(f"{name} weights contain -128")
-            xpos, bpos = _BIAS_POS[name]
+            xpos, bpos = sp.data_input, sp.bias_input
             if bpos < len(ins) and ins[bpos] >= 0:
                 bt = sg.tensors[ins[bpos]]
                 x_scale = sg.tensors[ins[xpos]].quantization.scale[0]
