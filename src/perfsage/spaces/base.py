@@ -89,6 +89,29 @@ def union_size_log10(names) -> float:
     return float(np.log10(sum(10 ** min(get_space(s).size_log10(), 300.0) for s in names)))
 
 
+# the spaces a derived space (compressed, precision) redraws architectures from: every dataset space that
+# writes int8 models of its own
+DERIVED_FROM = ("classification", "detection", "kws", "segmentation", "mixed", "converter", "unet", "tinyvision")
+
+
+def draw_base(rng: np.random.Generator, seed_offset: int) -> dict[str, Any]:
+    """A derived space's `base` and `base_seed`: one of DERIVED_FROM's architectures, sampled at a seed of
+    seed_offset and beyond (clear of that space's own dataset seeds)."""
+    from perfsage.spaces import get_space
+
+    base = choice(rng, DERIVED_FROM)
+    base_seed = seed_offset + int(rng.integers(1 << 30))
+    return {"base": json.loads(get_space(base).sample(base_seed).to_json()), "base_seed": base_seed}
+
+
+def build_base(arch: dict[str, Any], seed: int) -> bytes:
+    """The base architecture of a derived space's arch, written as its own space writes it."""
+    from perfsage.spaces import get_space
+
+    base = arch["base"]
+    return get_space(base["space"]).build(ArchSpec(base["space"], base["arch"]), seed)
+
+
 def choice(rng: np.random.Generator, options):
     """One element of `options`, as a plain Python value."""
     v = options[int(rng.integers(len(options)))]

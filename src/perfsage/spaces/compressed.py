@@ -22,7 +22,6 @@ The first weighted layer is often left dense, as practice has it. Per-layer draw
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
@@ -30,9 +29,8 @@ import numpy as np
 
 from perfsage.compress.model import compress_model, weighted_layers
 from perfsage.compress.recipe import LayerRecipe, Recipe
-from perfsage.spaces.base import ArchSpec, Space, choice, union_size_log10
+from perfsage.spaces.base import DERIVED_FROM, ArchSpec, Space, build_base, choice, draw_base, union_size_log10
 
-BASE_SPACES = ("classification", "detection", "kws", "segmentation", "mixed", "converter", "unet", "tinyvision")
 BASE_SEED_OFFSET = 1 << 21  # clear of the base spaces' own dataset seeds and of the converter space's
 FAMILIES = ("dense", "prune", "cluster", "prune_cluster", "2:4", "bits", "mixed")
 FAMILY_P = (0.13, 0.2, 0.15, 0.15, 0.1, 0.12, 0.15)
@@ -74,15 +72,12 @@ class CompressedSpace(Space):
                    "recipe: magnitude pruning, palettisation, both, 2:4 sparsity, fewer bits, or per-layer mixes")
 
     def sample(self, seed: int) -> ArchSpec:
-        from perfsage.spaces import get_space
-
         rng = self.sample_rng(seed)
-        base = choice(rng, BASE_SPACES)
-        base_seed = BASE_SEED_OFFSET + int(rng.integers(1 << 30))
+        base = draw_base(rng, BASE_SEED_OFFSET)
         family = FAMILIES[int(rng.choice(len(FAMILIES), p=FAMILY_P))]
         trained = bool(rng.random() < TRAINED_P)
         return ArchSpec(self.name, {
-            "base": json.loads(get_space(base).sample(base_seed).to_json()), "base_seed": base_seed,
+            **base,
             "family": family, "draw": "trained" if trained else "keep",
             "dense_first": bool(rng.random() < 0.5), "layer_seed": int(rng.integers(1 << 31))})
 
@@ -112,22 +107,20 @@ class CompressedSpace(Space):
     def build(self, arch: ArchSpec, seed: int = 0) -> bytes:
         from perfsage.graph import load_graph
         from perfsage.graph.ops import spec
-        from perfsage.spaces import get_space
 
-        a = arch.arch
-        data = get_space(a["base"]["space"]).build(ArchSpec(a["base"]["space"], a["base"]["arch"]), seed)
+        data = build_base(arch.arch, seed)
         graph = load_graph(data)
         weighted = [(node.index, spec(node.op).kind) for node, _ in weighted_layers(graph)]
         out, _ = compress_model(data, self.recipe(arch, weighted), seed=seed, graph=graph)
         return out
 
     def choices(self) -> dict[str, Any]:
-        return {"base space": list(BASE_SPACES), "family": dict(zip(FAMILIES, FAMILY_P, strict=True)),
+        return {"base space": list(DERIVED_FROM), "family": dict(zip(FAMILIES, FAMILY_P, strict=True)),
                 "trained-like weights": TRAINED_P, "draw shape per tensor (uniform)": list(DRAW_SHAPE),
                 "sparsity": "0.2-0.95 (prune), 0.2-0.9 (with clusters)", "clusters": "2-256, log-uniform",
                 "bits": "2-7", "first weighted layer dense": 0.5}
 
     def size_log10(self) -> float:
         """The base spaces' union times the recipe families; continuous settings are not counted."""
-        union = union_size_log10(BASE_SPACES)
+        union = union_size_log10(DERIVED_FROM)
         return float(union + np.log10(len(FAMILIES)))

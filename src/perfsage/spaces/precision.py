@@ -15,15 +15,13 @@ has no dynamic-range kernels.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
 from perfsage.compress.precision import PRECISIONS, change_precision
-from perfsage.spaces.base import ArchSpec, Space, choice, union_size_log10
+from perfsage.spaces.base import DERIVED_FROM, ArchSpec, Space, build_base, draw_base, union_size_log10
 
-BASE_SPACES = ("classification", "detection", "kws", "segmentation", "mixed", "converter", "unet", "tinyvision")
 BASE_SEED_OFFSET = 3 << 21  # clear of the base spaces' own seeds and of the compressed space's (1 << 21 on)
 PRECISION_P = (0.3, 0.4, 0.3)  # int8, float32, dynamic
 
@@ -36,24 +34,16 @@ class PrecisionSpace(Space):
                    "quantised models (int8 weights, float activations), for CPU targets")
 
     def sample(self, seed: int) -> ArchSpec:
-        from perfsage.spaces import get_space
-
         rng = self.sample_rng(seed)
-        base = choice(rng, BASE_SPACES)
-        base_seed = BASE_SEED_OFFSET + int(rng.integers(1 << 30))
+        base = draw_base(rng, BASE_SEED_OFFSET)
         precision = PRECISIONS[int(rng.choice(len(PRECISIONS), p=PRECISION_P))]
-        return ArchSpec(self.name, {"base": json.loads(get_space(base).sample(base_seed).to_json()),
-                                    "base_seed": base_seed, "precision": precision})
+        return ArchSpec(self.name, {**base, "precision": precision})
 
     def build(self, arch: ArchSpec, seed: int = 0) -> bytes:
-        from perfsage.spaces import get_space
-
-        a = arch.arch
-        data = get_space(a["base"]["space"]).build(ArchSpec(a["base"]["space"], a["base"]["arch"]), seed)
-        return change_precision(data, a["precision"])
+        return change_precision(build_base(arch.arch, seed), arch.arch["precision"])
 
     def choices(self) -> dict[str, Any]:
-        return {"base space": list(BASE_SPACES), "precision": dict(zip(PRECISIONS, PRECISION_P, strict=True))}
+        return {"base space": list(DERIVED_FROM), "precision": dict(zip(PRECISIONS, PRECISION_P, strict=True))}
 
     def size_log10(self) -> float:
-        return float(union_size_log10(BASE_SPACES) + np.log10(len(PRECISIONS)))
+        return float(union_size_log10(DERIVED_FROM) + np.log10(len(PRECISIONS)))
