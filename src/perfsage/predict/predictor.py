@@ -94,6 +94,10 @@ class PreparedModel:
     ops: list[str] | None  # the operators' names; None when only the encoding was given
     twin: EncodedGraph | None = None  # a compressed model's dense twin, when asked for (perfsage.predict.twin)
 
+    def dense(self) -> PreparedModel | None:
+        """The dense twin, prepared like the model (its name and operators), when it was made."""
+        return None if self.twin is None else PreparedModel(self.name, self.twin, self.ops)
+
 
 def brief_reasons(reasons: Sequence[str], limit: int = SHOWN_REASONS) -> tuple[list[str], int]:
     """What a person is shown of a prediction's out-of-distribution reasons (most telling first): the first
@@ -133,15 +137,16 @@ def prepare(x: ModelInput | PreparedModel, k: int = 0, twins: bool = False) -> P
 def prepare_many(models: Sequence[ModelInput | PreparedModel], encoder: ParallelEncoder | None = None,
                  first: int = 0, twins: bool = False) -> list[PreparedModel]:
     """Files and bytes are parsed and encoded by encoder (in worker processes when it has them);
-    first: the number of models[0] among the unnamed inputs. twins: a compressed-looking file or bytes
-    also gets its dense twin encoded (parsed graphs and encodings have no weights to redraw)."""
+    first: the number of models[0] among the unnamed inputs. twins: a compressed-looking file, bytes or
+    graph read from a file also gets its dense twin encoded (encodings have no weights to redraw)."""
     from perfsage.predict.whatif import dense_counterpart, looks_compressed
 
     encoder = encoder or shared_encoder(1)
     todo = [k for k, x in enumerate(models) if not isinstance(x, PreparedModel | EncodedGraph)]
     parsed = dict(zip(todo, encoder.map([models[k] for k in todo]), strict=True))
-    need = [k for k in todo if twins and not isinstance(models[k], Graph) and looks_compressed(parsed[k][0])]
-    twin_of = dict(zip(need, encoder.map([dense_counterpart(_bytes(models[k])) for k in need]), strict=True))
+    sources = {k: _source_bytes(models[k]) for k in todo if twins and looks_compressed(parsed[k][0])}
+    need = [k for k, data in sources.items() if data is not None]
+    twin_of = dict(zip(need, encoder.map([dense_counterpart(sources[k]) for k in need]), strict=True))
     out: list[PreparedModel] = []
     for k, x in enumerate(models):
         if isinstance(x, PreparedModel):
@@ -154,7 +159,10 @@ def prepare_many(models: Sequence[ModelInput | PreparedModel], encoder: Parallel
     return out
 
 
-def _bytes(x: ModelInput) -> bytes:
+def _source_bytes(x: ModelInput) -> bytes | None:
+    """A model input's bytes; a parsed graph's from the file it was read from (None: it came as bytes)."""
+    if isinstance(x, Graph):
+        return Path(x.source).read_bytes() if x.source and Path(x.source).is_file() else None
     return Path(x).read_bytes() if isinstance(x, str | os.PathLike) else bytes(x)
 
 
@@ -245,8 +253,9 @@ class Predictor:
         return out
 
     def _predict_prepared(self, prepared: list[PreparedModel], layers: bool) -> list[Prediction]:
-        values, per_layer = self._network(self.estimator, [p.graph for p in prepared], layers)
-        self._with_expert([p.graph for p in prepared], values, per_layer, layers)
+        graphs = [p.graph for p in prepared]
+        values, per_layer = self._network(self.estimator, graphs, layers)
+        self._with_expert(graphs, values, per_layer, layers)
         self._through_twins(prepared, values, per_layer)
         preds = []
         # another CPU kind (or one the record cannot name): a CPU latency is no better than a guess at

@@ -15,7 +15,6 @@ from perfsage.predict.predictor import (
     DEFAULT_TARGET,
     LAYER_FIELDS,
     Predictor,
-    PreparedModel,
     brief_reasons,
     layer_metrics,
     predictor_name,
@@ -52,11 +51,10 @@ def build_report(model: str | os.PathLike, target: str = DEFAULT_TARGET, label: 
     it was loaded from (which the page leaves out: it is this machine's business, not the reader's)."""
     graph = load_graph(model)
     predictor = Predictor.load(target)
-    prepared = prepare(model, twins=True)  # from the file: a compressed model's twin needs its bytes
+    prepared = prepare(graph, twins=True)
     record = predictor.predict(prepared).to_dict(layers=True)
     record["model"] = str(model)
-    twin = PreparedModel(prepared.name, prepared.twin, prepared.ops) if prepared.twin is not None else None
-    compare_dense(record, prepared.graph, predictor, lambda: twin or dense_twin(model))  # what compression saves
+    compare_dense(record, prepared.graph, predictor, lambda: prepared.dense() or dense_twin(model))  # what it saves
     if label:  # a failed measurement leaves "measured_error", shown in place of the measured values
         attach_measurement(record, Path(model), predictor.target, per_layer=True)
     return {"record": record, "summary": inspect_report(graph), "predictor": predictor_name(predictor.source),

@@ -78,7 +78,7 @@ def predict_paths(paths: Sequence[str | os.PathLike], target: str = DEFAULT_TARG
 
 def _twin(prep: PreparedModel, made: Callable[[Path], PreparedModel], model: Path) -> PreparedModel:
     """A compressed model's dense twin: the one prepared with it, else made from its file (once)."""
-    return PreparedModel(prep.name, prep.twin, prep.ops) if prep.twin is not None else made(model)
+    return prep.dense() or made(model)
 
 
 def compare_dense(record: dict[str, Any], graph: EncodedGraph, predictor: Predictor,
