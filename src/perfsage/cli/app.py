@@ -554,6 +554,60 @@ def calibrate_cmd(
           f"{100 * (math.exp(lat) - 1):.1f}% -> {result.folder}")
 
 
+@app.command("search")
+def search_cmd(
+    space: Annotated[str, typer.Option("--space", help="The search space (perfsage spaces).")],
+    target: Annotated[str, typer.Option("--target", "-t", help="The target whose budgets apply.")] = "ethos-u55-128",
+    max_latency_ms: Annotated[float | None, typer.Option("--max-latency-ms", help="Latency budget.")] = None,
+    max_sram_kib: Annotated[float | None, typer.Option("--max-sram-kib", help="SRAM budget (Ethos-U).")] = None,
+    max_flash_kib: Annotated[float | None, typer.Option("--max-flash-kib", help="Flash budget (Ethos-U).")] = None,
+    max_arena_kib: Annotated[float | None, typer.Option("--max-arena-kib", help="Tensor arena budget "
+                                                        "(mcu-tflm).")] = None,
+    objective: Annotated[str, typer.Option("--objective", help="What to maximise under the budgets: macs or "
+                                           "params.")] = "macs",
+    agent: Annotated[str, typer.Option("--agent", help="random, evolution (pymoo), bo (Optuna TPE), aco or "
+                                       "rl (Stable-Baselines3 PPO).")] = "evolution",
+    evaluations: Annotated[int, typer.Option("--evaluations", help="Designs the agent may have costed.")] = 1000,
+    cost: Annotated[str, typer.Option("--cost", help="proxy (perfsage's predictor) or simulator (the real "
+                                      "tool).")] = "proxy",
+    seed: Annotated[int, typer.Option("--seed", help="The agent's seed.")] = 0,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the designs (.tflite), search.json, "
+                                      "report.html and the evaluation journal.")] = Path("search-out"),
+    top: Annotated[int, typer.Option("--top", help="Designs to report (each written and re-measured).")] = 3,
+    workers: Annotated[int, typer.Option("--workers", help="Simulator workers.")] = 2,
+    ray: Annotated[str | None, typer.Option("--ray", help="Ray address for the simulator's workers, or "
+                                            "'local'.")] = None,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Do not re-measure the reported "
+                                            "designs.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Search a space for the largest design that fits the budgets: an agent over a cost model, then the best
+    designs written as .tflite and re-measured with the real tool. A rerun into the same --out replays the
+    evaluations a killed run already paid for."""
+    from perfsage.search.budget import Budget
+    from perfsage.search.run import SearchConfig, search
+
+    limits = {m: v for m, v in (("latency_ms", max_latency_ms), ("sram_kib", max_sram_kib),
+                                ("flash_kib", max_flash_kib), ("arena_kib", max_arena_kib)) if v is not None}
+    cfg = SearchConfig(space, target, Budget(limits, objective), agent, evaluations, cost, seed, out, top,
+                       workers, ray, not no_verify)
+    with _progress("searching") as bar:
+        result = search(cfg, progress=bar)
+    d = result.to_dict()
+    if as_json:
+        _print_json(d)
+        return
+    typer.echo(f"{result.evaluations} evaluations ({cost}, {agent}) in {result.search_seconds:.1f} s; "
+               f"{len(result.pareto)} designs on the Pareto front; report {out / 'report.html'}")
+    for k, dsg in enumerate(result.best, start=1):
+        cols = ", ".join(
+            f"{m} {dsg.predicted[m]['value']:.4g} (<= {dsg.predicted[m]['high']:.4g})"
+            + (f" measured {dsg.measured[m]:.4g}" if dsg.measured and m in dsg.measured else "")
+            for m in sorted(limits))
+        fits = {True: "fits", False: "DOES NOT FIT", None: "not measured"}[dsg.fits]
+        typer.echo(f"  {k}. {dsg.model}: {objective} {dsg.objective[objective]:,.0f}; {cols}; {fits}")
+
+
 @app.command("realdev")
 def realdev_cmd(
     space: Annotated[str, typer.Option("--space", help="nasbench201 or fbnet.")],

@@ -39,6 +39,9 @@ class Space(ABC):
     task: str
     description: str
     fully_int8: bool = True  # its models are fully int8, so every target runs them (Vela, TFLite Micro)
+    # whether `build` inside builder.dry_build gives the graph IR (its bytes are ModelBuilder's own, not
+    # rewritten after: a compression or precision rewrite needs the weight values)
+    dry_buildable: bool = True
 
     def _rng(self, seed: int, stream: int) -> np.random.Generator:
         return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(self.name.encode()), stream,

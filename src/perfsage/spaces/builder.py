@@ -12,12 +12,16 @@ its own empty buffer; both are valid, ours is smaller).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as s
 
+from perfsage.graph.ir import Graph, Node, Quantization, Tensor
+from perfsage.graph.ops import spec
 from perfsage.spaces import quant as Q
 from perfsage.spaces.quant import QParams
 from perfsage.spaces.tflite_writer import ModelRecord, OperatorRecord, TensorRecord, pack_model
@@ -59,6 +63,23 @@ def conv_out(size: int, kernel: int, stride: int, padding: str, dilation: int = 
 _INT8 = s.TensorType.INT8
 _INT32 = s.TensorType.INT32
 _QARRAYS: dict[QParams, tuple[np.ndarray, np.ndarray]] = {}
+_DRY: ContextVar[bool] = ContextVar("perfsage_dry_build", default=False)
+_TYPE_NAMES = {v: k for k, v in vars(s.TensorType).items() if not k.startswith("_")}
+_OP_NAMES = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
+
+
+@contextmanager
+def dry_build() -> Iterator[None]:
+    """Inside it, a space's `build` returns the graph IR of the model instead of its bytes, without
+    drawing or storing weight values: the shapes, operators and options are the same, and each weight
+    tensor carries the statistics of the uniform int8 values the real build would store
+    (`quant.uniform_weight_stats`). A search reads thousands of candidates this way; only the designs
+    it reports are written as .tflite."""
+    token = _DRY.set(True)
+    try:
+        yield
+    finally:
+        _DRY.reset(token)
 
 
 class ModelBuilder:
@@ -76,6 +97,9 @@ class ModelBuilder:
         self.inputs: list[int] = []
         self._counter = 0
         self._weight_pool: Q.WeightPool | None = None
+        self.dry = _DRY.get()  # see dry_build
+        self._sizes: list[int] = [0]  # bytes of each buffer's data
+        self._stats: dict[int, object] = {}  # dry build: tensor index -> WeightStats of its values
 
     # ---------------------------------------------------------------- tensors
     def _name(self, kind: str) -> str:
@@ -103,8 +127,17 @@ class ModelBuilder:
 
     def _const(self, data: np.ndarray, dtype: int, name: str, scale=None, zero_point=None,
                axis: int = 0) -> int:
-        self.buffers.append(np.ascontiguousarray(data).tobytes())
+        self.buffers.append(b"" if self.dry else np.ascontiguousarray(data).tobytes())
+        self._sizes.append(data.nbytes)
         return self._tensor(data.shape, dtype, name, len(self.buffers) - 1, scale, zero_point, axis)
+
+    def _dry_const(self, shape: tuple[int, ...], itemsize: int, dtype: int, name: str, channels: int,
+                   axis: int) -> int:
+        """A constant of a dry build: its size and per-channel quantisation, no values."""
+        self.buffers.append(b"")
+        self._sizes.append(int(np.prod(shape)) * itemsize)
+        return self._tensor(shape, dtype, name, len(self.buffers) - 1, np.ones(channels, np.float32),
+                            np.zeros(channels, np.int64), axis)
 
     def _int32(self, values: Sequence[int] | np.ndarray, name: str) -> int:
         return self._const(np.asarray(values, dtype=np.int32), _INT32, name)
@@ -121,6 +154,10 @@ class ModelBuilder:
     def _weights(self, shape: tuple[int, ...], channels: int, fan_in: int, axis: int, kind: str,
                  x: Act, bias: bool = True) -> tuple[int, int]:
         """(weight tensor, bias tensor or -1): per-channel symmetric int8, int32 bias."""
+        if self.dry:
+            w = self._dry_const(shape, 1, _INT8, f"{kind}/weights", channels, axis)
+            self._stats[w] = Q.uniform_weight_stats(shape)
+            return w, (self._dry_const((channels,), 4, _INT32, f"{kind}/bias", channels, 0) if bias else -1)
         w_scale = Q.weight_scales(self.rng, channels, fan_in)
         if self._weight_pool is None:
             self._weight_pool = Q.WeightPool(self.rng)
@@ -376,8 +413,35 @@ class ModelBuilder:
 
     # ---------------------------------------------------------------- output
     def finish(self, outputs: Sequence[Act]) -> bytes:
+        """The model's .tflite bytes (inside dry_build: its graph IR)."""
+        if self.dry:
+            return self.graph(outputs)  # type: ignore[return-value]
         return pack_model(ModelRecord(
             opcodes=[k for k, _ in sorted(self.opcodes.items(), key=lambda kv: kv[1])],
             tensors=self.tensors, operators=self.operators, inputs=self.inputs,
             outputs=[o.index for o in outputs], buffers=self.buffers, name=self.name,
             description=self.description))
+
+    def graph(self, outputs: Sequence[Act]) -> Graph:
+        """The graph IR `load_graph` reads from `finish`'s bytes, without writing them (weight statistics:
+        those of the stored values, or in a dry build those of uniform int8 values)."""
+        from perfsage.graph.weights import weight_stats
+
+        tensors = []
+        for i, t in enumerate(self.tensors):
+            quant = (Quantization(float(t.scale[0]), int(t.zero_point[0]), len(t.scale), t.axis)
+                     if t.scale is not None and len(t.scale) else None)
+            tensors.append(Tensor(i, t.name, t.shape, _TYPE_NAMES[t.dtype], t.buffer, self._sizes[t.buffer], quant))
+        codes = {v: k for k, v in self.opcodes.items()}
+        nodes = []
+        for i, op in enumerate(self.operators):
+            code, version = codes[op.opcode]
+            nodes.append(Node(i, _OP_NAMES[code], version, op.inputs, op.outputs, dict(op.options)))
+            pos = spec(nodes[-1].op).weight_input
+            if pos is not None and pos < len(op.inputs) and op.inputs[pos] >= 0:
+                w = tensors[op.inputs[pos]]
+                if w.stats is None and w.data_bytes:
+                    w.stats = self._stats.get(w.index) or weight_stats(np.frombuffer(
+                        self.buffers[w.buffer], dtype=np.int8 if w.dtype == "INT8" else np.int32).reshape(w.shape))
+        return Graph(tensors=tensors, nodes=nodes, inputs=tuple(self.inputs), outputs=tuple(o.index for o in outputs),
+                     name=self.name, description=self.description, source="<arch>")

@@ -68,6 +68,7 @@ def layer_recipe(rng: np.random.Generator, family: str, draw: str, shape: float)
 class CompressedSpace(Space):
     name = "compressed"
     task = "compressed variants"
+    dry_buildable = False  # the compression recipe rewrites weight values
     description = ("architectures of the other dataset spaces with trained-like weights and a compression "
                    "recipe: magnitude pruning, palettisation, both, 2:4 sparsity, fewer bits, or per-layer mixes")
 

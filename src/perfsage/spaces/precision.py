@@ -30,6 +30,7 @@ class PrecisionSpace(Space):
     name = "precision"
     task = "precision variants"
     fully_int8 = False  # for CPU targets: float32 and dynamic-range models
+    dry_buildable = False  # the precision rewrite reads the int8 weights
     description = ("architectures of the other dataset spaces written as int8, float32 or dynamic-range "
                    "quantised models (int8 weights, float activations), for CPU targets")
 

@@ -77,3 +77,21 @@ def random_bias(rng: np.random.Generator, bias_scales: np.ndarray) -> np.ndarray
     real = rng.normal(0.0, 0.1, bias_scales.shape[0])
     q = np.round(real / bias_scales.astype(np.float64))
     return np.clip(q, -(2**31) + 1, 2**31 - 1).astype(np.int32)
+
+
+_UNIFORM_STATS: dict[tuple[int, int], object] = {}
+
+
+def uniform_weight_stats(shape: tuple[int, ...]):
+    """The statistics (perfsage.graph.weights) of a tensor of this shape holding WeightPool's uniform int8
+    values, from one fixed draw per (size, depth): what a dry build gives its weights in place of values."""
+    from perfsage.graph.weights import weight_stats
+
+    n = int(np.prod(shape))
+    depth = int(shape[-1]) if shape else 1
+    key = (n, depth)
+    if key not in _UNIFORM_STATS:
+        rng = np.random.default_rng(n)
+        values = np.maximum(np.frombuffer(rng.bytes(n), dtype=np.int8), np.int8(-127))
+        _UNIFORM_STATS[key] = weight_stats(values.reshape(-1, depth))
+    return _UNIFORM_STATS[key]

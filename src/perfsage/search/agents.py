@@ -1,0 +1,205 @@
+"""Search agents, ArchGym's five: random walk, a genetic algorithm (pymoo), Bayesian optimisation
+(Optuna's TPE), ant colony optimisation and reinforcement learning (Stable-Baselines3's PPO).
+
+Each drives a `SearchEnv` until its evaluation budget is spent and is deterministic in its seed, so a
+rerun of a killed search proposes the same designs and the cost model's journal answers them. Only the
+ant colony is written here: no maintained Python library implements ACO over a box of discrete choices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from perfsage.errors import PerfsageError
+from perfsage.search.env import OutOfEvaluations, SearchEnv
+
+BATCH = 32  # designs an agent proposes at a time where its method allows (one network call)
+
+
+class Agent(ABC):
+    name: ClassVar[str]
+    library: ClassVar[str]
+
+    def __init__(self, seed: int = 0, batch: int = BATCH) -> None:
+        self.seed, self.batch = seed, batch
+
+    def run(self, env: SearchEnv) -> None:
+        """Searches until env's evaluation budget is spent."""
+        with contextlib.suppress(OutOfEvaluations):
+            self._run(env)
+
+    @abstractmethod
+    def _run(self, env: SearchEnv) -> None:
+        ...
+
+
+class RandomWalk(Agent):
+    """Uniform random genomes: ArchGym's random walker, and the baseline every agent must beat."""
+
+    name, library = "random", "numpy"
+
+    def _run(self, env: SearchEnv) -> None:
+        rng = np.random.default_rng(self.seed)
+        while True:
+            env.evaluate(rng.random((self.batch, env.genome.length)))
+
+
+class Evolution(Agent):
+    """pymoo's genetic algorithm (tournament selection, simulated binary crossover, polynomial mutation)
+    over the genome box, a generation evaluated as one batch."""
+
+    name, library = "evolution", "pymoo"
+
+    def _run(self, env: SearchEnv) -> None:
+        from pymoo.algorithms.soo.nonconvex.ga import GA
+        from pymoo.core.evaluator import Evaluator
+        from pymoo.core.problem import Problem
+        from pymoo.problems.static import StaticProblem
+
+        n = env.genome.length
+        problem = Problem(n_var=n, n_obj=1, xl=np.zeros(n), xu=np.ones(n))
+        algorithm = GA(pop_size=self.batch, eliminate_duplicates=True)
+        algorithm.setup(problem, termination=("n_eval", 10**9), seed=self.seed, verbose=False)
+        while True:
+            pop = algorithm.ask()
+            rewards = np.asarray(env.evaluate(pop.get("X")))
+            Evaluator().eval(StaticProblem(problem, F=-rewards[:, None]), pop)
+            algorithm.tell(infills=pop)
+
+
+class Bayesian(Agent):
+    """Optuna's tree-structured Parzen estimator, asked for a batch of trials at a time (constant liar for
+    the ones still running)."""
+
+    name, library = "bo", "optuna"
+
+    def _run(self, env: SearchEnv) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=self.batch, constant_liar=True)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        names = [f"g{i:03d}" for i in range(env.genome.length)]
+        batch = max(1, self.batch // 4)  # TPE learns between batches: smaller ones than the population agents
+        while True:
+            trials = [study.ask() for _ in range(batch)]
+            genomes = np.array([[t.suggest_float(k, 0.0, 1.0) for k in names] for t in trials])
+            try:
+                rewards = env.evaluate(genomes)
+            except OutOfEvaluations:
+                for t in trials:
+                    study.tell(t, state=optuna.trial.TrialState.FAIL)
+                raise
+            for t, r in zip(trials, rewards, strict=True):
+                study.tell(t, r)
+
+
+class AntColony(Agent):
+    """Ant colony optimisation over the genome cut into `levels` bins per gene: each ant picks a bin per
+    gene with probability proportional to its pheromone, pheromone evaporates by `rho` per generation and
+    the best `elite` ants of each generation deposit in proportion to their rank (rank-based ant system,
+    Bullnheimer et al. 1999), with a floor so that no choice is ever ruled out (MAX-MIN ant system)."""
+
+    name, library = "aco", "perfsage (no maintained library)"
+
+    def __init__(self, seed: int = 0, batch: int = BATCH, levels: int = 8, rho: float = 0.2,
+                 elite: int = 6, floor: float = 0.02) -> None:
+        super().__init__(seed, batch)
+        self.levels, self.rho, self.elite, self.floor = levels, rho, elite, floor
+
+    def _run(self, env: SearchEnv) -> None:
+        rng = np.random.default_rng(self.seed)
+        tau = np.ones((env.genome.length, self.levels))
+        while True:
+            p = tau / tau.sum(1, keepdims=True)
+            cum = p.cumsum(1)
+            u = rng.random((self.batch, env.genome.length))
+            bins = np.minimum((u[:, :, None] > cum[None]).sum(2), self.levels - 1)
+            genomes = (bins + rng.random(bins.shape)) / self.levels  # a point inside the chosen bin
+            rewards = np.asarray(env.evaluate(genomes))
+            tau *= 1.0 - self.rho
+            order = np.argsort(-rewards)[:self.elite]
+            for rank, k in enumerate(order):
+                tau[np.arange(env.genome.length), bins[k]] += (self.elite - rank) / self.elite
+            tau = np.maximum(tau, self.floor * tau.max(1, keepdims=True))
+
+
+class Reinforcement(Agent):
+    """Stable-Baselines3's PPO on the gym: a Gaussian policy over genomes, `batch` single-design episodes
+    stepped together through one vectorised environment (one batch per step)."""
+
+    name, library = "rl", "stable-baselines3"
+
+    def _run(self, env: SearchEnv) -> None:
+        import torch
+        from stable_baselines3 import PPO
+
+        torch.manual_seed(self.seed)
+        venv = BatchedEnv(env, self.batch)
+        model = PPO("MlpPolicy", venv, n_steps=4, batch_size=self.batch, n_epochs=4, learning_rate=3e-3,
+                    gamma=0.0, gae_lambda=1.0, ent_coef=0.0, seed=self.seed, device="cpu", verbose=0,
+                    policy_kwargs={"net_arch": [64, 64]})
+        model.learn(total_timesteps=10**9)
+
+
+def _batched_env_class():
+    from stable_baselines3.common.vec_env import VecEnv
+
+    class _BatchedEnv(VecEnv):
+        """n copies of a single-design SearchEnv whose step evaluates all n actions as one batch."""
+
+        def __init__(self, env: SearchEnv, n: int) -> None:
+            super().__init__(n, env.observation_space, env.action_space)
+            self.env = env
+            self._actions: np.ndarray | None = None
+
+        def reset(self):
+            return np.zeros((self.num_envs, *self.observation_space.shape), dtype=np.float32)
+
+        def step_async(self, actions: np.ndarray) -> None:
+            self._actions = actions
+
+        def step_wait(self):
+            rewards = self.env.evaluate(self._actions)
+            visits = self.env.history[-self.num_envs:]
+            obs = np.stack([self.env.observe(v.evaluation) for v in visits])
+            infos = [{"terminal_observation": o, "TimeLimit.truncated": False} for o in obs]
+            # every episode ends after its one design; the next observation is a fresh episode's
+            return self.reset(), np.asarray(rewards, dtype=np.float32), np.ones(self.num_envs, bool), infos
+
+        def close(self) -> None:
+            pass
+
+        def get_attr(self, attr_name, indices=None):
+            return [getattr(self.env, attr_name)] * self.num_envs
+
+        def set_attr(self, attr_name, value, indices=None) -> None:
+            setattr(self.env, attr_name, value)
+
+        def env_method(self, method_name, *args, indices=None, **kwargs):
+            return [getattr(self.env, method_name)(*args, **kwargs)] * self.num_envs
+
+        def env_is_wrapped(self, wrapper_class, indices=None):
+            return [False] * self.num_envs
+
+        def seed(self, seed=None):
+            return [seed] * self.num_envs
+
+    return _BatchedEnv
+
+
+def BatchedEnv(env: SearchEnv, n: int):
+    return _batched_env_class()(env, n)
+
+
+AGENTS: dict[str, type[Agent]] = {a.name: a for a in (RandomWalk, Evolution, Bayesian, AntColony, Reinforcement)}
+
+
+def get_agent(name: str, seed: int = 0) -> Agent:
+    if name not in AGENTS:
+        raise PerfsageError(f"unknown agent {name!r} (choose from {', '.join(AGENTS)})")
+    return AGENTS[name](seed)

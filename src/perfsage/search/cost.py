@@ -1,0 +1,285 @@
+"""Cost models: what a design costs on the target, from the proxy (perfsage) or the simulator (the real
+tool). Both take architectures and give `Evaluation`s, so an agent never knows which it talks to.
+
+The proxy reads a candidate as the graph IR straight from the space's builder (`dry_build`: no weights
+drawn, no flatbuffer written or parsed) and predicts a batch at once. The simulator writes each design as
+.tflite and measures it with the target's tool in isolated workers (Vela, TFLite Micro), in threads over
+`workers` warm workers or as Ray actors. Evaluations are journaled per (space, target, cost model), so a
+rerun of a killed search replays them instead of paying for them again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perfsage.errors import PerfsageError
+from perfsage.graph.encode import EncodedGraph, encode
+from perfsage.graph.features import featurise
+from perfsage.graph.ir import Graph
+from perfsage.spaces import get_space
+from perfsage.spaces.base import ArchSpec
+
+COSTS = ("proxy", "simulator")
+WEIGHT_SEED = 0  # the weights every written design gets (the simulator measures those bytes)
+
+
+@dataclass
+class Evaluation:
+    arch: dict[str, Any]  # ArchSpec.arch
+    objective: dict[str, float]  # macs and params
+    values: dict[str, float]  # metric -> predicted or measured value
+    upper: dict[str, float]  # metric -> upper end of the 90% interval (the value itself when measured)
+    ood: bool = False  # the proxy's out-of-distribution flag
+    error: str = ""  # the tool failed on the design (then values are empty and it never fits)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Candidate:
+    """A design ready for a cost model: its graph IR, its encoding and its capacity."""
+
+    arch: ArchSpec
+    graph: Graph
+    encoded: EncodedGraph
+    objective: dict[str, float]
+
+
+def arch_key(arch: ArchSpec) -> str:
+    return arch.to_json()
+
+
+def candidate(arch: ArchSpec) -> Candidate:
+    """The design's graph IR without writing it (dry build) where its space allows, else parsed from its
+    bytes; then featurised and encoded once."""
+    from perfsage.graph.reader import load_graph
+    from perfsage.spaces.builder import dry_build
+
+    space = get_space(arch.space)
+    if space.dry_buildable:
+        with dry_build():
+            graph = space.build(arch, WEIGHT_SEED)
+    else:
+        graph = load_graph(space.build(arch, WEIGHT_SEED))
+    nodes, gf = featurise(graph)
+    return Candidate(arch, graph, encode(graph, (nodes, gf)), {"macs": float(gf.macs), "params": float(gf.params)})
+
+
+def write_design(arch: ArchSpec) -> bytes:
+    """The .tflite bytes of a design, as the simulator measures it and the search reports it."""
+    return get_space(arch.space).build(arch, WEIGHT_SEED)
+
+
+@dataclass
+class Timings:
+    """Where a cost model's time went, in seconds."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    evaluations: int = 0
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    def per_evaluation_ms(self) -> dict[str, float]:
+        n = max(self.evaluations, 1)
+        return {k: 1000 * v / n for k, v in self.seconds.items()}
+
+
+class Journal:
+    """Evaluations already paid for, one JSON line each, appended as they come (a killed run keeps them)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.done: dict[str, Evaluation] = {}
+        if path is not None and path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                    key = rec.pop("key")
+                    self.done[key] = Evaluation(**rec)
+                except (ValueError, KeyError, TypeError):  # a line cut short by a kill
+                    continue
+
+    def add(self, items: Sequence[tuple[str, Evaluation]]) -> None:
+        for key, ev in items:
+            self.done[key] = ev
+        if self.path is None or not items:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as f:
+            if f.tell() and not self.path.read_bytes().endswith(b"\n"):
+                f.write("\n")
+            for key, ev in items:
+                f.write(json.dumps({"key": key, **ev.to_dict()}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+class CostModel(ABC):
+    """Costs designs on one target. `evaluate` keeps the order of its input."""
+
+    name: str
+
+    def __init__(self, target: str, journal: Path | None = None) -> None:
+        self.target = target
+        self.journal = Journal(journal)
+        self.timings = Timings()
+
+    @property
+    @abstractmethod
+    def metrics(self) -> list[str]:
+        """The metrics the target reports."""
+
+    def evaluate(self, archs: Sequence[ArchSpec]) -> list[Evaluation]:
+        keys = [arch_key(a) for a in archs]
+        todo: dict[str, ArchSpec] = {}
+        for k, a in zip(keys, archs, strict=True):
+            if k not in self.journal.done and k not in todo:
+                todo[k] = a
+        if todo:
+            t0 = time.perf_counter()
+            fresh = self._evaluate(list(todo.values()))
+            self.timings.evaluations += len(todo)
+            self.timings.add("total", time.perf_counter() - t0)
+            self.journal.add(list(zip(todo, fresh, strict=True)))
+        return [self.journal.done[k] for k in keys]
+
+    @abstractmethod
+    def _evaluate(self, archs: list[ArchSpec]) -> list[Evaluation]:
+        ...
+
+    def close(self) -> None:  # noqa: B027 - the simulator's workers; the proxy holds nothing
+        """Release workers."""
+
+
+class ProxyCost(CostModel):
+    """perfsage's shipped predictor for the target (or a checkpoint directory)."""
+
+    name = "proxy"
+
+    def __init__(self, target: str, journal: Path | None = None, predictor=None) -> None:
+        from perfsage.predict.predictor import Predictor
+
+        super().__init__(target, journal)
+        self.predictor = predictor or Predictor.load(target)
+
+    @property
+    def metrics(self) -> list[str]:
+        return self.predictor.metrics
+
+    def _evaluate(self, archs: list[ArchSpec]) -> list[Evaluation]:
+        t0 = time.perf_counter()
+        cands = [candidate(a) for a in archs]
+        t1 = time.perf_counter()
+        preds = self.predictor.predict_many([c.encoded for c in cands], layers=False, batch_size=len(cands))
+        self.timings.add("graph", t1 - t0)
+        self.timings.add("network", time.perf_counter() - t1)
+        out = []
+        for c, p in zip(cands, preds, strict=True):
+            values = {m: iv.value for m, iv in p.metrics.items()}
+            upper = {m: iv.high if iv.high is not None else iv.value for m, iv in p.metrics.items()}
+            out.append(Evaluation(c.arch.arch, c.objective, values, upper, p.ood))
+        return out
+
+
+def _measure_in(target, data: bytes) -> dict[str, float] | str:
+    from perfsage.targets import TargetError
+
+    try:
+        return dict(target.measure(data, per_layer=False).metrics)
+    except TargetError as e:
+        return f"{e.kind}: {e.reason[:200]}"
+
+
+class SimulatorCost(CostModel):
+    """The target's real tool, `workers` models at a time (threads over warm isolated workers, or Ray
+    actors when ray_address is given: "local" starts a local cluster)."""
+
+    name = "simulator"
+
+    def __init__(self, target: str, journal: Path | None = None, workers: int = 2,
+                 ray_address: str | None = None) -> None:
+        from perfsage.targets import get_target
+
+        super().__init__(target, journal)
+        self.workers = max(1, workers)
+        probe = get_target(target)
+        self._metrics = probe.metric_names()
+        self._tools = [probe] + [get_target(target) for _ in range(self.workers - 1)]
+        self._actors = _ray_actors(target, self.workers, ray_address) if ray_address else None
+
+    @property
+    def metrics(self) -> list[str]:
+        return self._metrics
+
+    def _evaluate(self, archs: list[ArchSpec]) -> list[Evaluation]:
+        t0 = time.perf_counter()
+        cands = [candidate(a) for a in archs]  # the capacity, read the same way as the proxy's
+        data = [write_design(a) for a in archs]
+        t1 = time.perf_counter()
+        if self._actors is not None:
+            import ray
+
+            refs = [self._actors[k % len(self._actors)].measure.remote(d) for k, d in enumerate(data)]
+            measured = ray.get(refs)
+        else:
+            with ThreadPoolExecutor(self.workers) as pool:
+                measured = list(pool.map(lambda kd: _measure_in(self._tools[kd[0] % self.workers], kd[1]),
+                                         enumerate(data)))
+        self.timings.add("write", t1 - t0)
+        self.timings.add("tool", time.perf_counter() - t1)
+        out = []
+        for c, m in zip(cands, measured, strict=True):
+            if isinstance(m, str):
+                out.append(Evaluation(c.arch.arch, c.objective, {}, {}, error=m))
+            else:
+                vals = {k: float(v) for k, v in m.items() if k in self._metrics and math.isfinite(float(v))}
+                out.append(Evaluation(c.arch.arch, c.objective, vals, dict(vals)))
+        return out
+
+    def close(self) -> None:
+        for t in self._tools:
+            t.close()
+
+
+def _ray_actors(target: str, workers: int, address: str) -> list:
+    try:
+        import ray
+    except ImportError:
+        raise PerfsageError("--ray needs Ray: pip install 'perfsage[ray]'") from None
+    if not ray.is_initialized():
+        if address == "local":
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+
+    @ray.remote(num_cpus=1)
+    class Measurer:
+        def __init__(self, name: str) -> None:
+            from perfsage.targets import get_target
+
+            self.tool = get_target(name)
+
+        def measure(self, data: bytes):
+            return _measure_in(self.tool, data)
+
+    return [Measurer.remote(target) for _ in range(workers)]
+
+
+def cost_model(kind: str, target: str, journal: Path | None = None, workers: int = 2,
+               ray_address: str | None = None) -> CostModel:
+    if kind == "proxy":
+        return ProxyCost(target, journal)
+    if kind == "simulator":
+        return SimulatorCost(target, journal, workers, ray_address)
+    raise PerfsageError(f"unknown cost model {kind!r} (choose from {', '.join(COSTS)})")
