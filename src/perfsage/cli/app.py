@@ -568,6 +568,8 @@ def search_cmd(
     agent: Annotated[str, typer.Option("--agent", help="random, evolution (pymoo), bo (Optuna TPE), aco or "
                                        "rl (Stable-Baselines3 PPO).")] = "evolution",
     evaluations: Annotated[int, typer.Option("--evaluations", help="Designs the agent may have costed.")] = 1000,
+    max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Wall-clock budget of the search "
+                                                      "(--evaluations still caps it).")] = None,
     cost: Annotated[str, typer.Option("--cost", help="proxy (perfsage's predictor) or simulator (the real "
                                       "tool).")] = "proxy",
     seed: Annotated[int, typer.Option("--seed", help="The agent's seed.")] = 0,
@@ -590,7 +592,7 @@ def search_cmd(
     limits = {m: v for m, v in (("latency_ms", max_latency_ms), ("sram_kib", max_sram_kib),
                                 ("flash_kib", max_flash_kib), ("arena_kib", max_arena_kib)) if v is not None}
     cfg = SearchConfig(space, target, Budget(limits, objective), agent, evaluations, cost, seed, out, top,
-                       workers, ray, not no_verify)
+                       workers, ray, not no_verify, max_seconds)
     with _progress("searching") as bar:
         result = search(cfg, progress=bar)
     d = result.to_dict()

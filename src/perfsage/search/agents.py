@@ -199,7 +199,7 @@ def BatchedEnv(env: SearchEnv, n: int):
 AGENTS: dict[str, type[Agent]] = {a.name: a for a in (RandomWalk, Evolution, Bayesian, AntColony, Reinforcement)}
 
 
-def get_agent(name: str, seed: int = 0) -> Agent:
+def get_agent(name: str, seed: int = 0, batch: int = BATCH) -> Agent:
     if name not in AGENTS:
         raise PerfsageError(f"unknown agent {name!r} (choose from {', '.join(AGENTS)})")
-    return AGENTS[name](seed)
+    return AGENTS[name](seed, batch)

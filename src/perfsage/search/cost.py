@@ -40,9 +40,14 @@ class Evaluation:
     upper: dict[str, float]  # metric -> upper end of the 90% interval (the value itself when measured)
     ood: bool = False  # the proxy's out-of-distribution flag
     error: str = ""  # the tool failed on the design (then values are empty and it never fits)
+    # when the cost was known (time.perf_counter; 0: with its batch): a simulator's designs finish one by
+    # one, which a comparison at equal wall-clock counts; not journaled
+    at: float = field(default=0.0, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("at")
+        return d
 
 
 @dataclass
@@ -162,16 +167,31 @@ class CostModel(ABC):
         """Release workers."""
 
 
+def _encoded(archs: list[ArchSpec]) -> list[tuple[EncodedGraph, dict[str, float]]]:
+    """A worker's share of a batch: each design's encoding and capacity (the IR stays in the worker)."""
+    return [(c.encoded, c.objective) for c in map(candidate, archs)]
+
+
 class ProxyCost(CostModel):
-    """perfsage's shipped predictor for the target (or a checkpoint directory)."""
+    """perfsage's shipped predictor for the target (or a checkpoint directory). workers > 1: candidates are
+    built in that many processes and the network runs on as many threads."""
 
     name = "proxy"
 
-    def __init__(self, target: str, journal: Path | None = None, predictor=None) -> None:
+    def __init__(self, target: str, journal: Path | None = None, predictor=None, workers: int = 1) -> None:
         from perfsage.predict.predictor import Predictor
 
         super().__init__(target, journal)
         self.predictor = predictor or Predictor.load(target)
+        self.workers = max(1, workers)
+        self._pool = None
+        if self.workers > 1:
+            import torch
+
+            from perfsage.process_pool import process_pool
+
+            self._pool = process_pool(self.workers, spawn=True)
+            torch.set_num_threads(max(torch.get_num_threads(), self.workers))
 
     @property
     def metrics(self) -> list[str]:
@@ -179,17 +199,27 @@ class ProxyCost(CostModel):
 
     def _evaluate(self, archs: list[ArchSpec]) -> list[Evaluation]:
         t0 = time.perf_counter()
-        cands = [candidate(a) for a in archs]
+        if self._pool is not None and len(archs) > 1:
+            chunks = [archs[k::self.workers] for k in range(self.workers)]
+            parts = list(self._pool.map(_encoded, chunks))
+            built = [parts[k % self.workers][k // self.workers] for k in range(len(archs))]
+        else:
+            built = _encoded(archs)
         t1 = time.perf_counter()
-        preds = self.predictor.predict_many([c.encoded for c in cands], layers=False, batch_size=len(cands))
+        preds = self.predictor.predict_many([e for e, _ in built], layers=False, batch_size=len(built))
         self.timings.add("graph", t1 - t0)
         self.timings.add("network", time.perf_counter() - t1)
         out = []
-        for c, p in zip(cands, preds, strict=True):
+        for a, (_, objective), p in zip(archs, built, preds, strict=True):
             values = {m: iv.value for m, iv in p.metrics.items()}
             upper = {m: iv.high if iv.high is not None else iv.value for m, iv in p.metrics.items()}
-            out.append(Evaluation(c.arch.arch, c.objective, values, upper, p.ood))
+            out.append(Evaluation(a.arch, objective, values, upper, p.ood))
         return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
 
 def _measure_in(target, data: bytes) -> dict[str, float] | str:
@@ -232,20 +262,42 @@ class SimulatorCost(CostModel):
 
             refs = [self._actors[k % len(self._actors)].measure.remote(d) for k, d in enumerate(data)]
             measured = ray.get(refs)
+            finished = [time.perf_counter()] * len(data)
         else:
-            with ThreadPoolExecutor(self.workers) as pool:
-                measured = list(pool.map(lambda kd: _measure_in(self._tools[kd[0] % self.workers], kd[1]),
-                                         enumerate(data)))
+            measured, finished = self._threads(data)
         self.timings.add("write", t1 - t0)
         self.timings.add("tool", time.perf_counter() - t1)
         out = []
-        for c, m in zip(cands, measured, strict=True):
+        for c, m, at in zip(cands, measured, finished, strict=True):
             if isinstance(m, str):
-                out.append(Evaluation(c.arch.arch, c.objective, {}, {}, error=m))
+                out.append(Evaluation(c.arch.arch, c.objective, {}, {}, error=m, at=at))
             else:
                 vals = {k: float(v) for k, v in m.items() if k in self._metrics and math.isfinite(float(v))}
-                out.append(Evaluation(c.arch.arch, c.objective, vals, dict(vals)))
+                out.append(Evaluation(c.arch.arch, c.objective, vals, dict(vals), at=at))
         return out
+
+    def _threads(self, data: list[bytes]) -> tuple[list, list[float]]:
+        """Each worker takes the next design as it frees up; the results in order, with when each ended."""
+        from queue import Empty, SimpleQueue
+
+        jobs: SimpleQueue = SimpleQueue()
+        for k, d in enumerate(data):
+            jobs.put((k, d))
+        measured: list = [None] * len(data)
+        finished = [0.0] * len(data)
+
+        def work(tool) -> None:
+            while True:
+                try:
+                    k, d = jobs.get_nowait()
+                except Empty:
+                    return
+                measured[k] = _measure_in(tool, d)
+                finished[k] = time.perf_counter()
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            list(pool.map(work, self._tools))
+        return measured, finished
 
     def close(self) -> None:
         for t in self._tools:
@@ -279,7 +331,7 @@ def _ray_actors(target: str, workers: int, address: str) -> list:
 def cost_model(kind: str, target: str, journal: Path | None = None, workers: int = 2,
                ray_address: str | None = None) -> CostModel:
     if kind == "proxy":
-        return ProxyCost(target, journal)
+        return ProxyCost(target, journal, workers=workers)
     if kind == "simulator":
         return SimulatorCost(target, journal, workers, ray_address)
     raise PerfsageError(f"unknown cost model {kind!r} (choose from {', '.join(COSTS)})")

@@ -41,18 +41,18 @@ class Visit:
 
 
 class OutOfEvaluations(Exception):
-    """The environment's evaluation budget is spent: the agent's loop ends here."""
+    """The environment's evaluation or time budget is spent: the agent's loop ends here."""
 
 
 class SearchEnv(gym.Env):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
     def __init__(self, space: str, cost: CostModel, budget: Budget, max_evaluations: int | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, max_seconds: float | None = None) -> None:
         budget.check_target(cost.target, cost.metrics)
         self.genome = Genome.of(space)
         self.space, self.cost, self.budget = space, cost, budget
-        self.max_evaluations = max_evaluations
+        self.max_evaluations, self.max_seconds = max_evaluations, max_seconds
         self.progress = progress
         self.history: list[Visit] = []
         self.metrics = sorted(budget.limits)
@@ -81,15 +81,18 @@ class SearchEnv(gym.Env):
         rows that still fit in it are evaluated first)."""
         genomes = np.clip(np.atleast_2d(np.asarray(genomes, dtype=np.float64)), 0.0, 1.0)
         left = self.remaining
-        if left is not None and left <= 0:
+        if (left is not None and left <= 0) or (
+                self.max_seconds is not None and time.perf_counter() - self._t0 >= self.max_seconds):
             raise OutOfEvaluations
         take = genomes if left is None else genomes[:left]
         archs = [self.genome.decode(g) for g in take]
         evals = self.cost.evaluate(archs)
         rewards = []
+        now = time.perf_counter()
         for g, a, ev in zip(take, archs, evals, strict=True):
             r, fits = self.score(ev)
-            self.history.append(Visit(len(self.history), time.perf_counter() - self._t0, g, a.arch, ev, r, fits))
+            at = ev.at if self._t0 < ev.at <= now else now  # journaled or batch-timed: the batch's end
+            self.history.append(Visit(len(self.history), at - self._t0, g, a.arch, ev, r, fits))
             rewards.append(r)
         if self.progress is not None:
             self.progress(len(self.history), self.max_evaluations or len(self.history))

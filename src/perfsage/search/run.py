@@ -42,6 +42,7 @@ class SearchConfig:
     workers: int = 2  # simulator workers
     ray_address: str | None = None
     verify: bool = True  # re-measure the reported designs with the real tool
+    max_seconds: float | None = None  # wall-clock budget of the search itself (then evaluations is a cap)
 
     def check(self) -> None:
         if self.space not in space_names():
@@ -50,6 +51,8 @@ class SearchConfig:
             raise PerfsageError(f"unknown cost model {self.cost!r} (choose from {', '.join(COSTS)})")
         if self.evaluations < 1:
             raise PerfsageError(f"--evaluations must be at least 1, not {self.evaluations}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise PerfsageError(f"--max-seconds must be positive, not {self.max_seconds}")
         if self.top < 1:
             raise PerfsageError(f"--top must be at least 1, not {self.top}")
         get_agent(self.agent)  # an unknown agent fails here, before any work
@@ -137,7 +140,7 @@ def search(cfg: SearchConfig, progress: Callable[[int, int], None] | None = None
     t0 = time.perf_counter()
     cost = cost or cost_model(cfg.cost, cfg.target, cfg.journal(), cfg.workers, cfg.ray_address)
     try:
-        env = SearchEnv(cfg.space, cost, cfg.budget, cfg.evaluations, progress)
+        env = SearchEnv(cfg.space, cost, cfg.budget, cfg.evaluations, progress, cfg.max_seconds)
         get_agent(cfg.agent, cfg.seed).run(env)
     finally:
         cost.close()
@@ -147,7 +150,7 @@ def search(cfg: SearchConfig, progress: Callable[[int, int], None] | None = None
     designs = verify(chosen, cfg.space, cfg.target, cfg.budget, cfg.out, cfg.verify)
     front = pareto_visits(env.history, cfg.budget.objective, env.metrics)
     config = {"space": cfg.space, "target": cfg.target, "agent": cfg.agent, "cost": cfg.cost, "seed": cfg.seed,
-              "evaluations": cfg.evaluations, "budget": cfg.budget.to_dict()}
+              "evaluations": cfg.evaluations, "max_seconds": cfg.max_seconds, "budget": cfg.budget.to_dict()}
     result = SearchResult(config, len(env.history), time.perf_counter() - t0, search_seconds, designs,
                           [_visit_record(v) for v in front], cost.timings.per_evaluation_ms())
     (cfg.out / RESULT).write_text(json.dumps(result.to_dict(), indent=1) + "\n")

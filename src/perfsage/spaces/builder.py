@@ -12,6 +12,7 @@ its own empty buffer; both are valid, ours is smaller).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -63,6 +64,7 @@ def conv_out(size: int, kernel: int, stride: int, padding: str, dilation: int = 
 _INT8 = s.TensorType.INT8
 _INT32 = s.TensorType.INT32
 _QARRAYS: dict[QParams, tuple[np.ndarray, np.ndarray]] = {}
+_DRY_QUANT: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 _DRY: ContextVar[bool] = ContextVar("perfsage_dry_build", default=False)
 _TYPE_NAMES = {v: k for k, v in vars(s.TensorType).items() if not k.startswith("_")}
 _OP_NAMES = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
@@ -110,7 +112,9 @@ class ModelBuilder:
                 scale: np.ndarray | float | None = None, zero_point: np.ndarray | int | None = None,
                 axis: int = 0) -> int:
         sc = zp = None
-        if scale is not None:
+        if isinstance(scale, np.ndarray) and isinstance(zero_point, np.ndarray) and scale.ndim == 1:
+            sc, zp = scale, zero_point  # already the record's arrays (a dry build's shared ones)
+        elif scale is not None:
             sc = np.atleast_1d(np.asarray(scale, dtype=np.float32))
             zp = (np.zeros(sc.shape, np.int64) if zero_point is None
                   else np.atleast_1d(np.asarray(zero_point, dtype=np.int64)))
@@ -135,9 +139,11 @@ class ModelBuilder:
                    axis: int) -> int:
         """A constant of a dry build: its size and per-channel quantisation, no values."""
         self.buffers.append(b"")
-        self._sizes.append(int(np.prod(shape)) * itemsize)
-        return self._tensor(shape, dtype, name, len(self.buffers) - 1, np.ones(channels, np.float32),
-                            np.zeros(channels, np.int64), axis)
+        self._sizes.append(math.prod(shape) * itemsize)
+        arrays = _DRY_QUANT.get(channels)
+        if arrays is None:  # placeholders no reader of the IR looks into: one pair per channel count
+            arrays = _DRY_QUANT[channels] = (np.ones(channels, np.float32), np.zeros(channels, np.int64))
+        return self._tensor(shape, dtype, name, len(self.buffers) - 1, *arrays, axis)
 
     def _int32(self, values: Sequence[int] | np.ndarray, name: str) -> int:
         return self._const(np.asarray(values, dtype=np.int32), _INT32, name)

@@ -9,6 +9,7 @@ and makes tensors of the same family share quantisation, which CONCATENATION wan
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,13 +86,14 @@ _UNIFORM_STATS: dict[tuple[int, int], object] = {}
 def uniform_weight_stats(shape: tuple[int, ...]):
     """The statistics (perfsage.graph.weights) of a tensor of this shape holding WeightPool's uniform int8
     values, from one fixed draw per (size, depth): what a dry build gives its weights in place of values."""
-    from perfsage.graph.weights import weight_stats
+    n = math.prod(shape)
+    key = (n, shape[-1] if shape else 1)
+    stats = _UNIFORM_STATS.get(key)
+    if stats is None:
+        from perfsage.graph.weights import weight_stats
 
-    n = int(np.prod(shape))
-    depth = int(shape[-1]) if shape else 1
-    key = (n, depth)
-    if key not in _UNIFORM_STATS:
+        depth = key[1]
         rng = np.random.default_rng(n)
         values = np.maximum(np.frombuffer(rng.bytes(n), dtype=np.int8), np.int8(-127))
-        _UNIFORM_STATS[key] = weight_stats(values.reshape(-1, depth))
-    return _UNIFORM_STATS[key]
+        stats = _UNIFORM_STATS[key] = weight_stats(values.reshape(-1, depth))
+    return stats
