@@ -28,9 +28,12 @@ def proxy():
     return ProxyCost("ethos-u55-128")
 
 
-@pytest.mark.parametrize("space", ["classification", "kws", "segmentation", "mixed", "nasbench201"])
+@pytest.mark.parametrize("space", ["classification", "kws", "segmentation", "mixed", "nasbench201", "converter",
+                                   "compressed"])
 def test_genome_decodes_every_point_deterministically(space):
     genome = Genome.of(space)
+    if space in ("converter", "compressed"):  # the base architecture is drawn from the genome too
+        assert genome.length > 20
     rng = np.random.default_rng(3)
     for g in [*genome.random(rng, 5), np.zeros(genome.length), np.ones(genome.length)]:
         a = genome.decode(g)
@@ -130,16 +133,18 @@ def test_evolution_beats_random_sampling(proxy):
 def test_search_writes_and_verifies_designs_and_resumes(tmp_path, proxy):
     cfg = SearchConfig("kws", "ethos-u55-128", Budget({"latency_ms": 0.6, "sram_kib": 150.0}), "evolution",
                        64, out=tmp_path, top=2)
-    first = search(cfg, cost=ProxyCost("ethos-u55-128", cfg.journal(), proxy.predictor))
+    first_cost = ProxyCost("ethos-u55-128", None, proxy.predictor)
+    journal = first_cost.use_journal(tmp_path, "kws")
+    first = search(cfg, cost=first_cost)
     assert first.evaluations == 64 and len(first.best) == 2
     for d in first.best:
         assert load_graph(d.model).nodes and d.measured is not None
         assert d.fits is True  # chosen by the interval's upper end, they fit when Vela measures them
     assert "<svg" in (tmp_path / "report.html").read_text()
     # a kill mid-journal: half the lines and a cut one
-    lines = cfg.journal().read_text().splitlines()
-    cfg.journal().write_text("\n".join(lines[:30]) + "\n" + lines[30][:40])
-    again = ProxyCost("ethos-u55-128", cfg.journal(), proxy.predictor)
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(lines[:30]) + "\n" + lines[30][:40])
+    again = ProxyCost("ethos-u55-128", journal, proxy.predictor)
     second = search(cfg, cost=again)
     assert again.timings.evaluations <= 64 - 30 + 1  # only what the journal lacked was costed again
     assert [d.arch for d in second.best] == [d.arch for d in first.best]

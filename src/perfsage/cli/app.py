@@ -576,7 +576,8 @@ def search_cmd(
     out: Annotated[Path, typer.Option("--out", help="Folder for the designs (.tflite), search.json, "
                                       "report.html and the evaluation journal.")] = Path("search-out"),
     top: Annotated[int, typer.Option("--top", help="Designs to report (each written and re-measured).")] = 3,
-    workers: Annotated[int, typer.Option("--workers", help="Simulator workers.")] = 2,
+    workers: Annotated[int, typer.Option("--workers", help="Processes: the simulator's tool workers, or the "
+                                         "proxy's candidate builders (and network threads).")] = 2,
     ray: Annotated[str | None, typer.Option("--ray", help="Ray address for the simulator's workers, or "
                                             "'local'.")] = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Do not re-measure the reported "

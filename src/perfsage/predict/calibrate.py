@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,11 +56,12 @@ class CalibrationResult:
     measured_now: int  # the rest came from the journal of an earlier, killed run
     seconds: float
     loo_rmse_log: dict[str, float]
+    fits: dict[str, str] = field(default_factory=dict)  # metric -> "scale", "ensemble" or "ridge"
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "folder": str(self.folder), "host": self.host.to_dict(),
                 "models": self.models, "measured_now": self.measured_now, "seconds": round(self.seconds, 1),
-                "loo_rmse_log": self.loo_rmse_log}
+                "loo_rmse_log": self.loo_rmse_log, "fits": self.fits}
 
 
 def candidate_models(n: int, seed: int = 0) -> list[tuple[str, bytes]]:
@@ -113,7 +114,14 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
     """Measures `models` models on this host (resuming a killed run's journal), fits the shipped
     predictor to them and stores the result in the cache for this host. progress(done, total)."""
     from perfsage.predict.predictor import Predictor
-    from perfsage.realdev.adapt import AdaptedPredictor, base_view, fit_ensemble, fit_ridge
+    from perfsage.realdev.adapt import (
+        AdaptedPredictor,
+        base_view,
+        fit_ensemble,
+        fit_ridge,
+        fit_scale,
+        simplest_within_one_se,
+    )
     from perfsage.targets import TargetError, get_target, is_host_bound
 
     if not is_host_bound(target):
@@ -166,10 +174,15 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
     # a metric this host's tool does not report (peak heap without glibc's mallinfo2) is not calibrated
     metrics = [m for m in base.metrics if all(m in done[i] for i, _ in chosen)]
     y = {m: np.log([done[i][m] for i, _ in chosen]) for m in metrics}
-    fits = {"latency_ms": fit_ensemble(view, y["latency_ms"])}
+    # per metric, one factor on the shipped prediction unless a richer fit (latency: the few-shot ensemble;
+    # the others: ridge over the network's heads) is better by more than a standard error: on a CPU of the
+    # labels' kind the factor is all there is to fit, on another kind the richer fit earns its place
+    fits, kinds = {}, {}
     for m in metrics:
-        if m != "latency_ms":
-            fits[m] = fit_ridge(view.log_pred, y[m])
+        rich = fit_ensemble(view, y[m]) if m == "latency_ms" else fit_ridge(view.log_pred, y[m])
+        scale = fit_scale(view.log_pred, y[m], view.heads.index(m))
+        fits[m] = simplest_within_one_se(scale, rich, len(chosen))
+        kinds[m] = "scale" if fits[m] is scale else rich.kind
     adapted = AdaptedPredictor(base.estimator, fits["latency_ms"], device=f"{target} on {host.describe()}",
                                samples=[{"id": i} for i, _ in chosen],
                                extra={m: f for m, f in fits.items() if m != "latency_ms"})
@@ -180,7 +193,7 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
     loo = {m: round(float(f.loo_rmse), 4) for m, f in fits.items()}
     (staging / "training.json").write_text(json.dumps({
         "target": target, "calibrated": {"when": when, "models": len(chosen), "seed": seed,
-                                         "host": host.to_dict(), "loo_rmse_log": loo,
+                                         "host": host.to_dict(), "loo_rmse_log": loo, "fits": kinds,
                                          "base": base_identity(Path(base.source))}}, indent=1) + "\n")
     HostRecord(host, True, f"calibrated here on {when} from {len(chosen)} models").save(staging)
     # 90% intervals from the leave-one-out error of each fit (a normal approximation in log space: a few
@@ -192,7 +205,7 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
     shutil.rmtree(out, ignore_errors=True)
     os.replace(staging, out)
     shutil.rmtree(partial, ignore_errors=True)
-    return CalibrationResult(out, target, host, len(chosen), measured_now, time.time() - t0, loo)
+    return CalibrationResult(out, target, host, len(chosen), measured_now, time.time() - t0, loo, kinds)
 
 
 def base_identity(folder: Path) -> str:

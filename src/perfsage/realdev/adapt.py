@@ -146,6 +146,26 @@ def fit_ridge(sig: np.ndarray, y_log: np.ndarray, lambdas=LAMBDAS) -> RidgeFit:
     return best
 
 
+def fit_scale(sig: np.ndarray, y_log: np.ndarray, column: int) -> RidgeFit:
+    """The base's own prediction of the metric (signature column `column`) times one factor: a constant in
+    log space, with its exact leave-one-out error. The fit for a host like the one the labels came from,
+    where a richer fit bends the predictor to the measurement noise of a few dozen models."""
+    n = len(y_log)
+    if n < 2:
+        raise PerfsageError(f"need at least 2 measured models to adapt, got {n}")
+    r = y_log - sig[:, column]
+    loo = (r - r.mean()) * n / (n - 1)
+    weights = np.zeros(sig.shape[1])
+    weights[column] = 1.0
+    return RidgeFit(sig.mean(0), weights, float(y_log.mean()), 0.0, float(np.sqrt(np.mean(loo ** 2))))
+
+
+def simplest_within_one_se(simple, rich, n: int):
+    """The one-standard-error rule (Breiman et al. 1984): the simple fit unless the rich one's leave-one-out
+    error is lower by more than the simple one's standard error (rmse / sqrt(2n) for normal residuals)."""
+    return rich if rich.loo_rmse < simple.loo_rmse * (1 - 1 / np.sqrt(2 * n)) else simple
+
+
 def fit_closest(sig: np.ndarray, y_log: np.ndarray) -> RidgeFit:
     """The comparison method: the one base head with the lowest leave-one-out error, scaled affinely."""
     best: RidgeFit | None = None

@@ -129,8 +129,9 @@ class AntColony(Agent):
 
 
 class Reinforcement(Agent):
-    """Stable-Baselines3's PPO on the gym: a Gaussian policy over genomes, `batch` single-design episodes
-    stepped together through one vectorised environment (one batch per step)."""
+    """Stable-Baselines3's PPO on the gym: a Gaussian policy over genomes (actions in [-1, 1], mapped onto
+    the genome's box), `batch` single-design episodes stepped together through one vectorised environment
+    (one batch per step)."""
 
     name, library = "rl", "stable-baselines3"
 
@@ -153,9 +154,14 @@ def _batched_env_class():
         """n copies of a single-design SearchEnv whose step evaluates all n actions as one batch."""
 
         def __init__(self, env: SearchEnv, n: int) -> None:
-            super().__init__(n, env.observation_space, env.action_space)
-            self.env = env
+            import gymnasium as gym
+
+            self.env = env  # before VecEnv's __init__, which asks for render_mode
             self._actions: np.ndarray | None = None
+            # a policy's Gaussian starts at mean 0, std 1: over [-1, 1] (mapped to the genome's [0, 1)) it
+            # covers the box instead of piling a third of the genes onto its lower edge
+            box = gym.spaces.Box(-1.0, 1.0, env.action_space.shape, dtype=np.float32)
+            super().__init__(n, env.observation_space, box)
 
         def reset(self):
             return np.zeros((self.num_envs, *self.observation_space.shape), dtype=np.float32)
@@ -164,7 +170,7 @@ def _batched_env_class():
             self._actions = actions
 
         def step_wait(self):
-            rewards = self.env.evaluate(self._actions)
+            rewards = self.env.evaluate((np.clip(self._actions, -1.0, 1.0) + 1.0) / 2.0)
             visits = self.env.history[-self.num_envs:]
             obs = np.stack([self.env.observe(v.evaluation) for v in visits])
             infos = [{"terminal_observation": o, "TimeLimit.truncated": False} for o in obs]
@@ -175,7 +181,7 @@ def _batched_env_class():
             pass
 
         def get_attr(self, attr_name, indices=None):
-            return [getattr(self.env, attr_name)] * self.num_envs
+            return [getattr(self.env, attr_name, None)] * self.num_envs
 
         def set_attr(self, attr_name, value, indices=None) -> None:
             setattr(self.env, attr_name, value)

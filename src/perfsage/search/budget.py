@@ -37,7 +37,7 @@ class Budget:
         """Every budget must be a metric the target reports."""
         if not self.limits:
             raise PerfsageError("give at least one budget (--max-latency-ms, --max-sram-kib, --max-flash-kib, "
-                                "--max-arena-kib)")
+                                "--max-arena-kib; in Python also " + ", ".join(BUDGET_METRICS) + ")")
         missing = [m for m in self.limits if m not in metrics]
         if missing:
             raise PerfsageError(f"{target} does not report {', '.join(missing)} (it reports {', '.join(metrics)})")

@@ -4,12 +4,14 @@ tool). Both take architectures and give `Evaluation`s, so an agent never knows w
 The proxy reads a candidate as the graph IR straight from the space's builder (`dry_build`: no weights
 drawn, no flatbuffer written or parsed) and predicts a batch at once. The simulator writes each design as
 .tflite and measures it with the target's tool in isolated workers (Vela, TFLite Micro), in threads over
-`workers` warm workers or as Ray actors. Evaluations are journaled per (space, target, cost model), so a
-rerun of a killed search replays them instead of paying for them again.
+`workers` warm workers or as Ray actors. Evaluations are journaled per space and cost-model identity
+(target, generator version, and the predictor's training record or the tools' versions), so a rerun of
+a killed search replays them instead of paying for them again, and a rerun after an upgrade does not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -17,7 +19,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from perfsage.graph.encode import EncodedGraph, encode
 from perfsage.graph.features import featurise
 from perfsage.graph.ir import Graph
 from perfsage.spaces import get_space
-from perfsage.spaces.base import ArchSpec
+from perfsage.spaces.base import GENERATOR_VERSION, ArchSpec
 
 COSTS = ("proxy", "simulator")
 WEIGHT_SEED = 0  # the weights every written design gets (the simulator measures those bytes)
@@ -116,16 +118,21 @@ class Journal:
                     continue
 
     def add(self, items: Sequence[tuple[str, Evaluation]]) -> None:
+        """Keeps each evaluation; journals those without an error (a tool's failure may be transient: a
+        resumed search asks again)."""
         for key, ev in items:
             self.done[key] = ev
+        items = [(k, ev) for k, ev in items if not ev.error]
         if self.path is None or not items:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as f:
-            if f.tell() and not self.path.read_bytes().endswith(b"\n"):
-                f.write("\n")
+        with open(self.path, "ab+") as f:
+            if f.tell():
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":  # a line cut short by a kill: the next record starts its own
+                    f.write(b"\n")
             for key, ev in items:
-                f.write(json.dumps({"key": key, **ev.to_dict()}) + "\n")
+                f.write((json.dumps({"key": key, **ev.to_dict()}) + "\n").encode())
             f.flush()
             os.fsync(f.fileno())
 
@@ -146,18 +153,31 @@ class CostModel(ABC):
         """The metrics the target reports."""
 
     def evaluate(self, archs: Sequence[ArchSpec]) -> list[Evaluation]:
+        """Costs of archs, in order; a design costed before (this run or the journal's) is not costed again
+        and comes back with no time of its own (`at` 0: it is known at once)."""
         keys = [arch_key(a) for a in archs]
         todo: dict[str, ArchSpec] = {}
         for k, a in zip(keys, archs, strict=True):
             if k not in self.journal.done and k not in todo:
                 todo[k] = a
+        fresh: dict[str, Evaluation] = {}
         if todo:
             t0 = time.perf_counter()
-            fresh = self._evaluate(list(todo.values()))
+            fresh = dict(zip(todo, self._evaluate(list(todo.values())), strict=True))
             self.timings.evaluations += len(todo)
             self.timings.add("total", time.perf_counter() - t0)
-            self.journal.add(list(zip(todo, fresh, strict=True)))
-        return [self.journal.done[k] for k in keys]
+            self.journal.add(list(fresh.items()))
+        return [fresh[k] if k in fresh else replace(self.journal.done[k], at=0.0) for k in keys]
+
+    def identity(self) -> str:
+        """What the costs depend on besides the design: a journal of another identity is not replayed."""
+        return f"{self.name}-{self.target}-g{GENERATOR_VERSION}"
+
+    def use_journal(self, folder: Path, space: str) -> Path:
+        """Journal into folder, in the file of this cost model's identity and the space."""
+        path = Path(folder) / f"evaluations-{self.identity()}-{space}.jsonl"
+        self.journal = Journal(path)
+        return path
 
     @abstractmethod
     def _evaluate(self, archs: list[ArchSpec]) -> list[Evaluation]:
@@ -167,9 +187,15 @@ class CostModel(ABC):
         """Release workers."""
 
 
-def _encoded(archs: list[ArchSpec]) -> list[tuple[EncodedGraph, dict[str, float]]]:
-    """A worker's share of a batch: each design's encoding and capacity (the IR stays in the worker)."""
-    return [(c.encoded, c.objective) for c in map(candidate, archs)]
+def _encoded(archs: list[ArchSpec], twins: bool = False) -> list[tuple[EncodedGraph | bytes, dict[str, float]]]:
+    """A worker's share of a batch: each design's encoding and capacity (the IR stays in the worker).
+    twins: a design its space cannot dry-build comes as its bytes, so that the predictor prepares its
+    dense twin as `perfsage predict` would (the twin rules of compressed models)."""
+    out: list[tuple[EncodedGraph | bytes, dict[str, float]]] = []
+    for a in archs:
+        c = candidate(a)
+        out.append((write_design(a) if twins and not get_space(a.space).dry_buildable else c.encoded, c.objective))
+    return out
 
 
 class ProxyCost(CostModel):
@@ -197,14 +223,20 @@ class ProxyCost(CostModel):
     def metrics(self) -> list[str]:
         return self.predictor.metrics
 
+    def identity(self) -> str:
+        """The predictor's training record (a calibration's too) decides its costs."""
+        from perfsage.predict.calibrate import base_identity
+
+        return f"{super().identity()}-{base_identity(Path(self.predictor.source))}"
+
     def _evaluate(self, archs: list[ArchSpec]) -> list[Evaluation]:
         t0 = time.perf_counter()
         if self._pool is not None and len(archs) > 1:
             chunks = [archs[k::self.workers] for k in range(self.workers)]
-            parts = list(self._pool.map(_encoded, chunks))
+            parts = list(self._pool.map(_encoded, chunks, [self.predictor.needs_twins] * self.workers))
             built = [parts[k % self.workers][k // self.workers] for k in range(len(archs))]
         else:
-            built = _encoded(archs)
+            built = _encoded(archs, self.predictor.needs_twins)
         t1 = time.perf_counter()
         preds = self.predictor.predict_many([e for e, _ in built], layers=False, batch_size=len(built))
         self.timings.add("graph", t1 - t0)
@@ -251,6 +283,17 @@ class SimulatorCost(CostModel):
     @property
     def metrics(self) -> list[str]:
         return self._metrics
+
+    def identity(self) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        tools = []
+        for dist in ("ethos-u-vela", "tflite-micro", "ai-edge-litert"):
+            try:
+                tools.append(f"{dist}={version(dist)}")
+            except PackageNotFoundError:
+                continue
+        return f"{super().identity()}-{hashlib.sha256(','.join(tools).encode()).hexdigest()[:8]}"
 
     def _evaluate(self, archs: list[ArchSpec]) -> list[Evaluation]:
         t0 = time.perf_counter()

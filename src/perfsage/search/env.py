@@ -65,7 +65,7 @@ class SearchEnv(gym.Env):
         return None if self.max_evaluations is None else self.max_evaluations - len(self.history)
 
     def observe(self, ev: Evaluation) -> np.ndarray:
-        if ev.error:
+        if ev.error or any(m not in ev.upper for m in self.metrics):
             return np.array([10.0] * len(self.metrics) + [0.0], dtype=np.float32)
         obs = [math.log(max(ev.upper[m], 1e-12) / self.budget.limits[m]) for m in self.metrics]
         return np.array([*obs, math.log10(max(ev.objective[self.budget.objective], 1.0))], dtype=np.float32)
@@ -79,7 +79,9 @@ class SearchEnv(gym.Env):
     def evaluate(self, genomes: np.ndarray) -> list[float]:
         """Rewards of a batch of genomes (rows); raises OutOfEvaluations once the budget is spent (the
         rows that still fit in it are evaluated first)."""
-        genomes = np.clip(np.atleast_2d(np.asarray(genomes, dtype=np.float64)), 0.0, 1.0)
+        genomes = np.clip(np.asarray(genomes, dtype=np.float64).reshape(-1, self.genome.length), 0.0, 1.0)
+        if not len(genomes):
+            return []
         left = self.remaining
         if (left is not None and left <= 0) or (
                 self.max_seconds is not None and time.perf_counter() - self._t0 >= self.max_seconds):
@@ -131,17 +133,24 @@ def best_visits(history: list[Visit], objective: str, k: int) -> list[Visit]:
 def pareto_visits(history: list[Visit], objective: str, metrics: list[str]) -> list[Visit]:
     """The fitting designs no other fitting design beats on the objective and every budgeted metric at
     once (larger objective, smaller metrics), by objective."""
-    pts = [(v, v.evaluation.objective[objective], [v.evaluation.values[m] for m in metrics])
-           for v in history if v.fits]
-    front = []
+    uniq: dict[str, Visit] = {}
+    for v in history:
+        if v.fits:
+            uniq.setdefault(repr(sorted(v.arch.items())), v)
+    # by the upper ends of the intervals, as fitting is judged; objective descending, so a point is
+    # dominated only by one before it or equal to it
+    pts = sorted(((v, v.evaluation.objective[objective], [v.evaluation.upper[m] for m in metrics])
+                  for v in uniq.values()), key=lambda p: -p[1])
+    front: list[tuple[Visit, float, list[float]]] = []
     for v, obj, ms in pts:
         dominated = any(o2 >= obj and all(a <= b for a, b in zip(m2, ms, strict=True))
                         and (o2 > obj or any(a < b for a, b in zip(m2, ms, strict=True)))
-                        for _, o2, m2 in pts)
+                        for _, o2, m2 in front)
         if not dominated:
-            front.append(v)
-    uniq: dict[str, Visit] = {repr(sorted(v.arch.items())): v for v in front}
-    return sorted(uniq.values(), key=lambda v: -v.evaluation.objective[objective])
+            front = [f for f in front if not (obj >= f[1] and all(a <= b for a, b in zip(ms, f[2], strict=True))
+                                               and (obj > f[1] or any(a < b for a, b in zip(ms, f[2], strict=True))))]
+            front.append((v, obj, ms))
+    return [v for v, _, _ in front]
 
 
 def require_feasible(env: SearchEnv) -> None:

@@ -12,14 +12,13 @@ in a fixed order (a stage's width before its depth, and so on).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from perfsage.spaces import get_space
-from perfsage.spaces.base import ArchSpec, Space
+from perfsage.spaces.base import ArchSpec, Space, sampling_from
 
 PROBES = 64  # random genomes decoded to size a space's genome
 MIN_LENGTH, MAX_LENGTH = 8, 512
@@ -76,11 +75,12 @@ class GeneRng:
 
 
 def decode_with(space: Space, genes: np.ndarray) -> tuple[ArchSpec, int]:
-    """The architecture a genome stands for, and how many draws the sampler made."""
+    """The architecture a genome stands for, and how many draws the sampler made. The space's own sampler
+    reads the genome for its draws, and so does a derived space's (compressed, precision, converter)
+    sampling of its base architecture."""
     rng = GeneRng(genes)
-    sampler = copy.copy(space)
-    sampler.sample_rng = lambda seed: rng  # the space's own sampler, reading the genome for its draws
-    return sampler.sample(0), rng.used
+    with sampling_from(rng):
+        return space.sample(0), rng.used
 
 
 @dataclass(frozen=True)

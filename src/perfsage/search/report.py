@@ -14,7 +14,7 @@ W, H, PAD = 560, 340, 56
 
 
 def _scale(values: list[float], lo_px: float, hi_px: float):
-    lo, hi = math.log10(min(values)), math.log10(max(values))
+    lo, hi = math.log10(max(min(values), 1e-12)), math.log10(max(max(values), 1e-12))
     if hi - lo < 1e-9:
         lo, hi = lo - 0.5, hi + 0.5
     return lambda v: lo_px + (math.log10(max(v, 1e-12)) - lo) / (hi - lo) * (hi_px - lo_px)
@@ -39,8 +39,8 @@ def pareto_svg(visits: list[dict], front: list[dict], best: list[dict], metric: 
             color = "#4a90d9" if v["fits"] else "#ccc"
             parts.append(f'<circle cx="{sx(v["upper"][metric]):.1f}" cy="{sy(v["objective"][objective]):.1f}" '
                          f'r="2" fill="{color}"/>')
-    pts = sorted((sx(v["values"][metric]), sy(v["objective"][objective])) for v in front
-                 if metric in v["values"])
+    pts = sorted((sx(v["upper"][metric]), sy(v["objective"][objective])) for v in front
+                 if metric in v["upper"])
     if pts:
         parts.append('<polyline fill="none" stroke="#d94a4a" stroke-width="1.5" points="'
                      + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')

@@ -10,6 +10,7 @@ their seed), then go on.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -64,9 +65,6 @@ class SearchConfig:
         except OSError as e:
             raise PerfsageError(f"{self.out}: cannot write there ({e.strerror or e})") from None
 
-    def journal(self) -> Path:
-        return self.out / f"evaluations-{self.cost}-{self.target}-{self.space}.jsonl"
-
 
 @dataclass
 class Design:
@@ -118,8 +116,13 @@ def verify(visits: list[Visit], space: str, target: str, budget: Budget, out: Pa
             if tool is not None:
                 try:
                     labels = tool.measure(data, per_layer=False).metrics
-                    measured = {m: float(labels[m]) for m in v.evaluation.values if m in labels}
-                    fits = budget.fits(measured)
+                    measured = {m: float(labels[m]) for m in v.evaluation.values
+                                if labels.get(m) is not None and math.isfinite(float(labels[m]))}
+                    missing = [m for m in budget.limits if m not in measured]
+                    if missing:  # the tool gave no value for a budgeted metric: fit unknown
+                        error = f"the tool reported no {', '.join(missing)}"
+                    else:
+                        fits = budget.fits(measured)
                 except TargetError as e:
                     error, fits = f"{e.kind}: {e.reason[:200]}", False
             predicted = {m: {"value": v.evaluation.values[m], "high": v.evaluation.upper[m]}
@@ -138,7 +141,9 @@ def search(cfg: SearchConfig, progress: Callable[[int, int], None] | None = None
     cfg.check()
     get_space(cfg.space)
     t0 = time.perf_counter()
-    cost = cost or cost_model(cfg.cost, cfg.target, cfg.journal(), cfg.workers, cfg.ray_address)
+    cost = cost or cost_model(cfg.cost, cfg.target, None, cfg.workers, cfg.ray_address)
+    if cost.journal.path is None:
+        cost.use_journal(cfg.out, cfg.space)
     try:
         env = SearchEnv(cfg.space, cost, cfg.budget, cfg.evaluations, progress, cfg.max_seconds)
         get_agent(cfg.agent, cfg.seed).run(env)

@@ -10,12 +10,29 @@ from __future__ import annotations
 import json
 import zlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 GENERATOR_VERSION = 1
+# inside sampling_from(rng): every space's `sample` draws from rng, whatever its seed (a derived space's
+# base architecture too), so an architecture is a function of rng's draws alone
+_SAMPLE_DRAWS: ContextVar[Any] = ContextVar("perfsage_sample_draws", default=None)
+
+
+@contextmanager
+def sampling_from(rng) -> Iterator[None]:
+    """Spaces sample from rng (an object answering numpy Generator's integers/random/choice) instead of
+    their seeded generators: what a search's genome decodes through (perfsage.search.genome)."""
+    token = _SAMPLE_DRAWS.set(rng)
+    try:
+        yield
+    finally:
+        _SAMPLE_DRAWS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -48,7 +65,8 @@ class Space(ABC):
                                       GENERATOR_VERSION])
 
     def sample_rng(self, seed: int) -> np.random.Generator:
-        return self._rng(seed, 0)
+        override = _SAMPLE_DRAWS.get()
+        return override if override is not None else self._rng(seed, 0)
 
     def weight_rng(self, seed: int) -> np.random.Generator:
         return self._rng(seed, 1)
