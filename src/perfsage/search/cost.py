@@ -187,6 +187,10 @@ class CostModel(ABC):
         """Release workers."""
 
 
+def _warm(_: int) -> None:
+    """A pool worker's first job: nothing, after the imports of this module."""
+
+
 def _encoded(archs: list[ArchSpec], twins: bool = False) -> list[tuple[EncodedGraph | bytes, dict[str, float]]]:
     """A worker's share of a batch: each design's encoding and capacity (the IR stays in the worker).
     twins: a design its space cannot dry-build comes as its bytes, so that the predictor prepares its
@@ -217,6 +221,7 @@ class ProxyCost(CostModel):
             from perfsage.process_pool import process_pool
 
             self._pool = process_pool(self.workers, spawn=True)
+            list(self._pool.map(_warm, range(self.workers)))  # the workers start (and import) now, not mid-search
             torch.set_num_threads(max(torch.get_num_threads(), self.workers))
 
     @property
