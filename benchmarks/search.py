@@ -9,7 +9,7 @@ Every (target, budget set, agent, seed) is searched twice for --seconds of wall-
 objective re-measured is the largest of those that truly fit, and the share that fits is over all of
 them. For proxy runs, --check designs drawn evenly from the visited ones are also measured by Vela (2
 workers), which gives the proxy's error on the designs the search visited and the time Vela takes per
-design on 2 cores, against the proxy's time per design. Runs are appended to runs/search_bench.jsonl as
+design on 2 cores, against the proxy's time per design. Runs are appended to docs/results/search_runs.jsonl as
 they finish, so a killed or --stop-after run goes on where it stopped; the page is rewritten from every
 run recorded. Writes docs/results/search.md.
 """
@@ -34,7 +34,7 @@ from _results import publish  # noqa: E402
 # MCUNet's MCU (320 KB SRAM, 1 MB flash) with a 10 ms frame, and a roomier set four times as large
 BUDGETS = {"mcu": {"latency_ms": 10.0, "sram_kib": 320.0, "flash_kib": 1024.0},
            "large": {"latency_ms": 40.0, "sram_kib": 1280.0, "flash_kib": 4096.0}}
-RECORD = ROOT / "runs" / "search_bench.jsonl"
+RECORD = ROOT / "docs" / "results" / "search_runs.jsonl"  # the page's data; a rerun resumes from it
 COSTS = ("proxy", "simulator")
 
 
@@ -163,10 +163,18 @@ def summarise(records: list[dict]) -> str:
                 f"{np.mean([r['evaluations'] for r in sr]):.0f}" if sr else "-")
             lines.append(f"| {t} | {p_ms:.1f} ({g_ms:.1f} + {n_ms:.1f}) | {v_ms:.0f} | {v_ms / p_ms:.0f}x | "
                          f"{s_ms:.0f} | {ev} |")
+        lines += ["", "Where the proxy's time goes: *graph* is the candidate from its choices to the encoded graph "
+                  "(the space's builder in dry mode, then features and encoding: pure Python, per operator, in "
+                  "2 processes); *network* is PerfSAGE's forward pass over every operator of a batch (2 threads, "
+                  "compute-bound). Proxy times are per design it costed; repeats of a design cost nothing and "
+                  "are not counted."]
     # 5. does the agent matter
     if proxy:
         lines += ["", "## How much the agent matters (proxy runs: best re-measured MMACs, mean and spread over seeds)",
-                  "", "| target | budget | " + " | ".join(agents) + " |", "|---|---|" + "---:|" * len(agents)]
+                  "", "Each agent at its default settings (population or batch 32; TPE with 32 random "
+                  "start-up trials, 8 per batch; ACO 8 levels per gene; PPO 4 steps of 32 per update), not "
+                  "tuned per budget.", "",
+                  "| target | budget | " + " | ".join(agents) + " |", "|---|---|" + "---:|" * len(agents)]
         for t in targets:
             for b in budgets:
                 cells = []
