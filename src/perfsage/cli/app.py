@@ -534,7 +534,7 @@ def adapt_cmd(
 def calibrate_cmd(
     target: Annotated[str, typer.Argument(help="The CPU target to calibrate here: cpu-litert.")] = "cpu-litert",
     models: Annotated[int, typer.Option("--models", help="Models to measure here: more is more accurate and slower "
-                                                         "(about 1 s each).")] = 40,
+                                                         "(about 2 s each).")] = 40,
     seed: Annotated[int, typer.Option(help="Which draw of calibration models.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
