@@ -35,3 +35,19 @@ def exit_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def connect_ray(address: str, workers: int):
+    """The ray module, connected: to the cluster at address, or a local one of `workers` CPUs ("local")."""
+    from perfsage.errors import PerfsageError
+
+    try:
+        import ray
+    except ImportError:
+        raise PerfsageError("--ray needs Ray: pip install 'perfsage[ray]'") from None
+    if not ray.is_initialized():
+        if address == "local":
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    return ray

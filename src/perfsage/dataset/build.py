@@ -177,15 +177,9 @@ def _local(tasks: list[Task], workers: int) -> Iterator[TaskResult]:
 
 
 def _ray(tasks: list[Task], address: str, workers: int) -> Iterator[TaskResult]:
-    try:
-        import ray
-    except ImportError:
-        raise PerfsageError("--ray needs Ray: pip install 'perfsage[ray]'") from None
-    if not ray.is_initialized():
-        if address == "local":
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
+    from perfsage.process_pool import connect_ray
+
+    ray = connect_ray(address, workers)
     remote = ray.remote(num_cpus=1)(run_task)
     queue = deque(tasks)
     running: list = []

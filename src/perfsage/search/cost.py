@@ -353,15 +353,9 @@ class SimulatorCost(CostModel):
 
 
 def _ray_actors(target: str, workers: int, address: str) -> list:
-    try:
-        import ray
-    except ImportError:
-        raise PerfsageError("--ray needs Ray: pip install 'perfsage[ray]'") from None
-    if not ray.is_initialized():
-        if address == "local":
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
+    from perfsage.process_pool import connect_ray
+
+    ray = connect_ray(address, workers)
 
     @ray.remote(num_cpus=1)
     class Measurer:
