@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import numpy as np  # noqa: E402
 
 from _results import publish  # noqa: E402
+from perfsage.journal import append_records, read_records  # noqa: E402
 
 # MCUNet's MCU (320 KB SRAM, 1 MB flash) with a 10 ms frame, and a roomier set four times as large
 BUDGETS = {"mcu": {"latency_ms": 10.0, "sram_kib": 320.0, "flash_kib": 1024.0},
@@ -78,18 +79,6 @@ def run_one(space: str, target: str, budget_name: str, agent: str, seed: int, co
                                                                                                 strict=True)
                         if not m.error]
     return rec
-
-
-def load_records() -> list[dict]:
-    if not RECORD.is_file():
-        return []
-    out = []
-    for line in RECORD.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
 
 
 def best_measured(rec: dict) -> float:
@@ -199,7 +188,7 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     t_start = time.perf_counter()
     workdir = ROOT / "runs" / "search_bench"
-    done = {(r["target"], r["budget"], r["agent"], r["seed"], r["cost"]) for r in load_records()}
+    done = {(r["target"], r["budget"], r["agent"], r["seed"], r["cost"]) for r in read_records(RECORD)}
     if not args.page_only:
         for seed in range(args.seeds):
             for target in args.targets.split(","):
@@ -214,13 +203,11 @@ def main() -> None:
                                 break
                             rec = run_one(args.space, target, budget, agent, seed, cost, args.seconds, args.check,
                                           workdir)
-                            RECORD.parent.mkdir(parents=True, exist_ok=True)
-                            with open(RECORD, "a") as f:
-                                f.write(json.dumps(rec) + "\n")
+                            append_records(RECORD, [rec])
                             print(f"{key}: {rec['evaluations']} evaluations, best re-measured "
                                   f"{best_measured(rec) / 1e6:.1f} MMACs, fits "
                                   f"{[d['fits'] for d in rec['designs']]}", flush=True)
-    records = [r for r in load_records() if r["space"] == args.space]
+    records = [r for r in read_records(RECORD) if r["space"] == args.space]
     n_seeds = len({r["seed"] for r in records})
     how = (f"`benchmarks/search.py --seconds {args.seconds:g} --seeds {args.seeds}`: the {args.space} space, "
            f"{len(records)} runs recorded ({n_seeds} seeds), each {args.seconds:g} s of wall-clock per search "

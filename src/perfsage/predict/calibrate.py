@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from perfsage.errors import PerfsageError
+from perfsage.journal import append_records, read_records
 from perfsage.model.calibration import LEVEL, Calibration
 from perfsage.targets.host import HostFingerprint, HostRecord, this_host
 
@@ -100,18 +101,6 @@ def choose_models(predictor, n: int, seed: int = 0) -> list[tuple[str, bytes]]:
     return [pool[i] for i in chosen]
 
 
-def _read_journal(path: Path) -> dict[str, dict[str, float]]:
-    done: dict[str, dict[str, float]] = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-                done[rec["id"]] = rec
-            except (ValueError, KeyError):  # a line cut short by a kill
-                continue
-    return done
-
-
 def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: int = 0,
               progress: Callable[[int, int], None] | None = None) -> CalibrationResult:
     """Measures `models` models on this host (resuming a killed run's journal), fits the shipped
@@ -140,30 +129,24 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
     partial.mkdir(parents=True, exist_ok=True)
     journal = partial / JOURNAL
     chosen = choose_models(base, models, seed)
-    done = _read_journal(journal)
+    done = {rec["id"]: rec for rec in read_records(journal) if "id" in rec}
     todo = [(i, b) for i, b in chosen if i not in done]
     if progress is not None:
         progress(len(chosen) - len(todo), len(chosen))
     tool = get_target(target)
     tool.window_s, tool.windows = WINDOW_S, WINDOWS
     measured_now = 0
-    if journal.is_file() and journal.stat().st_size and not journal.read_bytes().endswith(b"\n"):
-        with open(journal, "a") as f:  # a line cut short by a kill: the next record starts a line of its own
-            f.write("\n")
     try:
-        with open(journal, "a") as f:
-            for mid, data in todo:
-                try:
-                    rec = {"id": mid, **tool.measure(data, per_layer=False).metrics}
-                except TargetError as e:  # journaled too: a rerun does not retry it, the fit leaves it out
-                    rec = {"id": mid, "error": f"{e.kind}: {e.reason[:200]}"}
-                f.write(json.dumps(rec) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-                done[mid] = rec
-                measured_now += 1
-                if progress is not None:
-                    progress(len(chosen) - len(todo) + measured_now, len(chosen))
+        for mid, data in todo:
+            try:
+                rec = {"id": mid, **tool.measure(data, per_layer=False).metrics}
+            except TargetError as e:  # journaled too: a rerun does not retry it, the fit leaves it out
+                rec = {"id": mid, "error": f"{e.kind}: {e.reason[:200]}"}
+            append_records(journal, [rec])
+            done[mid] = rec
+            measured_now += 1
+            if progress is not None:
+                progress(len(chosen) - len(todo) + measured_now, len(chosen))
     finally:
         tool.close()
     from perfsage.predict.predictor import prepare_many

@@ -12,9 +12,7 @@ a killed search replays them instead of paying for them again, and a rerun after
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -25,8 +23,9 @@ from typing import Any
 
 from perfsage.errors import PerfsageError
 from perfsage.graph.encode import EncodedGraph, encode
-from perfsage.graph.features import featurise
+from perfsage.graph.features import GraphFeatures, featurise
 from perfsage.graph.ir import Graph
+from perfsage.journal import append_records, read_records
 from perfsage.spaces import get_space
 from perfsage.spaces.base import GENERATOR_VERSION, ArchSpec
 
@@ -66,20 +65,29 @@ def arch_key(arch: ArchSpec) -> str:
     return arch.to_json()
 
 
-def candidate(arch: ArchSpec) -> Candidate:
+def design_graph(arch: ArchSpec, data: bytes | None = None) -> Graph:
     """The design's graph IR without writing it (dry build) where its space allows, else parsed from its
-    bytes; then featurised and encoded once."""
+    bytes (data: already written by the caller, so they are not built twice)."""
     from perfsage.graph.reader import load_graph
     from perfsage.spaces.builder import dry_build
 
     space = get_space(arch.space)
     if space.dry_buildable:
         with dry_build():
-            graph = space.build(arch, WEIGHT_SEED)
-    else:
-        graph = load_graph(space.build(arch, WEIGHT_SEED))
+            return space.build(arch, WEIGHT_SEED)
+    return load_graph(data if data is not None else write_design(arch))
+
+
+def capacity(gf: GraphFeatures) -> dict[str, float]:
+    """The objectives a search maximises, read from the graph's features."""
+    return {"macs": float(gf.macs), "params": float(gf.params)}
+
+
+def candidate(arch: ArchSpec, data: bytes | None = None) -> Candidate:
+    """The design's graph IR (design_graph), featurised and encoded once."""
+    graph = design_graph(arch, data)
     nodes, gf = featurise(graph)
-    return Candidate(arch, graph, encode(graph, (nodes, gf)), {"macs": float(gf.macs), "params": float(gf.params)})
+    return Candidate(arch, graph, encode(graph, (nodes, gf)), capacity(gf))
 
 
 def write_design(arch: ArchSpec) -> bytes:
@@ -103,38 +111,26 @@ class Timings:
 
 
 class Journal:
-    """Evaluations already paid for, one JSON line each, appended as they come (a killed run keeps them)."""
+    """Evaluations already paid for, by design key, kept in a journal file (`perfsage.journal`) as they
+    come, so a killed run keeps them."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.done: dict[str, Evaluation] = {}
-        if path is not None and path.is_file():
-            for line in path.read_text().splitlines():
-                try:
-                    rec = json.loads(line)
-                    key = rec.pop("key")
-                    self.done[key] = Evaluation(**rec)
-                except (ValueError, KeyError, TypeError):  # a line cut short by a kill
-                    continue
+        for rec in read_records(path) if path is not None else []:
+            try:
+                key = rec.pop("key")
+                self.done[key] = Evaluation(**rec)
+            except (KeyError, TypeError):  # not an evaluation record
+                continue
 
     def add(self, items: Sequence[tuple[str, Evaluation]]) -> None:
         """Keeps each evaluation; journals those without an error (a tool's failure may be transient: a
         resumed search asks again)."""
         for key, ev in items:
             self.done[key] = ev
-        items = [(k, ev) for k, ev in items if not ev.error]
-        if self.path is None or not items:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "ab+") as f:
-            if f.tell():
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":  # a line cut short by a kill: the next record starts its own
-                    f.write(b"\n")
-            for key, ev in items:
-                f.write((json.dumps({"key": key, **ev.to_dict()}) + "\n").encode())
-            f.flush()
-            os.fsync(f.fileno())
+        if self.path is not None:
+            append_records(self.path, ({"key": k, **ev.to_dict()} for k, ev in items if not ev.error))
 
 
 class CostModel(ABC):
@@ -197,8 +193,12 @@ def _encoded(archs: list[ArchSpec], twins: bool = False) -> list[tuple[EncodedGr
     dense twin as `perfsage predict` would (the twin rules of compressed models)."""
     out: list[tuple[EncodedGraph | bytes, dict[str, float]]] = []
     for a in archs:
-        c = candidate(a)
-        out.append((write_design(a) if twins and not get_space(a.space).dry_buildable else c.encoded, c.objective))
+        if twins and not get_space(a.space).dry_buildable:
+            data = write_design(a)
+            out.append((data, candidate(a, data).objective))
+        else:
+            c = candidate(a)
+            out.append((c.encoded, c.objective))
     return out
 
 
@@ -259,13 +259,15 @@ class ProxyCost(CostModel):
             self._pool = None
 
 
-def _measure_in(target, data: bytes) -> dict[str, float] | str:
+def measure_design(tool, data: bytes) -> dict[str, float] | str:
+    """The tool's finite values for a design's bytes, or why it failed on them."""
     from perfsage.targets import TargetError
 
     try:
-        return dict(target.measure(data, per_layer=False).metrics)
+        labels = tool.measure(data, per_layer=False).metrics
     except TargetError as e:
         return f"{e.kind}: {e.reason[:200]}"
+    return {k: float(v) for k, v in labels.items() if v is not None and math.isfinite(float(v))}
 
 
 class SimulatorCost(CostModel):
@@ -302,8 +304,8 @@ class SimulatorCost(CostModel):
 
     def _evaluate(self, archs: list[ArchSpec]) -> list[Evaluation]:
         t0 = time.perf_counter()
-        cands = [candidate(a) for a in archs]  # the capacity, read the same way as the proxy's
         data = [write_design(a) for a in archs]
+        objectives = [capacity(featurise(design_graph(a, d))[1]) for a, d in zip(archs, data, strict=True)]
         t1 = time.perf_counter()
         if self._actors is not None:
             import ray
@@ -316,12 +318,12 @@ class SimulatorCost(CostModel):
         self.timings.add("write", t1 - t0)
         self.timings.add("tool", time.perf_counter() - t1)
         out = []
-        for c, m, at in zip(cands, measured, finished, strict=True):
+        for a, objective, m, at in zip(archs, objectives, measured, finished, strict=True):
             if isinstance(m, str):
-                out.append(Evaluation(c.arch.arch, c.objective, {}, {}, error=m, at=at))
+                out.append(Evaluation(a.arch, objective, {}, {}, error=m, at=at))
             else:
-                vals = {k: float(v) for k, v in m.items() if k in self._metrics and math.isfinite(float(v))}
-                out.append(Evaluation(c.arch.arch, c.objective, vals, dict(vals), at=at))
+                vals = {k: v for k, v in m.items() if k in self._metrics}
+                out.append(Evaluation(a.arch, objective, vals, dict(vals), at=at))
         return out
 
     def _threads(self, data: list[bytes]) -> tuple[list, list[float]]:
@@ -340,7 +342,7 @@ class SimulatorCost(CostModel):
                     k, d = jobs.get_nowait()
                 except Empty:
                     return
-                measured[k] = _measure_in(tool, d)
+                measured[k] = measure_design(tool, d)
                 finished[k] = time.perf_counter()
 
         with ThreadPoolExecutor(self.workers) as pool:
@@ -365,7 +367,7 @@ def _ray_actors(target: str, workers: int, address: str) -> list:
             self.tool = get_target(name)
 
         def measure(self, data: bytes):
-            return _measure_in(self.tool, data)
+            return measure_design(self.tool, data)
 
     return [Measurer.remote(target) for _ in range(workers)]
 

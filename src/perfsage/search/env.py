@@ -12,6 +12,7 @@ proxy, every worker busy for the simulator); both paths count towards `max_evalu
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -64,15 +65,19 @@ class SearchEnv(gym.Env):
     def remaining(self) -> int | None:
         return None if self.max_evaluations is None else self.max_evaluations - len(self.history)
 
+    def _costed(self, ev: Evaluation) -> bool:
+        """Whether the cost model gave every budgeted metric (not: the tool failed, or left one out)."""
+        return not ev.error and all(m in ev.upper for m in self.metrics)
+
     def observe(self, ev: Evaluation) -> np.ndarray:
-        if ev.error or any(m not in ev.upper for m in self.metrics):
+        if not self._costed(ev):
             return np.array([10.0] * len(self.metrics) + [0.0], dtype=np.float32)
         obs = [math.log(max(ev.upper[m], 1e-12) / self.budget.limits[m]) for m in self.metrics]
         return np.array([*obs, math.log10(max(ev.objective[self.budget.objective], 1.0))], dtype=np.float32)
 
     def score(self, ev: Evaluation) -> tuple[float, bool]:
         """(reward, fits) of an evaluation; a design the tool failed on never fits."""
-        if ev.error or any(m not in ev.upper for m in self.metrics):
+        if not self._costed(ev):
             return -10.0, False
         return self.budget.reward(ev.objective[self.budget.objective], ev.upper), self.budget.fits(ev.upper)
 
@@ -116,41 +121,38 @@ class SearchEnv(gym.Env):
         self.cost.close()
 
 
+def fitting_designs(history: list[Visit], objective: str) -> list[Visit]:
+    """One visit per distinct architecture that fits, the largest objective first (stable: the first
+    visit of equals first)."""
+    uniq: dict[str, Visit] = {}
+    for v in history:
+        if v.fits:
+            uniq.setdefault(json.dumps(v.arch, sort_keys=True), v)
+    return sorted(uniq.values(), key=lambda v: -v.evaluation.objective[objective])
+
+
 def best_visits(history: list[Visit], objective: str, k: int) -> list[Visit]:
     """The k largest designs that fit, one visit per distinct architecture."""
-    seen: set[str] = set()
-    out = []
-    for v in sorted((v for v in history if v.fits), key=lambda v: -v.evaluation.objective[objective]):
-        key = repr(sorted(v.arch.items()))
-        if key not in seen:
-            seen.add(key)
-            out.append(v)
-        if len(out) == k:
-            break
-    return out
+    return fitting_designs(history, objective)[:k]
+
+
+def _dominates(a: list[float], b: list[float]) -> bool:
+    """Costs a at least as low as b everywhere and lower somewhere."""
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
 
 
 def pareto_visits(history: list[Visit], objective: str, metrics: list[str]) -> list[Visit]:
     """The fitting designs no other fitting design beats on the objective and every budgeted metric at
-    once (larger objective, smaller metrics), by objective."""
-    uniq: dict[str, Visit] = {}
-    for v in history:
-        if v.fits:
-            uniq.setdefault(repr(sorted(v.arch.items())), v)
-    # by the upper ends of the intervals, as fitting is judged; objective descending, so a point is
-    # dominated only by one before it or equal to it
-    pts = sorted(((v, v.evaluation.objective[objective], [v.evaluation.upper[m] for m in metrics])
-                  for v in uniq.values()), key=lambda p: -p[1])
-    front: list[tuple[Visit, float, list[float]]] = []
-    for v, obj, ms in pts:
-        dominated = any(o2 >= obj and all(a <= b for a, b in zip(m2, ms, strict=True))
-                        and (o2 > obj or any(a < b for a, b in zip(m2, ms, strict=True)))
-                        for _, o2, m2 in front)
-        if not dominated:
-            front = [f for f in front if not (obj >= f[1] and all(a <= b for a, b in zip(ms, f[2], strict=True))
-                                               and (obj > f[1] or any(a < b for a, b in zip(ms, f[2], strict=True))))]
-            front.append((v, obj, ms))
-    return [v for v, _, _ in front]
+    once (larger objective, smaller metrics, by the upper ends of the intervals as fitting is judged), by
+    objective. Visited largest first, a design can only be dominated by one already on the front, or
+    dominate one there of equal objective."""
+    front: list[tuple[Visit, list[float]]] = []
+    for v in fitting_designs(history, objective):
+        cost = [-v.evaluation.objective[objective], *(v.evaluation.upper[m] for m in metrics)]
+        if not any(_dominates(c, cost) for _, c in front):
+            front = [(w, c) for w, c in front if not _dominates(cost, c)]
+            front.append((v, cost))
+    return [v for v, _ in front]
 
 
 def require_feasible(env: SearchEnv) -> None:

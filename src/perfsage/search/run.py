@@ -10,7 +10,6 @@ their seed), then go on.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,9 +19,9 @@ from typing import Any
 from perfsage.errors import PerfsageError
 from perfsage.search.agents import get_agent
 from perfsage.search.budget import Budget
-from perfsage.search.cost import COSTS, CostModel, cost_model, write_design
+from perfsage.search.cost import COSTS, CostModel, cost_model, measure_design, write_design
 from perfsage.search.env import SearchEnv, Visit, best_visits, pareto_visits, require_feasible
-from perfsage.spaces import get_space, space_names
+from perfsage.spaces import space_names
 from perfsage.spaces.base import ArchSpec
 
 RESULT = "search.json"
@@ -103,7 +102,7 @@ def _visit_record(v: Visit) -> dict[str, Any]:
 def verify(visits: list[Visit], space: str, target: str, budget: Budget, out: Path, measure: bool
            ) -> list[Design]:
     """Writes each chosen design as .tflite and, if measure, measures it with the target's real tool."""
-    from perfsage.targets import TargetError, get_target
+    from perfsage.targets import get_target
 
     tool = get_target(target) if measure else None
     designs = []
@@ -114,17 +113,16 @@ def verify(visits: list[Visit], space: str, target: str, budget: Budget, out: Pa
             path.write_bytes(data)
             measured, fits, error = None, None, ""
             if tool is not None:
-                try:
-                    labels = tool.measure(data, per_layer=False).metrics
-                    measured = {m: float(labels[m]) for m in v.evaluation.values
-                                if labels.get(m) is not None and math.isfinite(float(labels[m]))}
+                got = measure_design(tool, data)
+                if isinstance(got, str):
+                    error, fits = got, False
+                else:
+                    measured = {m: got[m] for m in v.evaluation.values if m in got}
                     missing = [m for m in budget.limits if m not in measured]
                     if missing:  # the tool gave no value for a budgeted metric: fit unknown
                         error = f"the tool reported no {', '.join(missing)}"
                     else:
                         fits = budget.fits(measured)
-                except TargetError as e:
-                    error, fits = f"{e.kind}: {e.reason[:200]}", False
             predicted = {m: {"value": v.evaluation.values[m], "high": v.evaluation.upper[m]}
                          for m in v.evaluation.values}
             designs.append(Design(str(path), v.arch, v.evaluation.objective, predicted, measured, fits,
@@ -139,7 +137,6 @@ def search(cfg: SearchConfig, progress: Callable[[int, int], None] | None = None
            cost: CostModel | None = None) -> SearchResult:
     """Runs the search of cfg and writes its designs, search.json and report.html into cfg.out."""
     cfg.check()
-    get_space(cfg.space)
     t0 = time.perf_counter()
     cost = cost or cost_model(cfg.cost, cfg.target, None, cfg.workers, cfg.ray_address)
     if cost.journal.path is None:

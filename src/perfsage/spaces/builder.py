@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from ai_edge_litert import schema_py_generated as s
 
+from perfsage.graph import schema
 from perfsage.graph.ir import Graph, Node, Quantization, Tensor
 from perfsage.graph.ops import spec
 from perfsage.spaces import quant as Q
@@ -66,8 +67,6 @@ _INT32 = s.TensorType.INT32
 _QARRAYS: dict[QParams, tuple[np.ndarray, np.ndarray]] = {}
 _DRY_QUANT: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 _DRY: ContextVar[bool] = ContextVar("perfsage_dry_build", default=False)
-_TYPE_NAMES = {v: k for k, v in vars(s.TensorType).items() if not k.startswith("_")}
-_OP_NAMES = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
 
 
 @contextmanager
@@ -131,7 +130,7 @@ class ModelBuilder:
 
     def _const(self, data: np.ndarray, dtype: int, name: str, scale=None, zero_point=None,
                axis: int = 0) -> int:
-        self.buffers.append(b"" if self.dry else np.ascontiguousarray(data).tobytes())
+        self.buffers.append(np.ascontiguousarray(data).tobytes())  # small but for weights, which a dry build skips
         self._sizes.append(data.nbytes)
         return self._tensor(data.shape, dtype, name, len(self.buffers) - 1, scale, zero_point, axis)
 
@@ -429,25 +428,27 @@ class ModelBuilder:
             description=self.description))
 
     def graph(self, outputs: Sequence[Act]) -> Graph:
-        """The graph IR `load_graph` reads from `finish`'s bytes, without writing them (weight statistics:
-        those of the stored values, or in a dry build those of uniform int8 values)."""
-        from perfsage.graph.weights import weight_stats
+        """The graph IR `load_graph` reads from `finish`'s bytes, without writing them. Weight statistics are
+        those of the stored values, as the reader computes them; a dry build's weights, never drawn, carry
+        those of uniform int8 values."""
+        from perfsage.graph.weights import supported, tensor_values, weight_stats
 
         tensors = []
         for i, t in enumerate(self.tensors):
             quant = (Quantization(float(t.scale[0]), int(t.zero_point[0]), len(t.scale), t.axis)
                      if t.scale is not None and len(t.scale) else None)
-            tensors.append(Tensor(i, t.name, t.shape, _TYPE_NAMES[t.dtype], t.buffer, self._sizes[t.buffer], quant))
+            tensors.append(Tensor(i, t.name, t.shape, schema.TENSOR_TYPES[t.dtype], t.buffer, self._sizes[t.buffer],
+                                  quant))
         codes = {v: k for k, v in self.opcodes.items()}
         nodes = []
         for i, op in enumerate(self.operators):
             code, version = codes[op.opcode]
-            nodes.append(Node(i, _OP_NAMES[code], version, op.inputs, op.outputs, dict(op.options)))
+            nodes.append(Node(i, schema.BUILTIN_OPS[code], version, op.inputs, op.outputs, dict(op.options)))
             pos = spec(nodes[-1].op).weight_input
             if pos is not None and pos < len(op.inputs) and op.inputs[pos] >= 0:
                 w = tensors[op.inputs[pos]]
-                if w.stats is None and w.data_bytes:
-                    w.stats = self._stats.get(w.index) or weight_stats(np.frombuffer(
-                        self.buffers[w.buffer], dtype=np.int8 if w.dtype == "INT8" else np.int32).reshape(w.shape))
+                if w.stats is None and w.is_constant and supported(w.dtype):
+                    w.stats = self._stats.get(w.index) or weight_stats(
+                        tensor_values(self.buffers[w.buffer], 0, w.data_bytes, w.dtype, w.shape), w.dtype)
         return Graph(tensors=tensors, nodes=nodes, inputs=tuple(self.inputs), outputs=tuple(o.index for o in outputs),
                      name=self.name, description=self.description, source="<arch>")
