@@ -550,7 +550,7 @@ def calibrate_cmd(
     lat = result.loo_rmse_log["latency_ms"]
     _emit(result.to_dict(), as_json,
           f"{target}: calibrated for {result.host.describe()} on {result.models} models "
-          f"({result.measured_now} measured now) in {result.seconds:.0f} s; leave-one-out latency error about "
+          f"({result.measured_now} readings taken now) in {result.seconds:.0f} s; leave-one-out latency error about "
           f"{100 * (math.exp(lat) - 1):.1f}% -> {result.folder}")
 
 

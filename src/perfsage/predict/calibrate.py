@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from perfsage.errors import PerfsageError
-from perfsage.journal import append_records, read_records
+from perfsage.journal import read_records
 from perfsage.model.calibration import LEVEL, Calibration
 from perfsage.targets.host import HostFingerprint, HostRecord, this_host
 
@@ -33,10 +33,12 @@ DEFAULT_MODELS = 40
 MIN_MODELS = 8
 FIRST_SEED = 7_000_000  # far beyond every dataset build's seeds: never a training or test model
 MAX_PREDICTED_MS = 150.0  # models the shipped predictor expects slower than this are not drawn (time)
-# per model: the labels' own protocol, min over 3 windows of 0.5 s. A label is a minimum over invokes, so
-# fewer invokes read slower: 0.25 s windows (tried first, to save time) read a 100 ms model from about 7
-# invokes against the labels' 15, and the fitted factor came out high (host_transfer: int8 4.5% -> 5.1%)
-WINDOW_S, WINDOWS = 0.5, 3
+# per model: as many 0.5 s windows as the labels' protocol (3), but one per pass, in 3 passes over the set
+# (perfsage.targets.passes: a neighbour's load lasts minutes, so back-to-back windows share it). A label is
+# a minimum over invokes, so fewer invokes read slower: 0.25 s windows (tried first, to save time) read a
+# 100 ms model from about 7 invokes against the labels' 15, and the fitted factor came out high
+# (host_transfer: int8 4.5% -> 5.1%)
+WINDOW_S, WINDOWS, PASSES = 0.5, 1, 3
 JOURNAL = "measurements.jsonl"
 Z90 = 1.645  # the normal quantile of a two-sided 90% interval
 
@@ -57,7 +59,7 @@ class CalibrationResult:
     target: str
     host: HostFingerprint
     models: int
-    measured_now: int  # the rest came from the journal of an earlier, killed run
+    measured_now: int  # readings taken now; the rest came from the journal of an earlier, killed run
     seconds: float
     loo_rmse_log: dict[str, float]
     fits: dict[str, str] = field(default_factory=dict)  # metric -> "scale", "ensemble" or "ridge"
@@ -114,7 +116,8 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
         fit_scale,
         simplest_within_one_se,
     )
-    from perfsage.targets import TargetError, get_target, is_host_bound
+    from perfsage.targets import get_target, is_host_bound
+    from perfsage.targets.passes import measure_in_passes
 
     if not is_host_bound(target):
         raise PerfsageError(f"{target!r} is not a CPU target: only host-bound targets (cpu-litert) are calibrated")
@@ -129,26 +132,14 @@ def calibrate(target: str = "cpu-litert", models: int = DEFAULT_MODELS, seed: in
     partial.mkdir(parents=True, exist_ok=True)
     journal = partial / JOURNAL
     chosen = choose_models(base, models, seed)
-    done = {rec["id"]: rec for rec in read_records(journal) if "id" in rec}
-    todo = [(i, b) for i, b in chosen if i not in done]
-    if progress is not None:
-        progress(len(chosen) - len(todo), len(chosen))
+    before = len(read_records(journal))
     tool = get_target(target)
     tool.window_s, tool.windows = WINDOW_S, WINDOWS
-    measured_now = 0
     try:
-        for mid, data in todo:
-            try:
-                rec = {"id": mid, **tool.measure(data, per_layer=False).metrics}
-            except TargetError as e:  # journaled too: a rerun does not retry it, the fit leaves it out
-                rec = {"id": mid, "error": f"{e.kind}: {e.reason[:200]}"}
-            append_records(journal, [rec])
-            done[mid] = rec
-            measured_now += 1
-            if progress is not None:
-                progress(len(chosen) - len(todo) + measured_now, len(chosen))
+        done = measure_in_passes(tool, chosen, PASSES, journal, progress)
     finally:
         tool.close()
+    measured_now = len(read_records(journal)) - before
     from perfsage.predict.predictor import prepare_many
 
     chosen = [(i, b) for i, b in chosen if "latency_ms" in done[i]]
