@@ -22,6 +22,7 @@ _REGISTRY: dict[str, str] = {
     "converter": "perfsage.spaces.converter:ConverterStyleSpace",
     "unet": "perfsage.spaces.unet:UNetSpace",
     "tinyvision": "perfsage.spaces.tinyvision:TinyVisionSpace",
+    "randgraph": "perfsage.spaces.randgraph:RandomGraphSpace",
     "compressed": "perfsage.spaces.compressed:CompressedSpace",
     "precision": "perfsage.spaces.precision:PrecisionSpace",
 }

@@ -43,7 +43,7 @@ builder's fixed quantisation families, so it runs under LiteRT, TFLite Micro and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import log10, prod
+from math import log10
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,8 @@ import numpy as np
 from perfsage.spaces import quant as Q
 from perfsage.spaces.base import ArchSpec, Space, choice, make_divisible
 from perfsage.spaces.blocks import conv_act, depthwise_act, inverted_residual
-from perfsage.spaces.builder import _INT8, _INT32, Act, ModelBuilder, conv_out
+from perfsage.spaces.builder import Act, ModelBuilder, conv_out
+from perfsage.spaces.tally import TallyBuilder
 from perfsage.spaces.zoo import _fire, _ghost_module, _shuffle_unit, _squeeze_excite
 
 KINDS = ("cnn", "mlp")
@@ -331,43 +332,6 @@ def _emit(b: ModelBuilder, a: dict[str, Any]) -> Act:
 
 
 # ------------------------------------------------------------------------------------------- counting
-_POOLS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
-_UNARY = ("RELU", "RELU6", "LOGISTIC", "TANH", "HARD_SWISH")
-
-
-class _Tally(ModelBuilder):
-    """Runs a build without drawing weights: counts MACs in Vela's convention (as
-    `perfsage.graph.ops.count_macs`), weight and bias parameters, and the largest activation tensor."""
-
-    def __init__(self) -> None:
-        super().__init__(0)
-        self.macs = self.params = self.max_tensor = 0
-
-    def _weights(self, shape, channels, fan_in, axis, kind, x, bias=True):
-        self.params += prod(shape) + (channels if bias else 0)
-        w = self._tensor(shape, _INT8, f"{kind}/weights")
-        return w, (self._tensor((channels,), _INT32, f"{kind}/bias") if bias else -1)
-
-    def _op(self, name, inputs, outputs, options_table=None, options=None, version=None) -> None:
-        super()._op(name, inputs, outputs, options_table, options, version)
-        out = prod(self.tensors[outputs[0]].shape)
-        self.max_tensor = max(self.max_tensor, *(prod(self.tensors[o].shape) for o in outputs))
-        if name in ("CONV_2D", "TRANSPOSE_CONV"):
-            self.macs += prod(self.tensors[inputs[1]].shape[1:]) * out
-        elif name == "DEPTHWISE_CONV_2D":
-            self.macs += prod(self.tensors[inputs[1]].shape[1:3]) * out
-        elif name == "FULLY_CONNECTED":
-            self.macs += self.tensors[inputs[1]].shape[-1] * out
-        elif name in _POOLS:
-            self.macs += options["filter_h"] * options["filter_w"] * out
-        elif name == "MEAN":
-            self.macs += prod(self.tensors[inputs[0]].shape)
-        elif name in _UNARY:
-            self.macs += out
-        elif name == "SOFTMAX":
-            self.macs += 2 * out
-
-
 @dataclass(frozen=True)
 class Tally:
     macs: int
@@ -382,7 +346,7 @@ class Tally:
 def arch_tally(arch: dict[str, Any]) -> Tally:
     """MACs (Vela's convention), weight + bias parameters and largest activation tensor (elements) of
     an architecture dict, without drawing its weights."""
-    t = _Tally()
+    t = TallyBuilder()
     _emit(t, arch)
     return Tally(t.macs, t.params, t.max_tensor)
 
