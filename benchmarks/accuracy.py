@@ -15,6 +15,10 @@ dataset had them (random split only); `perfsage (totals-only flash)` likewise ig
 flash labels (each operator's encoded weights and scales on Ethos-U55) and learns flash from the totals;
 `perfsage (soft peak)` reads the SRAM peak with the soft maximum (T = 8) used where operators are not
 labelled, instead of the sharp one (T = 64) that per-operator SRAM labels allow.
+`leave-family-out:F` trains on every space the dataset holds without any model built from architecture
+family F (perfsage.spaces.families: a task space, a stage of `mixed`, the base of a derived space) and
+scores the zoo's published networks of F, labelled by the target's tool once per --runs (zoo/labels.json);
+Ethos-U and mcu-tflm only.
 `leave-out+extra:S` leaves task space S out as `leave-out:S` does, but trains on every other space the
 dataset holds (mixed, converter, unet, tinyvision too), as the shipped predictors do; the default splits
 keep to the four task spaces.
@@ -50,12 +54,18 @@ from _results import RESULTS, publish  # noqa: E402
 from perfsage.model.shipped import PERFSAGE_HP  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS as TARGET_METRICS  # noqa: E402
 from perfsage.process_pool import process_pool  # noqa: E402
+from perfsage.spaces.families import ZOO_FAMILIES  # noqa: E402
 from perfsage.targets.metrics import parts_of  # noqa: E402
 
 SPLITS = ("random", "leave-out:classification", "leave-out:detection", "leave-out:kws", "leave-out:segmentation")
 # The same task space left out, with every other space the dataset holds (mixed, converter, unet, tinyvision)
 # in the training part too, as the shipped predictors have them: `leave-out+extra:kws`.
 EXTRA_SPLITS = tuple(s.replace("leave-out:", "leave-out+extra:") for s in SPLITS if s.startswith("leave-out:"))
+# Leave one architecture family out (perfsage.spaces.families): train on every space the dataset holds but
+# without any model of the family, score the zoo's published networks of it: `leave-family-out:fire`.
+FAMILY_SPLITS = tuple(f"leave-family-out:{f}" for f in dict.fromkeys(ZOO_FAMILIES.values()))
+FAMILY_TARGETS = ("ethos-u55-128", "ethos-u65-256", "mcu-tflm")  # cpu-litert: labels depend on the host
+ZOO_LABELS = "zoo/labels.json"  # in --runs: the zoo's labels per target, measured once before the jobs
 PER_LAYER_TARGETS = ("ethos-u55-128", "ethos-u65-256")  # nn-Meter's kernels need per-layer labels
 PART_TARGETS = tuple(t for t, ms in TARGET_METRICS.items() if any(parts_of(m) for m in ms))  # metrics.PARTS
 # ablations that drop one metric's per-operator labels: row -> (metric, targets that label it per operator)
@@ -124,8 +134,13 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     # the kernel predictor sums per-kernel parts: the additive metrics (it fits those with per-layer labels)
     metrics = [m for m in TARGET_METRICS[target] if row != "nn-meter-kernels" or is_additive(m)]
     extra = split.startswith("leave-out+extra:")
-    gs = load_graphset(data, target, TARGET_METRICS[target], spaces=None if extra else TASK_SPACES)
-    tr, va, te = split_graphset(gs, split.replace("leave-out+extra:", "leave-out:"))
+    family = split.split(":", 1)[1] if split.startswith("leave-family-out:") else None
+    gs = load_graphset(data, target, TARGET_METRICS[target], spaces=None if extra or family else TASK_SPACES)
+    if family:
+        tr, va = without_family(gs, data, family)
+        te = zoo_test_set(Path(out), target, family, metrics)
+    else:
+        tr, va, te = split_graphset(gs, split.replace("leave-out+extra:", "leave-out:"))
     if row in TOTALS_ONLY:
         drop = TOTALS_ONLY[row][0]
         tr = dataclasses.replace(tr, layer_values={m: v for m, v in tr.layer_values.items() if m != drop})
@@ -164,12 +179,71 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     return f"{split} {target} {row} {secs:.0f}s " + str({m: round(r["mape"], 2) for m, r in rep["metrics"].items()})
 
 
+def without_family(gs, data: str, family: str):
+    """The training and validation parts of a leave-family-out split: every model of the dataset but
+    those built from `family` (perfsage.spaces.families), 90/10 by the random split's hash."""
+    from perfsage.dataset.splits import make_split
+    from perfsage.dataset.store import read_folder
+    from perfsage.spaces.families import families_of
+
+    archs = {r["id"]: r["arch"] for r in read_folder(Path(data) / "models", columns=["id", "arch"]).to_pylist()}
+    keep = [i for i, sp in zip(gs.ids, gs.spaces, strict=True) if family not in families_of(
+        sp, json.loads(archs[i]) if isinstance(archs[i], str) else archs[i])]
+    part = gs.subset(keep)
+    split = make_split("random", part.ids, part.spaces, test_fraction=0.0)
+    return part.subset(split.train), part.subset(split.val)
+
+
+def measure_zoo(runs: Path, targets: list[str]) -> dict:
+    """The zoo's labels per target (measured by the target's tool, once, kept in --runs)."""
+    from perfsage.spaces.zoo import build_zoo_model
+    from perfsage.targets import get_target
+    from perfsage.targets.base import TargetError
+
+    path = runs / ZOO_LABELS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    labels = json.loads(path.read_text()) if path.is_file() else {}
+    for target in targets:
+        todo = [n for n in ZOO_FAMILIES if n not in labels.get(target, {})]
+        if not todo:
+            continue
+        tool = get_target(target)
+        try:
+            for name in todo:
+                try:
+                    labels.setdefault(target, {})[name] = tool.measure(build_zoo_model(name), per_layer=False).metrics
+                except TargetError as e:  # scored without it; the record says so
+                    labels.setdefault(target, {})[name] = {"error": str(e)}
+                path.write_text(json.dumps(labels, indent=1))
+        finally:
+            tool.close()
+    return labels
+
+
+def zoo_test_set(runs: Path, target: str, family: str, metrics: list[str]):
+    """The zoo's networks of `family` with their labels (measure_zoo) as a test part."""
+    import numpy as np
+
+    from perfsage.model.data import GraphSet
+    from perfsage.predict.predictor import prepare
+    from perfsage.spaces.families import zoo_members
+    from perfsage.spaces.zoo import build_zoo_model
+
+    labels = json.loads((runs / ZOO_LABELS).read_text())[target]
+    names = [n for n in zoo_members(family) if "error" not in labels[n]]
+    y = {m: np.array([labels[n].get(m, np.nan) for n in names], float) for m in metrics}
+    return GraphSet([f"zoo:{n}" for n in names], ["zoo"] * len(names),
+                    [prepare(build_zoo_model(n)).graph for n in names], y)
+
+
 def plan(targets: list[str], splits: list[str], rows: list[str]) -> list[tuple[str, str, str]]:
     jobs = []
     for target in targets:
         for split in splits:
             for row in rows:
                 if row == "nn-meter-kernels" and target not in PER_LAYER_TARGETS:
+                    continue
+                if split in FAMILY_SPLITS and target not in FAMILY_TARGETS:
                     continue
                 if row in ABLATIONS and split != "random":
                     continue
@@ -213,7 +287,7 @@ def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history:
         sys.exit(f"accuracy: {runs} holds no job records to publish")
     lines: list[str] = []
     several: set[int] = set()  # seeds per cell, where a cell has more than one
-    for split in SPLITS + EXTRA_SPLITS:
+    for split in SPLITS + EXTRA_SPLITS + FAMILY_SPLITS:
         here = [r for r in results if r["split"] == split]
         if not here:
             continue
@@ -311,8 +385,8 @@ def main() -> None:
     if a.seed < 0:  # numpy's generators take none, and a job would only say so in a traceback
         sys.exit(f"accuracy: --seed must be 0 or more, not {a.seed}")
     targets, splits, rows = a.targets.split(","), a.splits.split(","), a.rows.split(",")
-    for kind, names, known in (("target", targets, TARGET_METRICS), ("split", splits, SPLITS + EXTRA_SPLITS),
-                               ("row", rows, ROWS)):
+    for kind, names, known in (("target", targets, TARGET_METRICS),
+                               ("split", splits, SPLITS + EXTRA_SPLITS + FAMILY_SPLITS), ("row", rows, ROWS)):
         if unknown := [n for n in names if n not in known]:
             sys.exit(f"accuracy: unknown {kind} {', '.join(map(repr, unknown))} (one of {', '.join(known)})")
     runs = Path(a.runs)
@@ -331,6 +405,8 @@ def main() -> None:
         todo = [j for j in plan([t for t in targets if t in built], splits, rows)
                 if not (runs / f"{job_key(*j, a.seed)}.json").is_file()]
         todo.sort(key=lambda j: j[2] not in NEURAL)  # the long jobs first
+        if any(s in FAMILY_SPLITS for _, s, _ in todo):
+            measure_zoo(runs, sorted({t for t, s, _ in todo if s in FAMILY_SPLITS}))
         threads = a.threads or max(1, (os.cpu_count() or 1) // a.jobs)
         print(f"{len(todo)} jobs, {a.jobs} at a time, {threads} threads each", flush=True)
         with process_pool(a.jobs, spawn=True) as ex:
