@@ -163,6 +163,10 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     history = getattr(est, "history", None) or []
     secs = max(time.time() - t0, history[-1]["seconds"] if history else 0.0)  # a resumed job counts its past
     rep = evaluate(est, te)
+    if split != "random":  # out of the training distribution: do the flag and the interval say so?
+        from perfsage.model.evaluate import flag_report
+
+        rep["flags"] = flag_report(est, tr, va, te)
     device = "cuda" if row in NEURAL and torch.cuda.is_available() else "cpu"
     result = {"target": target, "split": split, "row": row, "seconds": round(secs, 1), "device": device,
               "threads": threads, "host": platform.node(), "seed": seed,
@@ -281,6 +285,31 @@ def cell(scores: list[dict]) -> str:
     return f"{sum(mape) / len(mape):.2f}{spread} / {acc:.3f}"
 
 
+def flag_lines(results: list[dict]) -> list[str]:
+    """PerfSAGE's out-of-distribution flag against its misses (> 10%) on the leave-out splits, pooled over
+    each target's metrics and seeds (model.evaluate.flag_report)."""
+    rows = []
+    for split in SPLITS[1:] + EXTRA_SPLITS + FAMILY_SPLITS:
+        for target in TARGET_METRICS:
+            recs = [r["flags"] for r in results if r["split"] == split and r["target"] == target
+                    and r["row"] == "perfsage" and r.get("flags")]
+            cells = [c for rec in recs for c in rec.values()]
+            if not cells:
+                continue
+            n, miss, flagged = (sum(c[k] for c in cells) for k in ("n", "misses", "flagged"))
+            hit = sum(round((c["precision"] or 0) * c["flagged"]) for c in cells)
+            precision, recall = hit / flagged if flagged else float("nan"), hit / miss if miss else float("nan")
+            rows.append(f"| {split} | {target} | {n} | {miss} | {flagged} | {precision:.2f} | {recall:.2f} |")
+    if not rows:
+        return []
+    return ["## Does PerfSAGE say when it misses?", "",
+            "Over (model, metric) cells of each leave-out test part: cells more than 10% off (*misses*), cells "
+            "of models the out-of-distribution check flags (*flagged*), the share of flagged cells that miss "
+            "(*precision*) and of misses that are flagged (*recall*).", "",
+            "| split | target | cells | misses | flagged | precision | recall |", "|---|---|---:|---:|---:|---:|---:|",
+            *rows, ""]
+
+
 def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history: bool = False) -> None:
     results = [checked(read_json(p), str(p)) for p in sorted(runs.glob("*.json"))]
     if not results:  # never overwrite a page with an empty one
@@ -306,6 +335,7 @@ def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history:
                     several.add(len(scores))
             lines.append(f"| {row} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += flag_lines(results)
     if several:
         lines += [f"A cell that ran with {' or '.join(map(str, sorted(several)))} seeds (`--seed`) shows the mean "
                   "MAPE over them, its range in brackets, and the mean share within ±10%.", ""]

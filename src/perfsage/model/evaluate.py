@@ -62,3 +62,39 @@ def write_plots(pred: dict[str, np.ndarray], test: GraphSet, folder: Path, title
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+MISS = 0.10  # a prediction more than 10% off its label is a miss
+
+
+def flag_report(est, train: GraphSet, val: GraphSet, test: GraphSet,
+                pred: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """How well the out-of-distribution flag (the training part's domain, as `perfsage predict` shows it)
+    and the conformal interval (calibrated on the validation part) tell a user that a prediction misses by
+    more than 10%. Per metric, over the test models: misses, flagged models, precision (misses among the
+    flagged), recall (flagged among the misses), and the interval's coverage of flagged and unflagged
+    models."""
+    from perfsage.model.calibration import fit_calibration
+    from perfsage.model.domain import fit_domain
+
+    domain = fit_domain(train.graphs)
+    cal = fit_calibration(est.predict(val.graphs), val.y) if len(val) else None
+    pred = pred if pred is not None else est.predict(test.graphs)
+    flagged = np.array([bool(domain.check(g)) for g in test.graphs])
+    out: dict[str, Any] = {}
+    for m, p in pred.items():
+        t = test.y[m]
+        ok = np.isfinite(t) & (t > 0) & np.isfinite(p) & (p > 0)
+        miss = np.abs(p / np.where(ok, t, 1) - 1) > MISS
+        f, mi = flagged & ok, miss & ok
+        rec: dict[str, Any] = {"n": int(ok.sum()), "misses": int(mi.sum()), "flagged": int(f.sum()),
+                               "precision": float((f & mi).sum() / f.sum()) if f.sum() else None,
+                               "recall": float((f & mi).sum() / mi.sum()) if mi.sum() else None}
+        if cal is not None and m in cal.log_bounds:
+            lo, hi = cal.log_bounds[m]
+            r = np.log(np.where(ok, t, 1) / np.where(ok, p, 1))
+            inside = (r >= lo) & (r <= hi)
+            rec["coverage_flagged"] = float(inside[f].mean()) if f.sum() else None
+            rec["coverage_unflagged"] = float(inside[ok & ~flagged].mean()) if (ok & ~flagged).sum() else None
+        out[m] = rec
+    return out
