@@ -19,6 +19,8 @@ labelled, instead of the sharp one (T = 64) that per-operator SRAM labels allow.
 family F (perfsage.spaces.families: a task space, a stage of `mixed`, the base of a derived space) and
 scores the zoo's published networks of F, labelled by the target's tool once per --runs (zoo/labels.json);
 Ethos-U and mcu-tflm only.
+`leave-out+random:S` leaves task space S out and trains on the other task spaces plus the random-graph
+space (randgraph), which is shaped like no family: what generic graphs teach about an unseen space.
 `leave-out+extra:S` leaves task space S out as `leave-out:S` does, but trains on every other space the
 dataset holds (mixed, converter, unet, tinyvision too), as the shipped predictors do; the default splits
 keep to the four task spaces.
@@ -61,6 +63,12 @@ SPLITS = ("random", "leave-out:classification", "leave-out:detection", "leave-ou
 # The same task space left out, with every other space the dataset holds (mixed, converter, unet, tinyvision)
 # in the training part too, as the shipped predictors have them: `leave-out+extra:kws`.
 EXTRA_SPLITS = tuple(s.replace("leave-out:", "leave-out+extra:") for s in SPLITS if s.startswith("leave-out:"))
+# The same task space left out, with the other task spaces and the random-graph space (randgraph: no family's
+# shape, perfsage.spaces.families) in training: whether generic graphs teach what the left-out space needs.
+# (The extra spaces are not: converter, compressed and precision models are task-space models rewritten,
+# the left-out space's among them.)
+RANDOM_SPLITS = tuple(s.replace("leave-out:", "leave-out+random:") for s in SPLITS if s.startswith("leave-out:"))
+GENERIC_SPACES = ("randgraph",)
 # Leave one architecture family out (perfsage.spaces.families): train on every space the dataset holds but
 # without any model of the family, score the zoo's published networks of it: `leave-family-out:fire`.
 FAMILY_SPLITS = tuple(f"leave-family-out:{f}" for f in dict.fromkeys(ZOO_FAMILIES.values()))
@@ -135,12 +143,15 @@ def run_job(data: str, target: str, split: str, row: str, budget: float, threads
     metrics = [m for m in TARGET_METRICS[target] if row != "nn-meter-kernels" or is_additive(m)]
     extra = split.startswith("leave-out+extra:")
     family = split.split(":", 1)[1] if split.startswith("leave-family-out:") else None
-    gs = load_graphset(data, target, TARGET_METRICS[target], spaces=None if extra or family else TASK_SPACES)
+    generic = split.startswith("leave-out+random:")
+    spaces = None if extra or family else TASK_SPACES + GENERIC_SPACES if generic else TASK_SPACES
+    gs = load_graphset(data, target, TARGET_METRICS[target], spaces=spaces)
     if family:
         tr, va = without_family(gs, data, family)
         te = zoo_test_set(Path(out), target, family, metrics)
     else:
-        tr, va, te = split_graphset(gs, split.replace("leave-out+extra:", "leave-out:"))
+        tr, va, te = split_graphset(gs, split.replace("leave-out+extra:", "leave-out:").replace(
+            "leave-out+random:", "leave-out:"))
     if row in TOTALS_ONLY:
         drop = TOTALS_ONLY[row][0]
         tr = dataclasses.replace(tr, layer_values={m: v for m, v in tr.layer_values.items() if m != drop})
@@ -289,7 +300,7 @@ def flag_lines(results: list[dict]) -> list[str]:
     """PerfSAGE's out-of-distribution flag against its misses (> 10%) on the leave-out splits, pooled over
     each target's metrics and seeds (model.evaluate.flag_report)."""
     rows = []
-    for split in SPLITS[1:] + EXTRA_SPLITS + FAMILY_SPLITS:
+    for split in SPLITS[1:] + EXTRA_SPLITS + RANDOM_SPLITS + FAMILY_SPLITS:
         for target in TARGET_METRICS:
             recs = [r["flags"] for r in results if r["split"] == split and r["target"] == target
                     and r["row"] == "perfsage" and r.get("flags")]
@@ -316,7 +327,7 @@ def page(runs: Path, data: str, note: str = "", name: str = "accuracy", history:
         sys.exit(f"accuracy: {runs} holds no job records to publish")
     lines: list[str] = []
     several: set[int] = set()  # seeds per cell, where a cell has more than one
-    for split in SPLITS + EXTRA_SPLITS + FAMILY_SPLITS:
+    for split in SPLITS + EXTRA_SPLITS + RANDOM_SPLITS + FAMILY_SPLITS:
         here = [r for r in results if r["split"] == split]
         if not here:
             continue
@@ -415,8 +426,9 @@ def main() -> None:
     if a.seed < 0:  # numpy's generators take none, and a job would only say so in a traceback
         sys.exit(f"accuracy: --seed must be 0 or more, not {a.seed}")
     targets, splits, rows = a.targets.split(","), a.splits.split(","), a.rows.split(",")
-    for kind, names, known in (("target", targets, TARGET_METRICS),
-                               ("split", splits, SPLITS + EXTRA_SPLITS + FAMILY_SPLITS), ("row", rows, ROWS)):
+    all_splits = SPLITS + EXTRA_SPLITS + RANDOM_SPLITS + FAMILY_SPLITS
+    for kind, names, known in (("target", targets, TARGET_METRICS), ("split", splits, all_splits),
+                               ("row", rows, ROWS)):
         if unknown := [n for n in names if n not in known]:
             sys.exit(f"accuracy: unknown {kind} {', '.join(map(repr, unknown))} (one of {', '.join(known)})")
     runs = Path(a.runs)
