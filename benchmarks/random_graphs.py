@@ -1,0 +1,98 @@
+"""The shipped predictors on random operator graphs (the randgraph space): architectures no family shapes.
+
+    .venv/bin/python benchmarks/random_graphs.py [--targets ethos-u55-128,ethos-u65-256,mcu-tflm]
+        [--before runs/predictors_before] [--page random_graphs]
+
+Scores each shipped predictor on the randgraph models of the dataset's random-split test part (ids the
+random split of any training run holds out), labelled by the real tools, and reports, per metric, MAPE,
+the share within 10%, and whether the predictor says when it misses: the share of models its training
+domain flags as out of distribution, the precision and recall of that flag for misses (> 10%), and the
+coverage of its 90% interval. --before DIR scores the checkpoints in DIR/<target>/ (e.g. the predictors
+before a retraining) the same way, side by side. Writes docs/results/<page>.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+import numpy as np  # noqa: E402
+
+from _results import RESULTS, publish  # noqa: E402
+
+SPACE = "randgraph"
+MISS = 0.10
+
+
+def score(folder: Path, graphs, y: dict[str, np.ndarray]) -> dict[str, dict]:
+    from perfsage.model.calibration import Calibration
+    from perfsage.model.domain import TrainingDomain
+    from perfsage.model.registry import load_estimator
+    from perfsage.model.scores import regression_report
+
+    est = load_estimator(folder)
+    pred = est.predict(graphs)
+    domain, cal = TrainingDomain.load(folder), Calibration.load(folder)
+    flagged = np.array([bool(domain.check(g)) for g in graphs]) if domain else np.zeros(len(graphs), bool)
+    out = {}
+    for m, t in y.items():
+        p = pred[m]
+        miss = np.abs(p / t - 1) > MISS
+        rec = {k: regression_report(t, p)[k] for k in ("mape", "acc10", "spearman")}
+        rec.update(flagged=float(flagged.mean()),
+                   precision=float((miss & flagged).sum() / flagged.sum()) if flagged.any() else None,
+                   recall=float((miss & flagged).sum() / miss.sum()) if miss.any() else None)
+        if cal is not None and m in cal.log_bounds:
+            lo, hi = cal.log_bounds[m]
+            r = np.log(t / p)
+            rec["coverage"] = float(((r >= lo) & (r <= hi)).mean())
+        out[m] = rec
+    return out
+
+
+def main() -> None:
+    from perfsage.dataset.splits import make_split
+    from perfsage.model.data import load_graphset
+    from perfsage.model.shipped import PREDICTED_METRICS, predictor_dir
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=str(ROOT / "data" / "edgedlperf"))
+    ap.add_argument("--targets", default="ethos-u55-128,ethos-u65-256,mcu-tflm")
+    ap.add_argument("--before", type=Path, help="a folder of <target>/ checkpoints scored beside the shipped ones")
+    ap.add_argument("--page", default="random_graphs")
+    a = ap.parse_args()
+    record, lines = {}, []
+    for target in a.targets.split(","):
+        metrics = PREDICTED_METRICS[target]
+        gs = load_graphset(a.data, target, metrics, spaces=[SPACE])
+        test = make_split("random", gs.ids, gs.spaces).test  # by id hash: the held-out part of any run
+        part = gs.subset(test)
+        rows = {"shipped": score(predictor_dir(target), part.graphs, {m: part.y[m] for m in metrics})}
+        if a.before is not None and (a.before / target).is_dir():
+            rows = {"before": score(a.before / target, part.graphs, {m: part.y[m] for m in metrics}), **rows}
+        record[target] = {"models": len(part.ids), "scores": rows}
+        for name, res in rows.items():
+            for m, r in res.items():
+                prec = "n/a" if r["precision"] is None else f"{r['precision']:.2f}"
+                rec_ = "n/a" if r["recall"] is None else f"{r['recall']:.2f}"
+                lines.append(f"| {target} | {name} | {m} | {len(part.ids)} | {r['mape']:.2f} | {r['acc10']:.3f} | "
+                             f"{r['flagged']:.2f} | {prec} | {rec_} | {r.get('coverage', float('nan')):.2f} |")
+        print(target, json.dumps(record[target]), flush=True)
+    (RESULTS / f"{a.page}.json").write_text(json.dumps(record, indent=1))
+    cmd = f"`benchmarks/random_graphs.py --targets {a.targets}" + (f" --before {a.before}" if a.before else "") + "`"
+    publish(a.page, "The predictors on random operator graphs",
+            f"{cmd}: the {SPACE} models of the dataset's random-split test part (architectures no family shapes, "
+            "`perfsage.spaces.randgraph`), labelled by the real tools. *flagged*: share of models the "
+            "predictor's training-domain check calls out of distribution; *precision* / *recall*: of that flag "
+            "for misses (more than 10% off); *coverage*: of the 90% interval.",
+            "| target | predictor | metric | models | MAPE % | within 10% | flagged | precision | recall | coverage |\n"
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
