@@ -1,14 +1,14 @@
 """The shipped predictors on random operator graphs (the randgraph space): architectures no family shapes.
 
     .venv/bin/python benchmarks/random_graphs.py [--targets ethos-u55-128,ethos-u65-256,mcu-tflm]
-        [--before runs/predictors_before] [--page random_graphs]
+        [--also runs/u55_warm_rg] [--page random_graphs]
 
 Scores each shipped predictor on the randgraph models of the dataset's random-split test part (ids the
 random split of any training run holds out), labelled by the real tools, and reports, per metric, MAPE,
 the share within 10%, and whether the predictor says when it misses: the share of models its training
 domain flags as out of distribution, the precision and recall of that flag for misses (> 10%), and the
-coverage of its 90% interval. --before DIR scores the checkpoints in DIR/<target>/ (e.g. the predictors
-before a retraining) the same way, side by side. Writes docs/results/<page>.md and .json.
+coverage of its 90% interval. --also DIR scores the checkpoints in DIR/<target>/ (e.g. a retraining
+not shipped) the same way, side by side, named after DIR. Writes docs/results/<page>.md and .json.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(ROOT / "data" / "edgedlperf"))
     ap.add_argument("--targets", default="ethos-u55-128,ethos-u65-256,mcu-tflm")
-    ap.add_argument("--before", type=Path, help="a folder of <target>/ checkpoints scored beside the shipped ones")
+    ap.add_argument("--also", type=Path, help="a folder of <target>/ checkpoints scored beside the shipped ones")
     ap.add_argument("--page", default="random_graphs")
     a = ap.parse_args()
     record, lines = {}, []
@@ -73,8 +73,8 @@ def main() -> None:
         test = make_split("random", gs.ids, gs.spaces).test  # by id hash: the held-out part of any run
         part = gs.subset(test)
         rows = {"shipped": score(predictor_dir(target), part.graphs, {m: part.y[m] for m in metrics})}
-        if a.before is not None and (a.before / target).is_dir():
-            rows = {"before": score(a.before / target, part.graphs, {m: part.y[m] for m in metrics}), **rows}
+        if a.also is not None and (a.also / target).is_dir():
+            rows[a.also.name] = score(a.also / target, part.graphs, {m: part.y[m] for m in metrics})
         record[target] = {"models": len(part.ids), "scores": rows}
         for name, res in rows.items():
             for m, r in res.items():
@@ -84,7 +84,7 @@ def main() -> None:
                              f"{r['flagged']:.2f} | {prec} | {rec_} | {r.get('coverage', float('nan')):.2f} |")
         print(target, json.dumps(record[target]), flush=True)
     (RESULTS / f"{a.page}.json").write_text(json.dumps(record, indent=1))
-    cmd = f"`benchmarks/random_graphs.py --targets {a.targets}" + (f" --before {a.before}" if a.before else "") + "`"
+    cmd = f"`benchmarks/random_graphs.py --targets {a.targets}" + (f" --also {a.also}" if a.also else "") + "`"
     publish(a.page, "The predictors on random operator graphs",
             f"{cmd}: the {SPACE} models of the dataset's random-split test part (architectures no family shapes, "
             "`perfsage.spaces.randgraph`), labelled by the real tools. *flagged*: share of models the "
