@@ -75,8 +75,20 @@ def test_caps_hold_and_graphs_span_small_to_deep(models):
         h, w, _ = arch.arch["input"]
         assert 10 <= h <= 320 and 10 <= w <= 320
         sizes.append(len(g.nodes))
-    assert min(sizes) >= 8 and max(sizes) > 150 and max(sizes) <= OPS_RANGE[1] + 10
+    assert min(sizes) >= 8 and max(sizes) > 100 and max(sizes) <= OPS_RANGE[1] + 10
     assert np.median(sizes) > 30
+
+
+def test_every_operator_feeds_an_output(models):
+    """No dead branches: Vela drops operators no output depends on, the runtimes run them."""
+    for seed, (_, data) in models.items():
+        g = load_graph(data)
+        needed = set(g.outputs)
+        for node in reversed(g.nodes):
+            if needed & set(node.outputs):
+                needed |= set(node.inputs)
+            else:
+                raise AssertionError(f"seed {seed}: {node.op} feeds no output")
 
 
 def test_dry_build_is_the_parsed_graph(space):

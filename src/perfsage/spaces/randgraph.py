@@ -22,13 +22,15 @@ directed acyclic graph of patterns, each one a piece of how published networks a
   1x1 prediction head on an intermediate map (detection), or a map itself (segmentation).
 
 Inputs are 32-320 pixels (square, rectangular or audio-like maps, 1 or 3 channels), channels 8-1280
-(sometimes not a multiple of 8), and graphs grow until a per-model budget of MACs (log-uniform, 2 M to
-600 M) or operators (12 to 300) is spent. Each pattern reads the latest map or, now and then, an earlier
-one, so graphs branch. Sampling runs the build through a counting builder pattern by pattern
-(`perfsage.spaces.tally`): every choice sees the shapes the earlier ones made, and the architecture is
-the record of the choices, which `build` replays with weights. Every pattern keeps to what LiteRT,
-TFLite Micro and Vela run (0 CPU operators on Ethos-U): depth multiplier 1, strides <= 2, pooling
-kernels <= 3, resizes of exactly 2x, a reduced MEAN of at most 4096 per axis.
+(sometimes not a multiple of 8), and graphs grow until a per-model budget of MACs (log-uniform, 5 M to
+600 M, and at least 40 times the stem's) or operators (12 to 300) is spent. Each pattern reads the
+latest map or, now and then, an earlier one, so graphs branch; joins prefer maps nothing reads yet.
+Sampling runs the build through a counting builder pattern by pattern (`perfsage.spaces.tally`): every
+choice sees the shapes the earlier ones made, and the architecture is the record of the choices, which
+`build` replays with weights. Branches that never rejoin are pruned (`prune_dead`): every operator
+feeds an output. Every pattern keeps to what LiteRT, TFLite Micro and Vela run (0 CPU operators on
+Ethos-U): depth multiplier 1, strides <= 2, pooling kernels <= 3, resizes of exactly 2x, a reduced
+MEAN of at most 4096 per axis.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ IN_CHANNELS = (1, 3)
 IN_CHANNELS_P = (0.25, 0.75)
 
 # ------------------------------------------------------------------------------------------- budgets
-MACS_RANGE = (2e6, 6e8)  # log-uniform per model
+MACS_RANGE = (5e6, 6e8)  # log-uniform per model
 OPS_RANGE = (12, 300)  # uniform per model
 MAX_PARAMS = 8_000_000
 MAX_TENSOR = 2_000_000  # elements of the largest activation tensor
@@ -78,9 +80,10 @@ BRANCHES = ("conv1", "conv3", "separable3", "separable5", "dilated3", "depthwise
             "identity")
 GROUPS = (2, 4, 8)
 DOWN_P = 0.18  # a strided pattern downsamples (while the map is >= 8 on its shorter side)
-EARLIER_P = 0.2  # a pattern reads an earlier map than the latest
+EARLIER_P = 0.1  # a pattern reads an earlier map than the latest
 MAX_MISSES = 40  # patterns that did not fit (a cap passed) before the graph is taken as grown
-STEM_SHARE = 10  # the MACs budget is at least this many times the stem's
+STEM_SHARE = 40  # the MACs budget is at least this many times the stem's
+MIN_PATTERNS = 6  # after pruning dead branches
 OUTPUT_COUNTS = (1, 2, 3)
 OUTPUT_COUNT_P = (0.6, 0.25, 0.15)
 HEADS = ("classifier", "dense", "map")
@@ -292,9 +295,13 @@ class _Sampler:
         return last
 
     def same_size(self, src: int) -> list[int]:
+        """Maps of src's size to join it with: those no pattern reads yet first (a branch left open
+        would be dead code, which Vela drops and prune_dead removes)."""
         _, h, w, _ = self.maps[src].shape
-        return [i for i, m in enumerate(self.maps) if i != src and len(m.shape) == 4 and m.shape[1:3] == (h, w)
-                and i > 0]
+        fit = [i for i, m in enumerate(self.maps) if i != src and len(m.shape) == 4 and m.shape[1:3] == (h, w)
+               and i > 0]
+        read = {n["src"] for n in self.arch["nodes"]} | {n["with"] for n in self.arch["nodes"] if "with" in n}
+        return [i for i in fit if i not in read] or fit
 
     def node(self, kind: str, src: int) -> dict[str, Any] | None:
         """A pattern's parameters for the map it reads, or None where the pattern does not fit there."""
@@ -401,7 +408,7 @@ class _Sampler:
             stem.update(channels=8, kernel=[3, 3])
             self.maps.append(emit_node(self.tally, stem, self.maps))
             self.arch["nodes"].append(stem)
-        # a large input's stem alone can spend a small budget: such a model gets 10 stems' worth
+        # a large input's stem alone can spend a small budget: such a model gets STEM_SHARE stems' worth
         self.macs_budget = min(MACS_RANGE[1], max(self.macs_budget, STEM_SHARE * self.tally.macs))
         misses = 0
         while misses < MAX_MISSES and self.tally.ops < self.ops_budget - 4:
@@ -420,7 +427,7 @@ class _Sampler:
             if node is None or not self.grow(node):
                 misses += 1
         self.add_heads()
-        return self.arch
+        return prune_dead(self.arch)
 
     def add_heads(self) -> None:
         rng = self.rng
@@ -450,6 +457,28 @@ class _Sampler:
             self.arch["heads"].append(head)
 
 
+def prune_dead(arch: dict[str, Any]) -> dict[str, Any]:
+    """The architecture without the patterns no output depends on, maps renumbered. A branch that never
+    rejoins is dead code: Vela drops it (a 64-pattern graph with 8 M parameters compiled to 2.9 KiB of
+    flash) while LiteRT and TFLite Micro run it, and no published network carries one."""
+    nodes = arch["nodes"]
+    live = {h["src"] for h in arch["heads"]}
+    for k in range(len(nodes), 0, -1):  # map k is made by nodes[k - 1]
+        if k in live:
+            live.add(nodes[k - 1]["src"])
+            if "with" in nodes[k - 1]:
+                live.add(nodes[k - 1]["with"])
+    new_index = {0: 0}
+    kept = []
+    for k, n in enumerate(nodes, start=1):
+        if k in live:
+            kept.append(n)
+            new_index[k] = len(kept)
+    remap = [{**n, "src": new_index[n["src"]], **({"with": new_index[n["with"]]} if "with" in n else {})}
+             for n in kept]
+    return {**arch, "nodes": remap, "heads": [{**h, "src": new_index[h["src"]]} for h in arch["heads"]]}
+
+
 # -------------------------------------------------------------------------------------------- space
 class RandomGraphSpace(Space):
     name = "randgraph"
@@ -461,7 +490,11 @@ class RandomGraphSpace(Space):
                    "inputs 32-320 px, channels 8-1280, up to 300 operators and 600 M MACs, 1-3 outputs")
 
     def sample(self, seed: int) -> ArchSpec:
-        return ArchSpec(self.name, _Sampler(self.sample_rng(seed)).sample())
+        rng = self.sample_rng(seed)
+        while True:  # a graph whose outputs depend on a few patterns only is drawn again
+            arch = _Sampler(rng).sample()
+            if len(arch["nodes"]) >= MIN_PATTERNS:
+                return ArchSpec(self.name, arch)
 
     def build(self, arch: ArchSpec, seed: int = 0) -> bytes:
         b = self.builder(seed, "randgraph")
