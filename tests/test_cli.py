@@ -77,7 +77,8 @@ def test_spaces_lists_every_space():
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     assert [x["name"] for x in rows] == ["classification", "detection", "kws", "segmentation", "nasbench201",
-                                         "fbnet", "mixed", "converter", "unet", "tinyvision", "compressed", "precision"]
+                                         "fbnet", "mixed", "converter", "unet", "tinyvision", "randgraph",
+                                         "compressed", "precision"]
     assert all(x["size_log10"] > 3 and x["choices"] and x["description"] for x in rows)
 
 
