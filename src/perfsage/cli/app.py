@@ -405,6 +405,35 @@ def dataset_relabel_cmd(
         raise typer.Exit(1)
 
 
+@dataset_app.command("retime")
+def dataset_retime_cmd(
+    path: Annotated[Path, typer.Argument(help="Dataset directory.")],
+    target: Annotated[str, typer.Option("--target", help="A host-bound target (timed on this CPU).")] = "cpu-litert",
+    space: Annotated[str, typer.Option("--space", help="The space whose rows to re-time.")] = "precision",
+    precision: Annotated[str, typer.Option(
+        help="Only models of this precision (precision space: int8, float32, dynamic); empty: all.")] = "",
+    passes: Annotated[int, typer.Option(help="Round-robin passes, one 0.5 s window each; the fastest is kept.")] = 3,
+    limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Re-time a CPU target's rows in passes spread over minutes; rerun the same command to resume."""
+    from perfsage.dataset.retime import retime
+
+    try:
+        with _progress("re-timing") as bar:
+            s = retime(path, target, space, precision or None, passes, limit or None,
+                       progress=None if bar is None else lambda stage, d, t: bar(d, t) if stage == "readings" else None)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: every reading so far is journaled; rerun the same command to resume", err=True)
+        raise typer.Exit(130) from None
+    result = {"planned": s.planned, "measured": s.measured, "failures": s.failures,
+              "median_ratio": s.median_ratio, "seconds": round(s.seconds, 1)}
+    _emit(result, as_json, f"{s.measured} of {s.planned} rows re-timed in {passes} passes in {s.seconds:.0f} s "
+          f"({s.failures} failures); new / old latency: median {s.median_ratio:.3f}")
+    if s.failures:
+        raise typer.Exit(1)
+
+
 @dataset_app.command("graphs")
 def dataset_graphs(
     space: Annotated[str, typer.Option("--space", help="nasbench201 or fbnet.")],
