@@ -31,6 +31,10 @@ class Scripted:
         self.asked += 1
         return Labels("cpu-litert", {"latency_ms": self.readings.pop(0), "peak_heap_kib": 100.0}, [], {})
 
+    def label_provenance(self) -> dict:
+        return {"tool": "scripted", "window_s": self.window_s, "windows": self.windows,
+                "host_fingerprint": {"key": "scripted"}}
+
     def close(self) -> None:
         pass
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,25 +37,6 @@ class RetimeSummary:
     failures: int = 0
     median_ratio: float = float("nan")  # new / old latency, over the re-timed rows
     seconds: float = 0.0
-
-
-class _CachedModels(Sequence):
-    """(id, bytes) pairs read from the cache folder on demand: a thousand float32 models hold GBs."""
-
-    def __init__(self, folder: Path, ids: list[str]) -> None:
-        self.folder, self.ids = folder, ids
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, k):  # type: ignore[override]
-        if isinstance(k, slice):
-            return [self[j] for j in range(*k.indices(len(self)))]
-        i = self.ids[k]
-        return i, (self.folder / f"{i}.tflite").read_bytes()
-
-    def __iter__(self) -> Iterator[tuple[str, bytes]]:
-        return (self[k] for k in range(len(self)))
 
 
 def _passes_of(provenance: str | None) -> int:
@@ -126,21 +107,13 @@ def retime(root: str | Path, target: str = "cpu-litert", space: str = "precision
     tool = get_target(target)
     tool.window_s, tool.windows = window_s, 1
     try:
-        done = measure_in_passes(tool, _CachedModels(cache, ids), passes, journal,
+        done = measure_in_passes(tool, [(i, cache / f"{i}.tflite") for i in ids], passes, journal,
                                  None if progress is None else lambda d, t: progress("readings", d, t))
     finally:
         tool.close()
-    from importlib.metadata import version
-
-    from perfsage.targets.base import host_info
-    from perfsage.targets.host import this_host
-
     old = store.dedup(store.read_folder(root / "labels" / target_key(target), ["id", "latency_ms"]))
     old_lat = dict(zip(old.column("id").to_pylist(), old.column("latency_ms").to_pylist(), strict=True))
-    prov = json.dumps({"tool": "ai-edge-litert", "delegate": "XNNPACK", "threads": 1,
-                       "version": version("ai-edge-litert"), "window_s": window_s, "windows": 1, PASS_KEY: passes,
-                       **host_info(), "host_fingerprint": this_host().to_dict()},
-                      sort_keys=True)
+    prov = json.dumps({**tool.label_provenance(), PASS_KEY: passes}, sort_keys=True)
     rows, ratios = [], []
     for i in ids:
         r = done[i]

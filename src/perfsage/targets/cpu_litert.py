@@ -101,12 +101,18 @@ class CpuLiteRTTarget(Target):
         if r["heap_growth"] is not None:
             metrics["peak_heap_kib"] = r["heap_growth"] / 1024
         cv = float(minima.std() / minima.mean()) if minima.mean() > 0 else 0.0
-        provenance = {"tool": "ai-edge-litert", "version": r["litert"], "delegate": "XNNPACK", "threads": 1,
-                      "window_s": self.window_s, "windows": self.windows, "window_minima_ms":
+        provenance = {**self.label_provenance(), "version": r["litert"], "window_minima_ms":
                       [float(m * 1e3) for m in minima], "invokes_per_window": r["invokes"],
-                      "repeatability_cv": cv, "pinned_cores": r["affinity"], **host_info(),
-                      "host_fingerprint": this_host().to_dict()}
+                      "repeatability_cv": cv, "pinned_cores": r["affinity"]}
         return Labels(self.name, metrics, [], provenance)
+
+    def label_provenance(self) -> dict[str, Any]:
+        """What every label this tool takes here shares, without a measurement (a re-timing's rows)."""
+        from importlib.metadata import version
+
+        return {"tool": "ai-edge-litert", "version": version("ai-edge-litert"), "delegate": "XNNPACK",
+                "threads": 1, "window_s": self.window_s, "windows": self.windows, **host_info(),
+                "host_fingerprint": this_host().to_dict()}
 
     def close(self) -> None:
         if self._worker is not None:

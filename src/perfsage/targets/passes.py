@@ -19,12 +19,13 @@ from perfsage.journal import append_records, read_records
 from perfsage.targets.base import Target, TargetError
 
 
-def measure_in_passes(tool: Target, models: Sequence[tuple[str, bytes]], passes: int,
+def measure_in_passes(tool: Target, models: Sequence[tuple[str, bytes | Path]], passes: int,
                       journal: Path | None = None,
                       progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any]]:
-    """id -> the smallest reading of each metric over `passes` round-robin passes, or {"error": ...} for a
-    model the tool cannot run (journaled too: it is not retried, and later passes skip it).
-    progress(done, total) counts readings."""
+    """models: (id, bytes or a .tflite path: the tool reads it when measuring, so a thousand float32
+    models need not sit in memory). id -> the smallest reading of each metric over `passes` round-robin
+    passes, or {"error": ...} for a model the tool cannot run (journaled too: it is not retried, and
+    later passes skip it). progress(done, total) counts readings."""
     if passes < 1:
         raise ValueError(f"passes must be at least 1, not {passes}")
     readings: dict[str, list[dict[str, Any]]] = {i: [] for i, _ in models}
