@@ -153,6 +153,9 @@ def main() -> None:
     ap.add_argument("--warm-start", action="store_true",
                     help="start from the shipped weights, normalisation and offsets and train on the (grown) "
                          "dataset for --max-seconds: new spaces for the price of a fine-tune, not a retrain")
+    ap.add_argument("--init", type=Path, metavar="DIR",
+                    help="with --warm-start: start from the predictor in DIR/<target> (e.g. an earlier warm start "
+                         "kept aside) instead of the shipped one")
     ap.add_argument("--lr", type=float, default=PERFSAGE_HP["lr"], help="peak learning rate")
     ap.add_argument("--keep-better", type=Path, metavar="DIR",
                     help="serve each metric from whichever of the shipped network and the predictor in DIR (an "
@@ -165,6 +168,8 @@ def main() -> None:
         ap.error("--keep-better works on the shipped predictor as it is; run it after training")
     if a.warm_start and (a.adopt or a.recalibrate):
         ap.error("--warm-start trains; it does not combine with --adopt or --recalibrate")
+    if a.init and not a.warm_start:
+        ap.error("--init names where a --warm-start starts")
     if a.refresh_test_graphs:
         print("test graphs:", refresh_test_graphs())
         return
@@ -249,8 +254,9 @@ def fit_or_adopt(a, target: str, tr, va, te) -> tuple[object, dict]:
                        **{**PERFSAGE_HP, "patience": a.patience, "lr": a.lr})
         init, before = None, None
         if a.warm_start:
-            init = load_estimator(PREDICTORS / target)
-            before = json.loads((PREDICTORS / target / "training.json").read_text())
+            start = (a.init or PREDICTORS) / target
+            init = load_estimator(start)
+            before = json.loads((start / "training.json").read_text())
         t0 = time.time()
         est.fit(tr, va, init=init)
         seconds = max(time.time() - t0, est.history[-1]["seconds"])
