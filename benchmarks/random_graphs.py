@@ -5,8 +5,9 @@
 
 Scores each shipped predictor on the randgraph models of the dataset's random-split test part (ids the
 random split of any training run holds out), labelled by the real tools, and reports, per metric, MAPE,
-the share within 10%, and whether the predictor says when it misses: the share of models its training
-domain flags as out of distribution, the precision and recall of that flag for misses (> 10%), and the
+the share within 10%, and whether the predictor says when it misses: the share of models it flags as out
+of distribution (its training domain, or its distance to the training models: perfsage.model.distance), the
+precision and recall of that flag for misses (> 10%), the share flagged as far alone, and the
 coverage of its 90% interval. --also DIR scores the checkpoints in DIR/<target>/ (e.g. a retraining
 not shipped) the same way, side by side, named after DIR. Writes docs/results/<page>.md and .json.
 """
@@ -31,26 +32,29 @@ MISS = 0.10
 
 def score(folder: Path, graphs, y: dict[str, np.ndarray]) -> dict[str, dict]:
     from perfsage.model.calibration import Calibration
+    from perfsage.model.distance import EmbeddingDistance, predict_with_distance
     from perfsage.model.domain import TrainingDomain
     from perfsage.model.registry import load_estimator
     from perfsage.model.scores import regression_report
 
     est = load_estimator(folder)
-    pred = est.predict(graphs)
     domain, cal = TrainingDomain.load(folder), Calibration.load(folder)
+    # as `perfsage predict` serves them: intervals by distance band, and far models flagged too
+    distance = EmbeddingDistance.load(folder) if cal is not None and cal.band_bounds else None
+    pred, d = predict_with_distance(est, graphs, distance)
     flagged = np.array([bool(domain.check(g)) for g in graphs]) if domain else np.zeros(len(graphs), bool)
+    far = np.array([cal.is_far(x) for x in d]) if d is not None else np.zeros(len(graphs), bool)
+    flagged |= far
     out = {}
     for m, t in y.items():
         p = pred[m]
         miss = np.abs(p / t - 1) > MISS
         rec = {k: regression_report(t, p)[k] for k in ("mape", "acc10", "spearman")}
-        rec.update(flagged=float(flagged.mean()),
+        rec.update(flagged=float(flagged.mean()), far=float(far.mean()),
                    precision=float((miss & flagged).sum() / flagged.sum()) if flagged.any() else None,
                    recall=float((miss & flagged).sum() / miss.sum()) if miss.any() else None)
         if cal is not None and m in cal.log_bounds:
-            lo, hi = cal.log_bounds[m]
-            r = np.log(t / p)
-            rec["coverage"] = float(((r >= lo) & (r <= hi)).mean())
+            rec["coverage"] = cal.coverage({m: p}, {m: t}, d)[m]
         out[m] = rec
     return out
 
@@ -81,17 +85,19 @@ def main() -> None:
                 prec = "n/a" if r["precision"] is None else f"{r['precision']:.2f}"
                 rec_ = "n/a" if r["recall"] is None else f"{r['recall']:.2f}"
                 lines.append(f"| {target} | {name} | {m} | {len(part.ids)} | {r['mape']:.2f} | {r['acc10']:.3f} | "
-                             f"{r['flagged']:.2f} | {prec} | {rec_} | {r.get('coverage', float('nan')):.2f} |")
+                             f"{r['flagged']:.2f} | {r.get('far', 0.0):.2f} | {prec} | {rec_} | "
+                             f"{r.get('coverage', float('nan')):.2f} |")
         print(target, json.dumps(record[target]), flush=True)
     (RESULTS / f"{a.page}.json").write_text(json.dumps(record, indent=1))
     cmd = f"`benchmarks/random_graphs.py --targets {a.targets}" + (f" --also {a.also}" if a.also else "") + "`"
     publish(a.page, "The predictors on random operator graphs",
             f"{cmd}: the {SPACE} models of the dataset's random-split test part (architectures no family shapes, "
             "`perfsage.spaces.randgraph`), labelled by the real tools. *flagged*: share of models the "
-            "predictor's training-domain check calls out of distribution; *precision* / *recall*: of that flag "
-            "for misses (more than 10% off); *coverage*: of the 90% interval.",
-            "| target | predictor | metric | models | MAPE % | within 10% | flagged | precision | recall | coverage |\n"
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(lines))
+            "predictor calls out of distribution (training-domain check, or farther from the training models than "
+            "99% of its validation models; *far*: the latter); *precision* / *recall*: of that flag for misses "
+            "(more than 10% off); *coverage*: of the 90% interval (per distance band where the predictor has them).",
+            "| target | predictor | metric | models | MAPE % | within 10% | flagged | far | precision | recall | "
+            "coverage |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import torch  # noqa: E402
 from perfsage.dataset import provenance  # noqa: E402
 from perfsage.model.calibration import Calibration  # noqa: E402
 from perfsage.model.data import data_hash, load_graphset  # noqa: E402
+from perfsage.model.distance import EmbeddingDistance  # noqa: E402
 from perfsage.model.evaluate import evaluate  # noqa: E402
 from perfsage.model.perfsage import PerfSAGE  # noqa: E402
 from perfsage.model.registry import load_estimator  # noqa: E402
@@ -46,6 +47,8 @@ from perfsage.targets.metrics import METRICS  # noqa: E402
 
 def card(target: str, info: dict, scores: dict, prov: dict) -> str:
     iv = scores["interval"]
+    bands = (f", separately for each of {iv['bands']} bands of a model's distance to the training models"
+             if iv.get("bands", 1) > 1 else "")
     rows = "\n".join(f"| {m} | {METRICS[m].unit} | {r['mape']:.2f} | {r['rmspe']:.2f} | {r['acc5']:.3f} | "
                      f"{r['acc10']:.3f} | {r['spearman']:.4f} |" for m, r in scores["metrics"].items())
     spaces = "\n".join(f"| {s} | " + " | ".join(f"{v['mape']:.2f}" for v in per.values()) + " |"
@@ -77,11 +80,12 @@ MAPE per task space:
 {spaces}
 
 - **Intervals**: {iv['level']:.0%} split-conformal intervals on log(true/predicted), calibrated on the
-  validation part ({info['n_val']:,} models); empirical coverage on the test part:
+  validation part ({info['n_val']:,} models){bands}; empirical coverage on the test part:
   {', '.join(f'{m} {c:.3f}' for m, c in iv['coverage'].items())}.
 
 Outside the training distribution (operators the search spaces never generate, features beyond the
-training range) errors grow; `docs/results/accuracy.md` has the leave-one-space-out numbers.
+training range, models farther from the training models than 99% of the validation part) errors grow
+and predictions are flagged; `docs/results/accuracy.md` has the leave-one-space-out numbers.
 """
 
 
@@ -197,7 +201,7 @@ def main() -> None:
             est, info = fit_or_adopt(a, target, tr, va, te)
         write_serving_files(est, out, tr, va)
         write_host_record(a.data, target, out, tr.ids)
-        scores = evaluate(est, te, calibration=Calibration.load(out))
+        scores = evaluate(est, te, calibration=Calibration.load(out), distance=EmbeddingDistance.load(out))
         info["test"] = scores
         (out / "training.json").write_text(json.dumps(info, indent=1, default=float))
         (out / "MODEL_CARD.md").write_text(card(target, info, scores, provenance(a.data, target)))

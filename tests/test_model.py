@@ -328,7 +328,7 @@ def test_a_trained_checkpoint_serves_predictions_with_intervals(data, tmp_path):
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
     assert set(info["interval_coverage_val"]) == {"latency_ms", "sram_kib"}
-    assert (ck / "domain.json").is_file() and (ck / "calibration.json").is_file()
+    assert (ck / "domain.json").is_file() and (ck / "calibration.json").is_file() and (ck / "distance.npz").is_file()
     r = run_cli("evaluate", "--data", str(data), "--model", str(ck), "--target", "ethos-u55-128", "--json",
                 timeout=300)
     assert r.returncode == 0, r.stderr

@@ -157,11 +157,82 @@ def test_conformal_bounds_cover_at_the_nominal_level():
     assert lo < 0.01 < hi and hi - lo == pytest.approx(2 * 1.645 * 0.03, rel=0.15)
 
 
+def test_bands_of_distance_hold_the_level_where_one_pair_of_bounds_does_not(tmp_path):
+    # errors grow with the distance to the training models: one pair of bounds over-covers the near
+    # models and under-covers the far ones; Mondrian bands hold the level in each
+    rng = np.random.default_rng(1)
+    n = 8000
+    distance = rng.uniform(0, 10, n)
+    pred = {"latency_ms": np.exp(rng.normal(0, 1, n))}
+    true = {"latency_ms": pred["latency_ms"] * np.exp(rng.normal(0, 0.01 * (1 + distance), n))}
+    cal_part, test_part = slice(0, 4000), slice(4000, n)
+    part = lambda d, s: {m: v[s] for m, v in d.items()}  # noqa: E731
+    flat = fit_calibration(part(pred, cal_part), part(true, cal_part), 0.9)
+    banded = fit_calibration(part(pred, cal_part), part(true, cal_part), 0.9, distance=distance[cal_part])
+    assert len(banded.band_bounds["latency_ms"]) == 8 and len(banded.band_edges) == 7
+    far = distance[test_part] > 8
+    for cal, d in ((flat, None), (banded, distance[test_part])):
+        cov_far = cal.coverage({m: v[test_part][far] for m, v in pred.items()},
+                               {m: v[test_part][far] for m, v in true.items()}, None if d is None else d[far])
+        cov_near = cal.coverage({m: v[test_part][~far] for m, v in pred.items()},
+                                {m: v[test_part][~far] for m, v in true.items()}, None if d is None else d[~far])
+        if cal is flat:
+            assert cov_far["latency_ms"] < 0.8 and cov_near["latency_ms"] > 0.93
+        else:
+            assert 0.85 <= cov_far["latency_ms"] <= 0.95 and 0.85 <= cov_near["latency_ms"] <= 0.95
+    lo1, hi1 = banded.bounds("latency_ms", 0.5)
+    lo9, hi9 = banded.bounds("latency_ms", 9.5)
+    assert hi9 - lo9 > 4 * (hi1 - lo1)
+    assert banded.is_far(10.5) and not banded.is_far(5.0) and not flat.is_far(100.0)
+    banded.save(tmp_path)
+    assert Calibration.load(tmp_path) == banded
+    flat.save(tmp_path)  # an old-style file: no bands, the one pair whatever the distance
+    assert Calibration.load(tmp_path).bounds("latency_ms", 9.5) == flat.log_bounds["latency_ms"]
+
+
+def test_the_embedding_distance_grows_away_from_the_training_models(tmp_path):
+    from perfsage.model.distance import EmbeddingDistance, fit_distance
+
+    rng = np.random.default_rng(0)
+    train = rng.normal(0, 1, (3000, 40)).astype(np.float32)
+    dist = fit_distance(train, reference=1000, dims=8)
+    near = dist.score(rng.normal(0, 1, (50, 40)))
+    away = dist.score(rng.normal(0, 1, (50, 40)) + 4.0)
+    assert dist.reference.shape == (1000, 8) and near.shape == (50,)
+    assert away.min() > near.max()
+    dist.save(tmp_path)
+    back = EmbeddingDistance.load(tmp_path)
+    assert np.allclose(back.score(train[:20]), dist.score(train[:20]), rtol=1e-3, atol=1e-3)
+    assert EmbeddingDistance.load(tmp_path / "none") is None
+
+
+def test_a_model_far_from_the_training_models_is_flagged_and_gets_its_band(u55, tmp_path):
+    from perfsage.model.distance import EmbeddingDistance
+
+    folder = tmp_path / "u55"
+    shutil.copytree(u55.source, folder)
+    cal = json.loads((folder / "calibration.json").read_text())
+    assert cal["band_bounds"] and cal["far"] > 0  # the shipped predictors are calibrated per distance band
+    graph = encode(load_graph(DEMO))
+    d = float(EmbeddingDistance.load(folder).score(u55.estimator.embed([graph]))[0])
+    p = Predictor.load(folder).predict(str(DEMO))
+    assert not p.ood  # a KWS-space model: near its training models
+    band = int(np.searchsorted(cal["band_edges"], d, side="right"))
+    for m, iv in p.metrics.items():
+        lo, hi = cal["band_bounds"][m][band]
+        assert iv.low == pytest.approx(iv.value * np.exp(lo)) and iv.high == pytest.approx(iv.value * np.exp(hi))
+    cal["far"] = d / 2  # as if the demo lay beyond 99% of the held-out models
+    (folder / "calibration.json").write_text(json.dumps(cal))
+    p = Predictor.load(folder).predict(str(DEMO))
+    assert p.ood and p.ood_details[0].kind == "distance" and "unlike every training model" in p.ood_reasons[0]
+
+
 def test_shipped_calibration_records_its_level():
     for t in shipped_targets():
         cal = Calibration.load(ROOT / "src" / "perfsage" / "data" / "predictors" / t)
         assert cal is not None and cal.level == 0.9 and cal.n > 400
-        assert set(cal.log_bounds) == set(PREDICTED_METRICS[t])
+        assert set(cal.log_bounds) == set(PREDICTED_METRICS[t]) == set(cal.band_bounds)
+        assert len(cal.band_edges) + 1 == len(next(iter(cal.band_bounds.values()))) >= 1 and cal.far > 0
 
 
 def test_cli_json_schema_for_files_and_directories(tmp_path):

@@ -36,8 +36,9 @@ DOMAIN_FILE = "domain.json"
 _TOL = 1e-4  # encoded features are float32
 # An OodReason's kind, most telling first: the predictor has no domain to check against; operator types
 # it never saw; an input/output type, fused activation or flag it never saw on an op type; a model-level
-# feature outside its training range; an op type's feature outside that op type's training range.
-REASON_KINDS = ("no_domain", "operator", "never_seen", "model", "layer")
+# feature outside its training range; the model as a whole farther from the training models than almost
+# every held-out model (perfsage.model.distance); an op type's feature outside that op type's training range.
+REASON_KINDS = ("no_domain", "operator", "never_seen", "model", "distance", "layer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,3 +251,13 @@ def _fmt(name: str, v: float) -> str:
         raw = math.expm1(v)
         return f"{raw:.3g}" if raw >= 1e5 else f"{raw:,.0f}" if raw >= 10 else f"{raw:.2g}"
     return f"{v:g}"
+
+
+def far_reason(distance: float, calibration) -> OodReason:
+    """The reason for a model farther from the training models than the calibration's `far` quantile."""
+    from perfsage.model.calibration import FAR_QUANTILE
+
+    return OodReason("distance", f"unlike every training model: farther from them than {FAR_QUANTILE:.0%} of the "
+                     f"held-out models (embedding distance {distance:.1f}, held-out {FAR_QUANTILE:.0%} "
+                     f"quantile {calibration.far:.1f})", value=distance, bound=calibration.far,
+                     excess=math.log(distance / calibration.far) if calibration.far > 0 else None)

@@ -9,13 +9,15 @@ import numpy as np
 
 from perfsage.model.calibration import Calibration
 from perfsage.model.data import GraphSet
+from perfsage.model.distance import EmbeddingDistance, fit_distance_for, predict_with_distance
 from perfsage.model.scores import regression_report
 
 
 def evaluate(est, test: GraphSet, plots: Path | None = None, title: str = "",
-             calibration: Calibration | None = None) -> dict[str, Any]:
-    """With a calibration, also the empirical coverage of its intervals on this test set."""
-    pred = est.predict(test.graphs)
+             calibration: Calibration | None = None, distance: EmbeddingDistance | None = None) -> dict[str, Any]:
+    """With a calibration, also the empirical coverage of its intervals on this test set (banded by the
+    distance model's distances where there is one)."""
+    pred, d = predict_with_distance(est, test.graphs, distance if calibration is not None else None)
     spaces = np.array(test.spaces)
     out: dict[str, Any] = {"n_test": len(test), "metrics": {}, "per_space": {}}
     for m, p in pred.items():
@@ -24,7 +26,9 @@ def evaluate(est, test: GraphSet, plots: Path | None = None, title: str = "",
             sel = spaces == s
             out["per_space"].setdefault(s, {})[m] = regression_report(test.y[m][sel], p[sel])
     if calibration is not None:
-        out["interval"] = {"level": calibration.level, "coverage": calibration.coverage(pred, test.y)}
+        out["interval"] = {"level": calibration.level, "coverage": calibration.coverage(pred, test.y, d)}
+        if d is not None:
+            out["interval"]["bands"] = len(calibration.band_edges) + 1
     if plots is not None:
         write_plots(pred, test, Path(plots), title)
     return out
@@ -73,14 +77,22 @@ def flag_report(est, train: GraphSet, val: GraphSet, test: GraphSet,
     and the conformal interval (calibrated on the validation part) tell a user that a prediction misses by
     more than 10%. Per metric, over the test models: misses, flagged models, precision (misses among the
     flagged), recall (flagged among the misses), and the interval's coverage of flagged and unflagged
-    models."""
+    models. The flag is what `perfsage predict` raises: outside the training domain, or farther from the
+    training models than the validation part's `far` quantile (perfsage.model.distance); `far` counts the
+    latter alone."""
     from perfsage.model.calibration import fit_calibration
     from perfsage.model.domain import fit_domain
 
     domain = fit_domain(train.graphs)
-    cal = fit_calibration(est.predict(val.graphs), val.y) if len(val) else None
-    pred = pred if pred is not None else est.predict(test.graphs)
-    flagged = np.array([bool(domain.check(g)) for g in test.graphs])
+    distance = fit_distance_for(est, train.graphs)
+    cal = None
+    if len(val):
+        val_pred, val_d = predict_with_distance(est, val.graphs, distance)
+        cal = fit_calibration(val_pred, val.y, distance=val_d)
+    test_pred, d = predict_with_distance(est, test.graphs, distance)
+    pred = pred if pred is not None else test_pred
+    far = np.array([cal is not None and cal.is_far(x) for x in d]) if d is not None else np.zeros(len(test), bool)
+    flagged = np.array([bool(domain.check(g)) for g in test.graphs]) | far
     out: dict[str, Any] = {}
     for m, p in pred.items():
         t = test.y[m]
@@ -88,12 +100,13 @@ def flag_report(est, train: GraphSet, val: GraphSet, test: GraphSet,
         miss = np.abs(p / np.where(ok, t, 1) - 1) > MISS
         f, mi = flagged & ok, miss & ok
         rec: dict[str, Any] = {"n": int(ok.sum()), "misses": int(mi.sum()), "flagged": int(f.sum()),
+                               "far": int((far & ok).sum()),
                                "precision": float((f & mi).sum() / f.sum()) if f.sum() else None,
                                "recall": float((f & mi).sum() / mi.sum()) if mi.sum() else None}
         if cal is not None and m in cal.log_bounds:
-            lo, hi = cal.log_bounds[m]
+            b = np.array([cal.bounds(m, None if d is None else float(d[i])) for i in range(len(t))])
             r = np.log(np.where(ok, t, 1) / np.where(ok, p, 1))
-            inside = (r >= lo) & (r <= hi)
+            inside = (r >= b[:, 0]) & (r <= b[:, 1])
             rec["coverage_flagged"] = float(inside[f].mean()) if f.sum() else None
             rec["coverage_unflagged"] = float(inside[ok & ~flagged].mean()) if (ok & ~flagged).sum() else None
         out[m] = rec

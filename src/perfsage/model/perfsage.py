@@ -153,10 +153,14 @@ class PerfSAGENet(nn.Module):
             h = layer(h, batch["edge_index"], e)
         b, n_graphs = batch["batch"], batch["n_graphs"]
         g = self.g_mlp(batch["g"])
+        out: dict[str, torch.Tensor] = {}
+        # what the network makes of the whole graph, before any head: its mean operator state and its read
+        # of the graph features (perfsage.model.distance measures how far a model lies from the training
+        # models in this space)
+        out["embedding"] = torch.cat([scatter_mean(h, b, n_graphs), g], dim=1)
         no_context = torch.zeros_like(g)  # the graph context the additive and the peak operator heads read:
         g_sums = g if self.node_context else no_context
         g_peaks = g if self.node_context is True else no_context
-        out: dict[str, torch.Tensor] = {}
         if self.node_head is not None:
             z = node_head(self.node_head, h, g_sums, batch["x"], b)  # [N, additive]
             out["node_log"] = z
@@ -554,11 +558,23 @@ class PerfSAGENetModel:
         """Totals and (with `layers`) per-operator values of the metrics read out as sums, from one forward
         pass; batch_size graphs per network call. A metric composed of parts is their sum (`parts`: the
         parts' predictions too)."""
+        values, rows, _ = self.predict_full(graphs, layers, batch_size, parts)
+        return values, rows
+
+    def embed(self, graphs, batch_size: int = 256) -> np.ndarray:
+        """Each graph's embedding [graphs, 2 x hidden] (PerfSAGENet's "embedding")."""
+        return self.predict_full(graphs, False, batch_size)[2]
+
+    def predict_full(self, graphs, layers: bool = True, batch_size: int = 256, parts: bool = False
+                     ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]], np.ndarray]:
+        """predict_with_layers and the graphs' embeddings, from the same forward pass."""
         res = {m: np.zeros(len(graphs)) for m in self.additive + self.peak}
         rows: list[dict[str, np.ndarray]] = []
+        embedding = np.zeros((len(graphs), 2 * self.hp["hidden"]), np.float32)
         offsets = np.array([self.y_offset[m] for m in self.additive])
         per_layer = [k for k, m in enumerate(self.additive) if m in self.metrics]
         for idx, batch, out in self._forward_all(graphs, batch_size):
+            embedding[idx] = out["embedding"].numpy()
             for k, m in enumerate(self.additive):
                 res[m][idx] = np.exp(out["graph_log_additive"][:, k].numpy() + self.y_offset[m])
             for k, m in enumerate(self.peak):
@@ -571,7 +587,7 @@ class PerfSAGENetModel:
             elif layers:
                 rows.extend({} for _ in idx)
         res = with_sums(res, self.composed)
-        return (res if parts else {m: res[m] for m in self.metrics}), rows
+        return (res if parts else {m: res[m] for m in self.metrics}), rows, embedding
 
     def predict(self, graphs) -> dict[str, np.ndarray]:
         return self.predict_with_layers(graphs, layers=False)[0]
@@ -693,16 +709,29 @@ class PerfSAGE:
                             ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
         """Totals (`parts`: and the parts of the metrics composed of parts) and (with `layers`) per-operator
         values, each network run once."""
+        values, rows, _ = self.predict_full(graphs, layers, batch_size, parts)
+        return values, rows
+
+    def embed(self, graphs, batch_size: int = 256) -> np.ndarray:
+        """The first network's embedding of each graph (PerfSAGENetModel.embed)."""
+        return self.members[0].embed(graphs, batch_size)
+
+    def predict_full(self, graphs, layers: bool = True, batch_size: int = 256, parts: bool = False
+                     ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]], np.ndarray]:
+        """predict_with_layers and the first network's embeddings, from the same forward passes."""
         out: dict[str, np.ndarray] = {}
         rows: list[dict[str, np.ndarray]] = [{} for _ in graphs] if layers else []
+        embedding = np.zeros((len(graphs), 0), np.float32)
         for k, member in enumerate(self.members):
-            values, per_layer = member.predict_with_layers(graphs, layers and bool(member.additive), batch_size,
-                                                           parts=parts)
+            values, per_layer, emb = member.predict_full(graphs, layers and bool(member.additive), batch_size,
+                                                         parts=parts)
+            if k == 0:
+                embedding = emb
             served = self._served(k)
             out.update({n: v for n, v in values.items() if n in served})
             for row, extra in zip(rows, per_layer, strict=False):
                 row.update({n: v for n, v in extra.items() if n in served})
-        return {m: out[m] for m in self.metrics + (self.part_names if parts else [])}, rows
+        return {m: out[m] for m in self.metrics + (self.part_names if parts else [])}, rows, embedding
 
     def _served(self, k: int) -> set[str]:
         """The metrics, and their parts, that member k predicts for this estimator."""

@@ -10,6 +10,7 @@ from typing import Any
 from perfsage.dataset.splits import make_split
 from perfsage.model.calibration import fit_calibration
 from perfsage.model.data import GraphSet, data_hash, load_graphset
+from perfsage.model.distance import DISTANCE_FILE, fit_distance_for, predict_with_distance
 from perfsage.model.domain import fit_domain
 from perfsage.model.registry import estimator_class
 
@@ -23,12 +24,17 @@ def write_serving_files(est, out: Path, train_part: GraphSet, val_part: GraphSet
     """What `predict` needs beside the weights: the training domain (out-of-distribution reasons) and the
     conformal calibration of the intervals on the validation part. Returns the calibration coverage."""
     fit_domain(train_part.graphs).save(out)
+    distance = fit_distance_for(est, train_part.graphs)
+    if distance is not None:
+        distance.save(out)
+    else:
+        (Path(out) / DISTANCE_FILE).unlink(missing_ok=True)
     if not len(val_part):
         return {}
-    pred = est.predict(val_part.graphs)
-    cal = fit_calibration(pred, val_part.y)
+    pred, d = predict_with_distance(est, val_part.graphs, distance)
+    cal = fit_calibration(pred, val_part.y, distance=d)
     cal.save(out)
-    return cal.coverage(pred, val_part.y)
+    return cal.coverage(pred, val_part.y, d)
 
 
 def write_host_record(data: str | Path, target: str, out: Path, ids: list[str]) -> None:

@@ -23,7 +23,8 @@ from perfsage.graph.encode import OP_VOCAB, EncodedGraph
 from perfsage.graph.ir import Graph
 from perfsage.model.calibration import Calibration
 from perfsage.model.data import is_additive
-from perfsage.model.domain import OodReason, TrainingDomain
+from perfsage.model.distance import EmbeddingDistance
+from perfsage.model.domain import OodReason, TrainingDomain, far_reason
 from perfsage.model.registry import checkpoint_dir, load_estimator
 from perfsage.model.shipped import PREDICTORS, shipped_targets
 from perfsage.predict.expert import Expert, load_expert
@@ -185,13 +186,16 @@ class Predictor:
 
     def __init__(self, estimator, target: str, source: str, calibration: Calibration | None = None,
                  domain: TrainingDomain | None = None, host: HostCheck | None = None,
-                 twin_rules: Sequence[TwinRule] = (), expert: Expert | None = None) -> None:
+                 twin_rules: Sequence[TwinRule] = (), expert: Expert | None = None,
+                 distance: EmbeddingDistance | None = None) -> None:
         self.estimator, self.target, self.source = estimator, target, source
         self.calibration, self.domain = calibration, domain
         self.host = host  # set for host-bound targets: the predictor's CPU against this one
         # metrics a compressed model reads through its dense twin (perfsage.predict.twin)
         self.twin_rules = [r for r in twin_rules if r.metric in self.metrics]
         self.expert = expert  # the network that serves some metrics of compressed models (predict.expert)
+        # how far a model lies from the training models (bands the intervals, flags the far ones)
+        self.distance = distance if calibration is not None and calibration.band_bounds else None
 
     @property
     def needs_twins(self) -> bool:
@@ -229,7 +233,7 @@ class Predictor:
         if info.is_file():
             target = json.loads(info.read_text()).get("target", target)
         return cls(est, target, str(folder), Calibration.load(folder), TrainingDomain.load(folder),
-                   host_check(target, folder), load_rules(folder), expert)
+                   host_check(target, folder), load_rules(folder), expert, EmbeddingDistance.load(folder))
 
     def predict(self, model: ModelInput, layers: bool = True) -> Prediction:
         return self.predict_many([model], layers=layers)[0]
@@ -254,7 +258,8 @@ class Predictor:
 
     def _predict_prepared(self, prepared: list[PreparedModel], layers: bool) -> list[Prediction]:
         graphs = [p.graph for p in prepared]
-        values, per_layer = self._network(self.estimator, graphs, layers)
+        values, per_layer, embedding = self._network(self.estimator, graphs, layers, embed=self.distance is not None)
+        distances = self.distance.score(embedding) if embedding is not None else [None] * len(graphs)
         self._with_expert(graphs, values, per_layer, layers)
         self._through_twins(prepared, values, per_layer)
         preds = []
@@ -266,22 +271,26 @@ class Predictor:
             metrics = {}
             for m in self.metrics:
                 v = float(values[m][k])
-                iv = self.calibration.interval(m, v) if self.calibration is not None and not withheld else None
+                iv = self.calibration.interval(m, v, distances[k]) if self.calibration is not None and not withheld \
+                    else None
                 metrics[m] = Interval(v, *(iv if iv is not None else (None, None)))
             details = self.domain.explain(p.graph, p.ops) if self.domain is not None else \
                 [OodReason("no_domain", NO_DOMAIN)]
+            if self.calibration is not None and self.calibration.is_far(distances[k]):
+                details = sorted([*details, far_reason(float(distances[k]), self.calibration)], key=lambda r: r.rank)
             parts = {n: float(v[k]) for n, v in values.items() if n not in metrics}
             preds.append(Prediction(p.name, self.target, metrics, details, _layers(per_layer[k], p), parts, host))
         return preds
 
     @staticmethod
-    def _network(estimator, graphs: list[EncodedGraph], layers: bool
-                 ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
-        """Totals (and parts) and, for estimators that read them, each graph's per-layer values."""
-        if hasattr(estimator, "predict_with_layers"):  # the caller's batch is the network's batch
-            values, per_layer = estimator.predict_with_layers(graphs, layers, batch_size=len(graphs), parts=True)
-            return values, per_layer or [{} for _ in graphs]
-        return estimator.predict(graphs), [{} for _ in graphs]
+    def _network(estimator, graphs: list[EncodedGraph], layers: bool, embed: bool = False
+                 ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]], np.ndarray | None]:
+        """Totals (and parts), for estimators that read them each graph's per-layer values, and (embed) the
+        graphs' embeddings from the same forward pass (None: the estimator has none)."""
+        if hasattr(estimator, "predict_full"):  # the caller's batch is the network's batch
+            values, per_layer, embedding = estimator.predict_full(graphs, layers, batch_size=len(graphs), parts=True)
+            return values, per_layer or [{} for _ in graphs], embedding if embed else None
+        return estimator.predict(graphs), [{} for _ in graphs], None
 
     def _with_expert(self, graphs: list[EncodedGraph], values: dict[str, np.ndarray],
                      per_layer: list[dict[str, np.ndarray]], layers: bool = False) -> None:
@@ -293,7 +302,7 @@ class Predictor:
         picked = [k for k, g in enumerate(graphs) if looks_compressed(g)]
         if not picked:
             return
-        got, got_layers = self._network(self.expert.estimator, [graphs[k] for k in picked], layers)
+        got, got_layers, _ = self._network(self.expert.estimator, [graphs[k] for k in picked], layers)
         for m in self.expert.metrics:
             values[m] = np.asarray(values[m], dtype=np.float64).copy()
             values[m][picked] = got[m]
@@ -303,7 +312,7 @@ class Predictor:
 
     def network_totals(self, graphs: list[EncodedGraph]) -> dict[str, np.ndarray]:
         """The networks' totals (the expert's for what it serves), without twin rules or calibration."""
-        values, per_layer = self._network(self.estimator, graphs, False)
+        values, per_layer, _ = self._network(self.estimator, graphs, False)
         self._with_expert(graphs, values, per_layer)
         return values
 
