@@ -47,7 +47,7 @@ from perfsage.targets.metrics import METRICS  # noqa: E402
 
 def card(target: str, info: dict, scores: dict, prov: dict) -> str:
     iv = scores["interval"]
-    bands = (f", separately for each of {iv['bands']} bands of a model's distance to the training models"
+    bands = (f",\n  separately for each of {iv['bands']} bands of a model's distance to the training models"
              if iv.get("bands", 1) > 1 else "")
     rows = "\n".join(f"| {m} | {METRICS[m].unit} | {r['mape']:.2f} | {r['rmspe']:.2f} | {r['acc5']:.3f} | "
                      f"{r['acc10']:.3f} | {r['spearman']:.4f} |" for m, r in scores["metrics"].items())

@@ -60,3 +60,29 @@ def test_evaluate_shipped_default_matches_the_card():
     card = json.loads((PREDICTORS / "mcu-tflm" / "training.json").read_text())["test"]
     assert out["n_test"] == card["n_test"]
     assert out["metrics"]["arena_kib"]["mape"] == pytest.approx(card["metrics"]["arena_kib"]["mape"], rel=1e-6)
+
+
+def test_a_retraining_appends_its_new_test_graphs_as_a_shard(tmp_path, monkeypatch):
+    from perfsage.model import shipped
+    from perfsage.model.data import GraphSet
+    from perfsage.search.cost import candidate
+    from perfsage.spaces import get_space
+
+    monkeypatch.setattr(shipped, "PREDICTORS", tmp_path)
+    monkeypatch.setattr(shipped, "TEST_GRAPHS", tmp_path / "test_graphs.parquet")
+    space = get_space("kws")
+    graphs = {f"kws-{s}": candidate(space.sample(s)).encoded for s in range(4)}
+
+    def part(ids):
+        return GraphSet(ids, ["kws"] * len(ids), [graphs[i] for i in ids], {"latency_ms": np.ones(len(ids))})
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shipped.write_test_labels(tmp_path / "a", part(["kws-0", "kws-1"]))
+    first = (tmp_path / "test_graphs.parquet").read_bytes()
+    shipped.write_test_labels(tmp_path / "b", part(["kws-1", "kws-2", "kws-3"]))
+    assert (tmp_path / "test_graphs.parquet").read_bytes() == first  # the earlier shard is not rewritten
+    assert [p.name for p in shipped.test_graph_shards()] == ["test_graphs.parquet", "test_graphs-1.parquet"]
+    stored = shipped.stored_test_graphs()
+    assert sorted(stored) == sorted(graphs)
+    assert np.array_equal(stored["kws-3"].x, graphs["kws-3"].x)

@@ -2,7 +2,9 @@
 
     perfsage/data/predictors/<target>/   config.json, member*/ weights, training.json, MODEL_CARD.md,
                                          test_labels.parquet (id, space, seed and the metrics)
-    perfsage/data/predictors/test_graphs.parquet   the encoded test graphs, shared by every target
+    perfsage/data/predictors/test_graphs*.parquet  the encoded test graphs, shared by every target: a
+                                                   retraining appends the graphs it adds as a new shard
+                                                   rather than rewriting the (large) earlier ones
 
 They let `perfsage evaluate --target T` re-score a shipped predictor on a plain install in seconds. The
 graphs also regenerate exactly from space + seed (generator version pinned), which is what happens to
@@ -24,7 +26,7 @@ from perfsage.errors import PerfsageError
 
 PREDICTORS = Path(__file__).resolve().parent.parent / "data" / "predictors"
 TEST_LABELS = "test_labels.parquet"
-TEST_GRAPHS = PREDICTORS / "test_graphs.parquet"
+TEST_GRAPHS = PREDICTORS / "test_graphs.parquet"  # the first shard; later ones are test_graphs-<k>.parquet
 # What each target's predictor covers, and the PerfSAGE settings it is trained with (the accuracy
 # benchmark scores the same settings).
 PREDICTED_METRICS = {"ethos-u55-128": ["latency_ms", "energy_mj", "sram_kib", "flash_kib"],
@@ -54,9 +56,10 @@ def write_test_labels(folder: Path, test) -> None:
     cols = {"id": test.ids, "space": test.spaces, "seed": seeds, **{m: test.y[m] for m in test.y}}
     pq.write_table(pa.table(cols), folder / TEST_LABELS, compression="zstd", compression_level=COMPACT_LEVEL)
     with _test_graphs_locked():  # trainers of several targets may run side by side on one checkout
-        graphs = stored_test_graphs()
-        graphs.update(zip(test.ids, test.graphs, strict=True))
-        _write_test_graphs(graphs)
+        stored = stored_test_graphs()
+        new = {i: g for i, g in zip(test.ids, test.graphs, strict=True) if i not in stored}
+        if new:
+            _write_test_graphs(new, _next_shard())
 
 
 @contextmanager
@@ -69,27 +72,40 @@ def _test_graphs_locked():
         os.close(fd)
 
 
-def _write_test_graphs(graphs: dict) -> None:
+def test_graph_shards() -> list[Path]:
+    return [TEST_GRAPHS] * TEST_GRAPHS.is_file() + sorted(
+        PREDICTORS.glob("test_graphs-*.parquet"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+
+
+def _next_shard() -> Path:
+    shards = test_graph_shards()
+    if not shards:
+        return TEST_GRAPHS
+    last = shards[-1]
+    return PREDICTORS / f"test_graphs-{1 if last == TEST_GRAPHS else int(last.stem.rsplit('-', 1)[1]) + 1}.parquet"
+
+
+def _write_test_graphs(graphs: dict, path: Path = TEST_GRAPHS) -> None:
     from perfsage.dataset.records import graph_table
     from perfsage.dataset.store import COMPACT_LEVEL
 
-    tmp = TEST_GRAPHS.with_suffix(".tmp")  # a reader never sees half a file
+    tmp = path.with_suffix(".tmp")  # a reader never sees half a file
     pq.write_table(graph_table(dict(sorted(graphs.items()))), tmp, compression="zstd",
                    compression_level=COMPACT_LEVEL)
-    os.replace(tmp, TEST_GRAPHS)
+    os.replace(tmp, path)
 
 
 def stored_test_graphs() -> dict:
-    """The shared test-graph file's graphs, if it holds today's encoding (else none: they regenerate)."""
+    """The shared test-graph shards' graphs, of those that hold today's encoding (the rest regenerate)."""
     from perfsage.dataset.records import decode_graph_table
     from perfsage.graph.encode import ENCODING_VERSION
 
-    if not TEST_GRAPHS.is_file():
-        return {}
-    stored = pq.read_table(TEST_GRAPHS)
-    if not stored.num_rows or stored.column("encoding_version")[0].as_py() != ENCODING_VERSION:
-        return {}
-    return decode_graph_table(stored)
+    graphs: dict = {}
+    for path in test_graph_shards():
+        stored = pq.read_table(path)
+        if stored.num_rows and stored.column("encoding_version")[0].as_py() == ENCODING_VERSION:
+            graphs.update(decode_graph_table(stored))
+    return graphs
 
 
 def refresh_test_graphs(workers: int | None = None) -> int:
@@ -103,7 +119,9 @@ def refresh_test_graphs(workers: int | None = None) -> int:
         graphs = stored_test_graphs()
         missing = [i for i in ids if i not in graphs]
         graphs.update(regenerate_graphs(missing, workers=workers) if missing else {})
-        _write_test_graphs({i: graphs[i] for i in ids})
+        _write_test_graphs({i: graphs[i] for i in ids})  # one shard again: every graph was re-encoded
+        for path in test_graph_shards()[1:]:
+            path.unlink()
     return len(ids)
 
 
