@@ -31,7 +31,13 @@ from perfsage.model.registry import load_estimator  # noqa: E402
 from perfsage.model.scores import regression_report  # noqa: E402
 from perfsage.model.shipped import PERFSAGE_HP, PREDICTED_METRICS, predictor_dir  # noqa: E402
 from perfsage.model.train import split_graphset  # noqa: E402
-from perfsage.predict.expert import EXPERT_DIR, save_expert_choice, update_card  # noqa: E402
+from perfsage.predict.expert import (  # noqa: E402
+    COMPRESSED,
+    EXPERT_DIR,
+    calibrate_compressed,
+    save_expert_choice,
+    update_card,
+)
 
 SPACE = "compressed"
 
@@ -39,6 +45,24 @@ SPACE = "compressed"
 def mapes(est, part, metrics: list[str]) -> dict[str, float]:
     pred = est.predict(part.graphs)
     return {m: round(regression_report(np.asarray(part.y[m]), np.asarray(pred[m]))["mape"], 3) for m in metrics}
+
+
+def served_coverage(folder, part) -> dict[str, float]:
+    """Coverage of the compressed group's intervals on a part's compressed-looking models, as served."""
+    from perfsage.model.calibration import Calibration
+    from perfsage.predict.predictor import Predictor
+    from perfsage.predict.whatif import looks_compressed
+
+    cal = Calibration.load(folder)
+    picked = [k for k, g in enumerate(part.graphs) if looks_compressed(g)]
+    if cal is None or COMPRESSED not in cal.groups or not picked:
+        return {}
+    pred = Predictor.load(folder).network_totals([part.graphs[k] for k in picked])
+    out = {}
+    for m, (lo, hi) in cal.groups[COMPRESSED].items():
+        r = np.log(np.asarray(part.y[m])[picked] / pred[m])
+        out[m] = round(float(np.mean((r >= lo) & (r <= hi))), 3)
+    return out
 
 
 def main() -> None:
@@ -72,6 +96,10 @@ def main() -> None:
               "epochs": len(est.history), "seconds": round(seconds), "lr": a.lr,
               "trained_on": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
               "how": f"scripts/train_expert.py {a.target} --max-seconds {a.max_seconds:g} --lr {a.lr:g}"}
+    save_expert_choice(folder, served, record)
+    # the compressed-looking models' own interval bounds, from the validation part as now served
+    record["calibrated_on"] = calibrate_compressed(folder, va.graphs, va.y)
+    record["test_coverage_served"] = served_coverage(folder, te)
     save_expert_choice(folder, served, record)
     update_card(folder)
     shutil.rmtree(partial, ignore_errors=True)

@@ -39,7 +39,7 @@ from perfsage.model.registry import load_estimator  # noqa: E402
 from perfsage.model.shipped import PERFSAGE_HP, PREDICTORS, refresh_test_graphs, write_test_labels  # noqa: E402
 from perfsage.model.shipped import PREDICTED_METRICS as SHIPPED  # noqa: E402
 from perfsage.model.train import split_graphset, write_host_record, write_serving_files  # noqa: E402
-from perfsage.predict.expert import EXPERT_DIR, update_card  # noqa: E402
+from perfsage.predict.expert import EXPERT_DIR, calibrate_compressed, update_card  # noqa: E402
 from perfsage.predict.twin import TWIN_FILE  # noqa: E402
 from perfsage.spaces import GENERATOR_VERSION, TASK_SPACES  # noqa: E402
 from perfsage.targets.metrics import METRICS  # noqa: E402
@@ -200,6 +200,12 @@ def main() -> None:
         else:
             est, info = fit_or_adopt(a, target, tr, va, te)
         write_serving_files(est, out, tr, va)
+        if keeps and (out / EXPERT_DIR).is_dir():  # the compressed-looking models' bounds, as the expert serves them
+            picked = [i for i, s in zip(va.ids, va.spaces, strict=True) if s == "compressed"]
+            if picked:
+                part = va.subset(picked)
+                print(target, "compressed group calibrated on", calibrate_compressed(out, part.graphs, part.y),
+                      flush=True)
         write_host_record(a.data, target, out, tr.ids)
         scores = evaluate(est, te, calibration=Calibration.load(out), distance=EmbeddingDistance.load(out))
         info["test"] = scores

@@ -48,3 +48,22 @@ def test_a_shipped_expert_serves_only_what_it_did_better_on_validation_models(ta
     for m in record["metrics"]:
         assert chosen["validation_mape_expert"][m] < chosen["validation_mape_main"][m]
     assert chosen["space"] == "compressed" and chosen["validation_models"] > 100
+
+
+@pytest.mark.parametrize("target", WITH_EXPERT)
+def test_compressed_looking_models_get_the_bounds_fitted_on_them_as_served(target):
+    import numpy as np
+
+    from perfsage.predict.expert import COMPRESSED
+
+    predictor = Predictor.load(target)
+    bounds = predictor.calibration.groups.get(COMPRESSED)
+    assert bounds and set(bounds) == set(predictor.metrics)
+    pruned = compress_model(DSCNN.read_bytes(), Recipe(LayerRecipe(sparsity=0.8, clusters=4)))[0]
+    p, dense = predictor.predict(pruned, layers=False), predictor.predict(DSCNN, layers=False)
+    for m, iv in p.metrics.items():
+        lo, hi = bounds[m]
+        assert iv.low == pytest.approx(iv.value * np.exp(lo)) and iv.high == pytest.approx(iv.value * np.exp(hi))
+        # a dense model is in no group: its band's bounds
+        d_lo, d_hi = dense.metrics[m].low / dense.metrics[m].value, dense.metrics[m].high / dense.metrics[m].value
+        assert (d_lo, d_hi) != pytest.approx((np.exp(lo), np.exp(hi)))

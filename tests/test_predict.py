@@ -186,6 +186,13 @@ def test_bands_of_distance_hold_the_level_where_one_pair_of_bounds_does_not(tmp_
     assert banded.is_far(10.5) and not banded.is_far(5.0) and not flat.is_far(100.0)
     banded.save(tmp_path)
     assert Calibration.load(tmp_path) == banded
+    from dataclasses import replace
+
+    grouped = replace(banded, groups={"compressed": {"latency_ms": (-0.5, 0.25)}})
+    grouped.save(tmp_path)
+    back = Calibration.load(tmp_path)
+    assert back == grouped and back.bounds("latency_ms", 0.5, "compressed") == (-0.5, 0.25)
+    assert back.bounds("latency_ms", 0.5, "other") == banded.bounds("latency_ms", 0.5)
     flat.save(tmp_path)  # an old-style file: no bands, the one pair whatever the distance
     assert Calibration.load(tmp_path).bounds("latency_ms", 9.5) == flat.log_bounds["latency_ms"]
 

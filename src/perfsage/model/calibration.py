@@ -44,15 +44,23 @@ class Calibration:
     band_edges: tuple[float, ...] = ()  # ascending inner edges: len + 1 bands
     band_bounds: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)  # metric -> per band
     far: float | None = None  # distance beyond which a model is out of distribution
+    # Mondrian categories of their own, named by the caller: group -> metric -> (lo, hi), e.g. "compressed"
+    # for models whose weights look pruned or palettised, which another network serves (predict.expert)
+    groups: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
-    def bounds(self, metric: str, distance: float | None = None) -> tuple[float, float] | None:
-        """(lo, hi) of log(true / predicted) for a model at that distance (None: the bands are not used)."""
+    def bounds(self, metric: str, distance: float | None = None, group: str | None = None
+               ) -> tuple[float, float] | None:
+        """(lo, hi) of log(true / predicted) for a model at that distance (None: the bands are not used) or
+        in that group (which takes precedence)."""
+        if group is not None and metric in self.groups.get(group, {}):
+            return self.groups[group][metric]
         if distance is not None and metric in self.band_bounds and np.isfinite(distance):
             return self.band_bounds[metric][int(np.searchsorted(self.band_edges, distance, side="right"))]
         return self.log_bounds.get(metric)
 
-    def interval(self, metric: str, value: float, distance: float | None = None) -> tuple[float, float] | None:
-        b = self.bounds(metric, distance)
+    def interval(self, metric: str, value: float, distance: float | None = None, group: str | None = None
+                 ) -> tuple[float, float] | None:
+        b = self.bounds(metric, distance, group)
         if b is None:
             return None
         return value * math.exp(b[0]), value * math.exp(b[1])
@@ -81,6 +89,8 @@ class Calibration:
         if self.band_bounds:
             record.update(method="Mondrian split conformal by distance band, log(true/predicted)",
                           band_edges=list(self.band_edges), band_bounds=self.band_bounds, far=self.far)
+        if self.groups:
+            record["groups"] = self.groups
         write_json(Path(folder) / CALIBRATION_FILE, record)
 
     @classmethod
@@ -89,7 +99,8 @@ class Calibration:
             d["level"], d["n"], {m: (float(b[0]), float(b[1])) for m, b in d["log_bounds"].items()},
             tuple(float(e) for e in d.get("band_edges", ())),
             {m: tuple((float(b[0]), float(b[1])) for b in bs) for m, bs in d.get("band_bounds", {}).items()},
-            d.get("far")))
+            d.get("far"), {g: {m: (float(b[0]), float(b[1])) for m, b in bs.items()}
+                           for g, bs in d.get("groups", {}).items()}))
 
 
 def _log_ratio(pred: np.ndarray, true: np.ndarray, keep: bool = False):
@@ -100,6 +111,17 @@ def _log_ratio(pred: np.ndarray, true: np.ndarray, keep: bool = False):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(ok, np.log(np.where(ok, true, 1.0) / np.where(ok, pred, 1.0)), np.nan), ok
     return np.log(true[ok] / pred[ok])
+
+
+def group_bounds(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], level: float = LEVEL
+                 ) -> dict[str, tuple[float, float]]:
+    """One pair of bounds per metric for a group's held-out models (Calibration.groups)."""
+    out = {}
+    for m in pred:
+        r = _log_ratio(pred[m], true[m])
+        if r.size:
+            out[m] = _conformal(r, level)
+    return out
 
 
 def _conformal(r: np.ndarray, level: float) -> tuple[float, float]:

@@ -24,6 +24,7 @@ from typing import Any
 
 EXPERT_DIR = "compressed"
 EXPERT_FILE = "expert.json"
+COMPRESSED = "compressed"  # the calibration group of compressed-looking models (model.calibration.groups)
 
 
 @dataclass(slots=True)
@@ -94,3 +95,26 @@ def update_card(folder: Path) -> None:
     head = text.split(f"\n{CARD_SECTION}\n", 1)[0].rstrip("\n") + "\n"
     note = serving_note(folder)
     card.write_text(head + (f"\n{note}" if note else ""))
+
+
+def calibrate_compressed(folder: Path, graphs: list, y: dict, level: float | None = None) -> dict[str, float]:
+    """Bounds of their own for compressed-looking models, from held-out ones predicted as `predict` serves them
+    (the expert where it serves); written into the predictor's calibration as the `compressed` group.
+    Distance bands would mislead here: these models' errors come from their weight values, which the
+    embedding barely separates (docs/research-log.md, 2026-12-07). Returns the share of graphs used."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from perfsage.model.calibration import LEVEL, Calibration, group_bounds
+    from perfsage.predict.predictor import Predictor
+    from perfsage.predict.whatif import looks_compressed
+
+    cal = Calibration.load(folder)
+    picked = [k for k, g in enumerate(graphs) if looks_compressed(g)]
+    if cal is None or not picked:
+        return {"models": 0}
+    pred = Predictor.load(folder).network_totals([graphs[k] for k in picked])
+    bounds = group_bounds({m: pred[m] for m in y}, {m: np.asarray(y[m])[picked] for m in y}, level or LEVEL)
+    replace(cal, groups={**cal.groups, COMPRESSED: bounds}).save(folder)
+    return {"models": len(picked)}

@@ -27,7 +27,7 @@ from perfsage.model.distance import EmbeddingDistance
 from perfsage.model.domain import OodReason, TrainingDomain, far_reason
 from perfsage.model.registry import checkpoint_dir, load_estimator
 from perfsage.model.shipped import PREDICTORS, shipped_targets
-from perfsage.predict.expert import Expert, load_expert
+from perfsage.predict.expert import COMPRESSED, Expert, load_expert
 from perfsage.predict.twin import TwinRule, compose, load_rules
 from perfsage.targets.host import HostCheck, HostRecord, this_host
 
@@ -267,12 +267,13 @@ class Predictor:
         # the factor between the two, so no interval is given rather than a confident one
         withheld = self.host is not None and self.host.mismatch is not False
         host = self.host.to_dict() if self.host is not None else None
+        groups = self._groups(graphs)
         for k, p in enumerate(prepared):
             metrics = {}
             for m in self.metrics:
                 v = float(values[m][k])
-                iv = self.calibration.interval(m, v, distances[k]) if self.calibration is not None and not withheld \
-                    else None
+                iv = self.calibration.interval(m, v, distances[k], groups[k]) \
+                    if self.calibration is not None and not withheld else None
                 metrics[m] = Interval(v, *(iv if iv is not None else (None, None)))
             details = self.domain.explain(p.graph, p.ops) if self.domain is not None else \
                 [OodReason("no_domain", NO_DOMAIN)]
@@ -281,6 +282,15 @@ class Predictor:
             parts = {n: float(v[k]) for n, v in values.items() if n not in metrics}
             preds.append(Prediction(p.name, self.target, metrics, details, _layers(per_layer[k], p), parts, host))
         return preds
+
+    def _groups(self, graphs: list[EncodedGraph]) -> list[str | None]:
+        """Each graph's calibration group: "compressed" where the calibration has bounds for compressed-looking
+        models (fitted on them as the expert serves them: predict.expert.calibrate_compressed)."""
+        from perfsage.predict.whatif import looks_compressed
+
+        if self.calibration is None or COMPRESSED not in self.calibration.groups:
+            return [None] * len(graphs)
+        return [COMPRESSED if looks_compressed(g) else None for g in graphs]
 
     @staticmethod
     def _network(estimator, graphs: list[EncodedGraph], layers: bool, embed: bool = False
