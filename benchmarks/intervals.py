@@ -2,7 +2,7 @@
 bounds against bounds per band of the distance to the training models (perfsage.model.distance).
 
     .venv/bin/python benchmarks/intervals.py [--targets ethos-u55-128,ethos-u65-256,mcu-tflm,cpu-litert]
-        [--predictors DIR] [--page intervals]
+        [--predictors DIR --name "(what they are)"] [--page intervals]
 
 For each predictor (the shipped ones, or DIR/<target>/): the random split (seed 0) of the spaces it was
 trained on, as in its training. Both calibrations are fitted on the validation part, from the same
@@ -122,18 +122,20 @@ def main() -> None:
     ap.add_argument("--targets", default="ethos-u55-128,ethos-u65-256,mcu-tflm,cpu-litert")
     ap.add_argument("--predictors", type=Path, default=PREDICTORS)
     ap.add_argument("--page", default="intervals")
+    ap.add_argument("--name", default="", help="added to each target's heading (e.g. for predictors not shipped)")
     a = ap.parse_args()
     path = RESULTS / f"{a.page}.json"
     record = json.loads(path.read_text()) if path.is_file() else {}
     for target in a.targets.split(","):
-        record[target] = run(a.predictors / target, a.data)
+        record[f"{target} {a.name}".strip()] = run(a.predictors / target, a.data)
         path.write_text(json.dumps(record, indent=1))  # target by target: a killed run keeps what it did
         print(target, "done", flush=True)
-    cmd = f"`benchmarks/intervals.py --targets {a.targets}`"
+    cmd = "`benchmarks/intervals.py`"
     body = "\n\n".join(f"## {t} ({r['bands']} bands, {r['n_val']:,} validation models)\n\n{table(r)}"
                        for t, r in record.items())
     publish(a.page, "Intervals per kind of model: one pair of bounds against distance bands",
-            f"{cmd}: each predictor's random split (seed 0) of the spaces it was trained on. Both calibrations "
+            f"{cmd} (one run per heading; the shipped predictors unless it says otherwise): each predictor's "
+            "random split (seed 0) of the spaces it was trained on. Both calibrations "
             "are fitted on the validation part from the same predictions; the test part scores them per space: "
             "coverage of the 90% interval and its median width (high / low - 1, %). *misses*: share of models "
             "more than 10% off on any metric; *flagged*: share `perfsage predict` calls out of distribution "

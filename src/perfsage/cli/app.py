@@ -496,6 +496,7 @@ def evaluate_cmd(
     from perfsage.errors import PerfsageError
     from perfsage.model.calibration import Calibration
     from perfsage.model.data import load_graphset
+    from perfsage.model.distance import EmbeddingDistance
     from perfsage.model.evaluate import evaluate
     from perfsage.model.registry import checkpoint_dir, load_estimator
     from perfsage.model.shipped import predictor_dir, shipped_test_set
@@ -513,7 +514,7 @@ def evaluate_cmd(
     else:  # the shipped predictor on the test split it was scored on, shipped beside it
         test = shipped_test_set(target, est.metrics)
     result = {"target": target, "split": split, **evaluate(est, test, plots, f"{est.name} on {target}",
-                                                             Calibration.load(folder))}
+                                                             Calibration.load(folder), EmbeddingDistance.load(folder))}
     if as_json:
         _print_json(result)
         return
