@@ -166,7 +166,7 @@ def test_bands_of_distance_hold_the_level_where_one_pair_of_bounds_does_not(tmp_
     pred = {"latency_ms": np.exp(rng.normal(0, 1, n))}
     true = {"latency_ms": pred["latency_ms"] * np.exp(rng.normal(0, 0.01 * (1 + distance), n))}
     cal_part, test_part = slice(0, 4000), slice(4000, n)
-    part = lambda d, s: {m: v[s] for m, v in d.items()}  # noqa: E731
+    part = lambda d, s: {m: v[s] for m, v in d.items()}
     flat = fit_calibration(part(pred, cal_part), part(true, cal_part), 0.9)
     banded = fit_calibration(part(pred, cal_part), part(true, cal_part), 0.9, distance=distance[cal_part])
     assert len(banded.band_bounds["latency_ms"]) == 8 and len(banded.band_edges) == 7
