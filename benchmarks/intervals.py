@@ -50,7 +50,7 @@ def score_part(cal_flat, cal_band, pred, y, d, flagged, metrics) -> dict:
         cov = cal.coverage({m: pred[m] for m in metrics}, {m: y[m] for m in metrics}, dist)
         widths = {}
         for m in metrics:
-            b = np.array([cal.bounds(m, None if dist is None else float(x)) for x in d])
+            b = cal.bounds_of(m, len(d), dist)
             widths[m] = float(np.median(np.exp(b[:, 1]) / np.exp(b[:, 0]) - 1) * 100)
         out[name] = {"coverage": cov, "width_pct": widths}
     return out
@@ -78,7 +78,7 @@ def run(folder: Path, data: str) -> dict:
     spaces = np.array(test.spaces)
 
     def flags(graphs, d):
-        return np.array([bool(domain.check(g)) for g in graphs]) | (d > band.far)
+        return np.array([bool(domain.check(g)) for g in graphs]) | band.is_far(d)
 
     tf = flags(test.graphs, td)
     for s in ["(all)", *sorted(set(test.spaces))]:

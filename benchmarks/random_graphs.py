@@ -43,7 +43,7 @@ def score(folder: Path, graphs, y: dict[str, np.ndarray]) -> dict[str, dict]:
     distance = EmbeddingDistance.load(folder) if cal is not None and cal.band_bounds else None
     pred, d = predict_with_distance(est, graphs, distance)
     flagged = np.array([bool(domain.check(g)) for g in graphs]) if domain else np.zeros(len(graphs), bool)
-    far = np.array([cal.is_far(x) for x in d]) if d is not None else np.zeros(len(graphs), bool)
+    far = cal.is_far(d) if d is not None else np.zeros(len(graphs), bool)
     flagged |= far
     out = {}
     for m, t in y.items():

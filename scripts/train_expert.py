@@ -58,11 +58,8 @@ def served_coverage(folder, part) -> dict[str, float]:
     if cal is None or COMPRESSED not in cal.groups or not picked:
         return {}
     pred = Predictor.load(folder).network_totals([part.graphs[k] for k in picked])
-    out = {}
-    for m, (lo, hi) in cal.groups[COMPRESSED].items():
-        r = np.log(np.asarray(part.y[m])[picked] / pred[m])
-        out[m] = round(float(np.mean((r >= lo) & (r <= hi))), 3)
-    return out
+    cov = cal.coverage(pred, {m: np.asarray(part.y[m])[picked] for m in cal.groups[COMPRESSED]}, group=COMPRESSED)
+    return {m: round(c, 3) for m, c in cov.items()}
 
 
 def main() -> None:

@@ -52,11 +52,24 @@ class Calibration:
                ) -> tuple[float, float] | None:
         """(lo, hi) of log(true / predicted) for a model at that distance (None: the bands are not used) or
         in that group (which takes precedence)."""
+        if metric not in self.log_bounds:
+            return None
+        lo, hi = self.bounds_of(metric, 1, None if distance is None else np.array([distance], float), group)[0]
+        return float(lo), float(hi)
+
+    def bounds_of(self, metric: str, n: int, distance: np.ndarray | None = None, group: str | None = None
+                  ) -> np.ndarray:
+        """bounds() of n models at once [n, 2]: the group's pair, else each one's band (a non-finite distance:
+        the one pair), else the one pair."""
         if group is not None and metric in self.groups.get(group, {}):
-            return self.groups[group][metric]
-        if distance is not None and metric in self.band_bounds and np.isfinite(distance):
-            return self.band_bounds[metric][int(np.searchsorted(self.band_edges, distance, side="right"))]
-        return self.log_bounds.get(metric)
+            return np.tile(self.groups[group][metric], (n, 1))
+        out = np.tile(self.log_bounds[metric], (n, 1))
+        if distance is not None and metric in self.band_bounds:
+            d = np.asarray(distance, float)
+            finite = np.isfinite(d)
+            bands = np.asarray(self.band_bounds[metric], float)
+            out[finite] = bands[np.searchsorted(self.band_edges, d[finite], side="right")]
+        return out
 
     def interval(self, metric: str, value: float, distance: float | None = None, group: str | None = None
                  ) -> tuple[float, float] | None:
@@ -65,22 +78,29 @@ class Calibration:
             return None
         return value * math.exp(b[0]), value * math.exp(b[1])
 
-    def is_far(self, distance: float | None) -> bool:
-        return self.far is not None and distance is not None and bool(distance > self.far)
+    def is_far(self, distance):
+        """Whether a model lies beyond `far` (an array of distances: each model; None: no)."""
+        if distance is None:
+            return False
+        d = np.asarray(distance, float)
+        return d > self.far if self.far is not None else np.zeros(d.shape, bool)
+
+    def inside(self, metric: str, pred: np.ndarray, true: np.ndarray, distance: np.ndarray | None = None,
+               group: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per model, whether its true value lies inside its interval, and whether it could be scored
+        (both values positive and finite)."""
+        r, ok = _log_ratio(pred, true)
+        b = self.bounds_of(metric, len(r), distance, group)
+        return ok & (r >= b[:, 0]) & (r <= b[:, 1]), ok
 
     def coverage(self, pred: dict[str, np.ndarray], true: dict[str, np.ndarray],
-                 distance: np.ndarray | None = None) -> dict[str, float]:
+                 distance: np.ndarray | None = None, group: str | None = None) -> dict[str, float]:
         """Share of models whose true value lies inside its interval, per metric."""
         out = {}
         for m in self.log_bounds:
             if m in pred and m in true:
-                r, ok = _log_ratio(pred[m], true[m], keep=True)
-                if not ok.any():
-                    out[m] = float("nan")
-                    continue
-                b = [self.bounds(m, None if distance is None else float(distance[i])) for i in np.flatnonzero(ok)]
-                lo, hi = np.array([x[0] for x in b]), np.array([x[1] for x in b])
-                out[m] = float(np.mean((r[ok] >= lo) & (r[ok] <= hi)))
+                inside, ok = self.inside(m, pred[m], true[m], distance, group)
+                out[m] = float(inside[ok].mean()) if ok.any() else float("nan")
         return out
 
     def save(self, folder: Path) -> None:
@@ -103,25 +123,12 @@ class Calibration:
                            for g, bs in d.get("groups", {}).items()}))
 
 
-def _log_ratio(pred: np.ndarray, true: np.ndarray, keep: bool = False):
-    """log(true / predicted) of the models with both positive and finite (keep: of all, with the mask)."""
+def _log_ratio(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log(true / predicted) of every model (nan where it cannot be taken) and the mask of those with both
+    values positive and finite."""
     pred, true = np.asarray(pred, float), np.asarray(true, float)
     ok = np.isfinite(pred) & np.isfinite(true) & (pred > 0) & (true > 0)
-    if keep:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(ok, np.log(np.where(ok, true, 1.0) / np.where(ok, pred, 1.0)), np.nan), ok
-    return np.log(true[ok] / pred[ok])
-
-
-def group_bounds(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], level: float = LEVEL
-                 ) -> dict[str, tuple[float, float]]:
-    """One pair of bounds per metric for a group's held-out models (Calibration.groups)."""
-    out = {}
-    for m in pred:
-        r = _log_ratio(pred[m], true[m])
-        if r.size:
-            out[m] = _conformal(r, level)
-    return out
+    return np.log(np.where(ok, true, 1.0) / np.where(ok, pred, 1.0)) + np.where(ok, 0.0, np.nan), ok
 
 
 def _conformal(r: np.ndarray, level: float) -> tuple[float, float]:
@@ -137,22 +144,16 @@ def fit_calibration(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], le
                     distance: np.ndarray | None = None) -> Calibration:
     """Equal-tailed split-conformal bounds per metric from a held-out set's predictions and labels; with each
     model's distance to the training models, per distance band too (see the module's docstring)."""
-    bounds, n_min = {}, None
-    for m in pred:
-        r = _log_ratio(pred[m], true[m])
-        if r.size == 0:
-            continue
-        bounds[m] = _conformal(r, level)
-        n_min = r.size if n_min is None else min(n_min, r.size)
+    residuals = {m: _log_ratio(pred[m], true[m]) for m in pred}
+    residuals = {m: (r, ok) for m, (r, ok) in residuals.items() if ok.any()}
+    bounds = {m: _conformal(r[ok], level) for m, (r, ok) in residuals.items()}
+    n_min = min((int(ok.sum()) for _, ok in residuals.values()), default=0)
     if distance is None or not bounds:
-        return Calibration(level, n_min or 0, bounds)
+        return Calibration(level, n_min, bounds)
     distance = np.asarray(distance, float)
     bands = max(1, min(MAX_BANDS, len(distance) // MIN_PER_BAND))
     edges = tuple(float(e) for e in np.quantile(distance, np.arange(1, bands) / bands))
     band_of = np.searchsorted(edges, distance, side="right")
-    band_bounds = {}
-    for m in bounds:
-        r, ok = _log_ratio(pred[m], true[m], keep=True)
-        band_bounds[m] = tuple(_conformal(r[ok & (band_of == b)], level) if (ok & (band_of == b)).any()
-                               else bounds[m] for b in range(bands))
-    return Calibration(level, n_min or 0, bounds, edges, band_bounds, float(np.quantile(distance, FAR_QUANTILE)))
+    band_bounds = {m: tuple(_conformal(r[ok & (band_of == b)], level) if (ok & (band_of == b)).any() else bounds[m]
+                            for b in range(bands)) for m, (r, ok) in residuals.items()}
+    return Calibration(level, n_min, bounds, edges, band_bounds, float(np.quantile(distance, FAR_QUANTILE)))

@@ -91,7 +91,7 @@ def flag_report(est, train: GraphSet, val: GraphSet, test: GraphSet,
         cal = fit_calibration(val_pred, val.y, distance=val_d)
     test_pred, d = predict_with_distance(est, test.graphs, distance)
     pred = pred if pred is not None else test_pred
-    far = np.array([cal is not None and cal.is_far(x) for x in d]) if d is not None else np.zeros(len(test), bool)
+    far = cal.is_far(d) if cal is not None and d is not None else np.zeros(len(test), bool)
     flagged = np.array([bool(domain.check(g)) for g in test.graphs]) | far
     out: dict[str, Any] = {}
     for m, p in pred.items():
@@ -104,9 +104,7 @@ def flag_report(est, train: GraphSet, val: GraphSet, test: GraphSet,
                                "precision": float((f & mi).sum() / f.sum()) if f.sum() else None,
                                "recall": float((f & mi).sum() / mi.sum()) if mi.sum() else None}
         if cal is not None and m in cal.log_bounds:
-            b = np.array([cal.bounds(m, None if d is None else float(d[i])) for i in range(len(t))])
-            r = np.log(np.where(ok, t, 1) / np.where(ok, p, 1))
-            inside = (r >= b[:, 0]) & (r <= b[:, 1])
+            inside = cal.inside(m, p, t, d)[0]
             rec["coverage_flagged"] = float(inside[f].mean()) if f.sum() else None
             rec["coverage_unflagged"] = float(inside[ok & ~flagged].mean()) if (ok & ~flagged).sum() else None
         out[m] = rec

@@ -101,12 +101,12 @@ def calibrate_compressed(folder: Path, graphs: list, y: dict, level: float | Non
     """Bounds of their own for compressed-looking models, from held-out ones predicted as `predict` serves them
     (the expert where it serves); written into the predictor's calibration as the `compressed` group.
     Distance bands would mislead here: these models' errors come from their weight values, which the
-    embedding barely separates (docs/research-log.md, 2026-12-07). Returns the share of graphs used."""
+    embedding barely separates (docs/research-log.md, 2026-12-07). Returns how many graphs it used."""
     from dataclasses import replace
 
     import numpy as np
 
-    from perfsage.model.calibration import LEVEL, Calibration, group_bounds
+    from perfsage.model.calibration import LEVEL, Calibration, fit_calibration
     from perfsage.predict.predictor import Predictor
     from perfsage.predict.whatif import looks_compressed
 
@@ -115,6 +115,7 @@ def calibrate_compressed(folder: Path, graphs: list, y: dict, level: float | Non
     if cal is None or not picked:
         return {"models": 0}
     pred = Predictor.load(folder).network_totals([graphs[k] for k in picked])
-    bounds = group_bounds({m: pred[m] for m in y}, {m: np.asarray(y[m])[picked] for m in y}, level or LEVEL)
+    bounds = fit_calibration({m: pred[m] for m in y}, {m: np.asarray(y[m])[picked] for m in y},
+                             level or LEVEL).log_bounds
     replace(cal, groups={**cal.groups, COMPRESSED: bounds}).save(folder)
     return {"models": len(picked)}

@@ -258,8 +258,9 @@ class Predictor:
 
     def _predict_prepared(self, prepared: list[PreparedModel], layers: bool) -> list[Prediction]:
         graphs = [p.graph for p in prepared]
-        values, per_layer, embedding = self._network(self.estimator, graphs, layers, embed=self.distance is not None)
-        distances = self.distance.score(embedding) if embedding is not None else [None] * len(graphs)
+        values, per_layer, embedding = self._network(self.estimator, graphs, layers)
+        distances = self.distance.score(embedding) if self.distance is not None and embedding is not None \
+            else [None] * len(graphs)
         self._with_expert(graphs, values, per_layer, layers)
         self._through_twins(prepared, values, per_layer)
         preds = []
@@ -293,13 +294,13 @@ class Predictor:
         return [COMPRESSED if looks_compressed(g) else None for g in graphs]
 
     @staticmethod
-    def _network(estimator, graphs: list[EncodedGraph], layers: bool, embed: bool = False
+    def _network(estimator, graphs: list[EncodedGraph], layers: bool
                  ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]], np.ndarray | None]:
-        """Totals (and parts), for estimators that read them each graph's per-layer values, and (embed) the
-        graphs' embeddings from the same forward pass (None: the estimator has none)."""
+        """Totals (and parts), for estimators that read them each graph's per-layer values, and the graphs'
+        embeddings from the same forward pass (None: the estimator has none)."""
         if hasattr(estimator, "predict_full"):  # the caller's batch is the network's batch
             values, per_layer, embedding = estimator.predict_full(graphs, layers, batch_size=len(graphs), parts=True)
-            return values, per_layer or [{} for _ in graphs], embedding if embed else None
+            return values, per_layer or [{} for _ in graphs], embedding
         return estimator.predict(graphs), [{} for _ in graphs], None
 
     def _with_expert(self, graphs: list[EncodedGraph], values: dict[str, np.ndarray],
