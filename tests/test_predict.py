@@ -211,6 +211,9 @@ def test_the_embedding_distance_grows_away_from_the_training_models(tmp_path):
     back = EmbeddingDistance.load(tmp_path)
     assert np.allclose(back.score(train[:20]), dist.score(train[:20]), rtol=1e-3, atol=1e-3)
     assert EmbeddingDistance.load(tmp_path / "none") is None
+    (tmp_path / "distance.npz").write_text("garbage")
+    with pytest.raises(PerfsageError, match="malformed"):
+        EmbeddingDistance.load(tmp_path)
 
 
 def test_a_model_far_from_the_training_models_is_flagged_and_gets_its_band(u55, tmp_path):

@@ -62,8 +62,13 @@ class EmbeddingDistance:
         path = Path(folder) / DISTANCE_FILE
         if not path.is_file():
             return None
-        with np.load(path) as d:
-            return cls(d["mean"], d["scale"], d["axes"], d["reference"], int(d["k"]))
+        try:
+            with np.load(path) as d:
+                return cls(d["mean"], d["scale"], d["axes"], d["reference"], int(d["k"]))
+        except (OSError, ValueError, KeyError, EOFError):  # as read_record words a malformed JSON record
+            from perfsage.errors import PerfsageError
+
+            raise PerfsageError(f"{path}: malformed (not as perfsage writes it)") from None
 
 
 def fit_distance(embedding: np.ndarray, seed: int = 0, reference: int = REFERENCE, dims: int = DIMS
