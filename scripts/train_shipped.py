@@ -165,9 +165,13 @@ def main() -> None:
                     help="serve each metric from whichever of the shipped network and the predictor in DIR (an "
                          "earlier one, e.g. before a warm start) has the lower validation MAPE; rewrites the "
                          "serving files and the card, keeps the training record")
+    ap.add_argument("--judge-spaces", help="with --keep-better: judge on the validation models of these spaces "
+                                           "(comma-separated; default: every space the earlier one was trained on)")
     ap.add_argument("--refresh-test-graphs", action="store_true",
                     help="only re-encode the shared test-graph file (after the graph encoding grows)")
     a = ap.parse_args()
+    if a.judge_spaces and not a.keep_better:
+        ap.error("--judge-spaces says where --keep-better judges")
     if a.keep_better and (a.warm_start or a.adopt or a.recalibrate):
         ap.error("--keep-better works on the shipped predictor as it is; run it after training")
     if a.warm_start and (a.adopt or a.recalibrate):
@@ -194,7 +198,8 @@ def main() -> None:
             if info["data_hash"] != data_hash(tr):
                 sys.exit(f"{target}: {a.data} is not the data the shipped predictor was trained on")
             if a.keep_better:
-                est, info["kept"] = keep_better(est, a.keep_better / target, va)
+                est, info["kept"] = keep_better(est, a.keep_better / target, va,
+                                                a.judge_spaces.split(",") if a.judge_spaces else None)
                 shutil.rmtree(out / "member0")
                 est.save(out)
         else:
@@ -216,23 +221,27 @@ def main() -> None:
               "coverage", scores["interval"]["coverage"], flush=True)
 
 
-def keep_better(trained, earlier_dir: Path, val) -> tuple[object, dict]:
+def keep_better(trained, earlier_dir: Path, val, judge_spaces: list[str] | None = None) -> tuple[object, dict]:
     """The trained network and an earlier one, each metric served by the one better on the validation
-    models of the spaces the earlier one was trained on: a warm start may add spaces, but where the earlier
-    network was trained it serves on unless the new one is better there."""
+    models of the spaces the earlier one was trained on (or of judge_spaces): a warm start may add spaces,
+    but where the earlier network was trained it serves on unless the new one is better there."""
     import numpy as np
 
     earlier = load_estimator(earlier_dir)
     if trained.serves:  # already a per-metric choice: choose again from its trained network
         trained = trained.first_network()
-    spaces = json.loads((earlier_dir / "training.json").read_text()).get("spaces", list(TASK_SPACES))
+    # an earlier per-metric choice offers each of its networks (e.g. the one that still serves SRAM)
+    earlier_nets = earlier.networks() if earlier.serves else [earlier]
+    names = ["trained"] + (["earlier"] if len(earlier_nets) == 1 else
+                           [f"earlier member{k}" for k in range(len(earlier_nets))])
+    spaces = judge_spaces or json.loads((earlier_dir / "training.json").read_text()).get("spaces", list(TASK_SPACES))
     judged = np.isin(np.array(val.spaces), spaces)
-    est, mape = PerfSAGE.keep_better([trained, earlier], val, judged)
-    chosen = {m: ("trained", "earlier")[PerfSAGE.winner(v)] for m, v in mape.items()}
-    print(f"validation MAPE on the earlier spaces ({int(judged.sum())} models; trained, earlier):",
+    est, mape = PerfSAGE.keep_better([trained, *earlier_nets], val, judged)
+    chosen = {m: names[PerfSAGE.winner(v)] for m, v in mape.items()}
+    print(f"validation MAPE on the earlier spaces ({int(judged.sum())} models; {', '.join(names)}):",
           {m: [round(x, 2) for x in v] for m, v in mape.items()}, "->", chosen, flush=True)
     return est, {"served_by": chosen, "judged_on": sorted(spaces),
-                 "val_mape": {m: {"trained": v[0], "earlier": v[1]} for m, v in mape.items()}}
+                 "val_mape": {m: dict(zip(names, v, strict=True)) for m, v in mape.items()}}
 
 
 def refit_domain(data: str, target: str) -> None:

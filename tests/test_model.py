@@ -603,6 +603,9 @@ def test_keep_better_serves_each_metric_from_the_network_better_on_validation(gr
     swapped = PerfSAGE(METRICS, "joint")
     swapped.members = [poor.members[0], good.members[0]]
     swapped.serves = {m: 1 if m != "flash_kib" else 0 for m in METRICS}
+    # its networks, each alone, are candidates for the next choice (train_shipped --keep-better)
+    assert [n.members for n in swapped.networks()] == [[poor.members[0]], [good.members[0]]]
+    assert not PerfSAGE.keep_better([poor, *swapped.networks()], val)[0].serves
     got, layers = swapped.predict_with_layers(test.graphs)
     want_good, layers_good = good.predict_with_layers(test.graphs)
     want_poor, layers_poor = poor.predict_with_layers(test.graphs)

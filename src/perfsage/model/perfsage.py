@@ -741,9 +741,16 @@ class PerfSAGE:
 
     def first_network(self) -> PerfSAGE:
         """The first member alone, serving its whole group (of a per-metric choice: the newest network)."""
-        est = PerfSAGE(self.members[0].metrics, "joint", log=self.log, **self.hp)
-        est.members = [self.members[0]]
-        return est
+        return self.networks()[0]
+
+    def networks(self) -> list[PerfSAGE]:
+        """Each member alone, serving its whole group (a per-metric choice's networks, newest first)."""
+        out = []
+        for member in self.members:
+            est = PerfSAGE(member.metrics, "joint", log=self.log, **self.hp)
+            est.members = [member]
+            out.append(est)
+        return out
 
     @staticmethod
     def winner(mapes: list[float]) -> int:
