@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perfsage.graph.weights import weight_stats
+from perfsage.graph.weights import expected_share_2of4, uniform_int8_stats, weight_stats
 
 mlw_codec = pytest.importorskip("ethosu.mlw_codec")
 
@@ -56,3 +56,27 @@ def test_codec_estimate_of_degenerate_tensors():
         s = weight_stats(w)
         assert 0 < s.codec_bytes <= 32 and s.codec_bits > 0  # a header and one padded block at most
     assert weight_stats(np.zeros((4,), np.float32), "FLOAT32").codec_bits == 32  # not coded: as stored
+
+
+@pytest.mark.parametrize("shape", [(8, 3, 3, 1), (16, 1, 1, 6), (64, 3, 3, 32), (1, 3, 3, 96),
+                                   (1000, 1280), (512, 1, 1, 1022)])
+def test_uniform_stats_without_values_match_drawn_values(shape):
+    """A dry build's weight statistics (counts drawn, no values) read like those of real uniform weights."""
+    n, depth = int(np.prod(shape)), shape[-1]
+    rng = np.random.default_rng(3)
+    drawn = [weight_stats(np.maximum(rng.integers(-128, 128, n, dtype=np.int8), np.int8(-127)).reshape(shape))
+             for _ in range(20)]
+    counted = uniform_int8_stats(n, depth, np.random.default_rng(n))
+    assert counted.values == n
+    for field, tol in (("zero_share", 0.05), ("mean_abs_share", 0.05), ("sparse_2of4_share", 0.05),
+                       ("entropy_bits", 0.15), ("codec_bits", 0.35)):
+        lo = min(getattr(d, field) for d in drawn)
+        hi = max(getattr(d, field) for d in drawn)
+        assert lo - tol <= getattr(counted, field) <= hi + tol, (field, getattr(counted, field), lo, hi)
+    assert min(d.distinct for d in drawn) - 5 <= counted.distinct <= max(d.distinct for d in drawn) + 5
+
+
+def test_expected_2of4_share():
+    assert expected_share_2of4(1.0, 4) == 0.0 and expected_share_2of4(1.0, 2) == 1.0
+    assert expected_share_2of4(1.0, 6) == 0.5  # one full group of 4 nonzeros, one padded group of 2
+    assert expected_share_2of4(0.5, 4) == pytest.approx(11 / 16)

@@ -9,6 +9,7 @@ dense weights. Shapes and byte counts cannot see that; these statistics of the s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from math import comb
 
 import numpy as np
 
@@ -76,6 +77,34 @@ def weight_stats(values: np.ndarray, dtype: str | None = None) -> WeightStats:
         mean_abs_share=mean_abs / scale, sparse_2of4_share=share_2of4(values), values=n, codec_bits=codec)
 
 
+def uniform_int8_stats(n: int, depth: int, rng: np.random.Generator) -> WeightStats:
+    """The statistics of n int8 values drawn uniformly from [-127, 127] along rows of `depth`, without
+    drawing them: the value counts are one multinomial draw (256 numbers, whatever n), and the 2:4 share is
+    its expectation for zeros that fall independently. What a dry build gives weights it never draws
+    (perfsage.spaces.quant.uniform_weight_stats), at a cost that does not grow with the tensor."""
+    if n <= 0:
+        return NO_WEIGHTS
+    counts = rng.multinomial(n, np.full(255, 1 / 255))  # values -127..127
+    hist = np.concatenate(([0], counts))  # -128..127: -128 never stored
+    levels = np.arange(-128, 128)
+    p = counts[counts > 0] / n
+    zero = int(hist[128])
+    return WeightStats(
+        zero_share=zero / n, distinct=int((counts > 0).sum()), entropy_bits=float(-(p * np.log2(p)).sum()) + 0.0,
+        mean_abs_share=float(np.abs(levels) @ hist) / n / _INT_MAX["INT8"],
+        sparse_2of4_share=expected_share_2of4(1.0 - zero / n, depth), values=n,
+        codec_bits=estimate_codec_bits(None, hist))
+
+
+def expected_share_2of4(nonzero: float, depth: int) -> float:
+    """share_2of4 of rows of `depth` values each nonzero independently with probability `nonzero`."""
+    def at_most_2(k: int) -> float:  # of a group's k values (the rest of it is padding zeros)
+        return sum(comb(k, j) * nonzero**j * (1 - nonzero) ** (k - j) for j in range(min(k, 2) + 1))
+
+    full, rest = divmod(max(depth, 1), 4)
+    return (full * at_most_2(4) + (at_most_2(rest) if rest else 0.0)) / (full + (1 if rest else 0))
+
+
 # Ethos-U's weight codec (Vela's mlw codec, as its source describes it): zeros go out as run lengths
 # when they mostly come in runs and far outnumber any other value; the other values map to a palette of
 # up to 32 entries ranked by frequency (used when it covers half of them; values outside it follow as
@@ -103,17 +132,18 @@ def _grc_bits(hist: np.ndarray, divs, truncatable: bool) -> float:
     return best
 
 
-def estimate_codec_bits(flat: np.ndarray, hist: np.ndarray) -> float:
+def estimate_codec_bits(flat: np.ndarray | None, hist: np.ndarray) -> float:
     """Bits per weight Ethos-U's weight codec spends on an int8 tensor coded as one stream, from the value
     counts (hist: int8 -128..127) and the zero runs in stored order. It picks one Golomb-Rice divisor
     for the whole stream where the codec adapts per slice, and ignores Vela's reordering into bricks
     and its per-block streams: within ~2% (median) of the codec itself on pruned, clustered, 2:4,
-    low-bit, trained-like and uniform tensors, up to 12% low at 4 levels (tests/test_weights.py)."""
-    n = flat.size
+    low-bit, trained-like and uniform tensors, up to 12% low at 4 levels (tests/test_weights.py).
+    flat None: the order is unknown (counts only); zeros are then taken as scattered, not in runs."""
+    n = int(hist.sum())
     zeros = int(hist[128])
     common = int(np.delete(hist, 128).max(initial=0))
     runs = None
-    if zeros > _ZERO_DOMINANCE * common:
+    if flat is not None and zeros > _ZERO_DOMINANCE * common:
         is_zero = np.concatenate(([0], (flat == 0).view(np.int8), [0]))
         edges = np.flatnonzero(np.diff(is_zero))
         lengths = edges[1::2] - edges[::2]

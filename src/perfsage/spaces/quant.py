@@ -85,15 +85,14 @@ _UNIFORM_STATS: dict[tuple[int, int], object] = {}
 
 def uniform_weight_stats(shape: tuple[int, ...]):
     """The statistics (perfsage.graph.weights) of a tensor of this shape holding WeightPool's uniform int8
-    values, from one fixed draw per (size, depth): what a dry build gives its weights in place of values."""
+    values, from one fixed draw of their counts per (size, depth) (graph.weights.uniform_int8_stats: no
+    values drawn, so a search's first candidates, whose shapes are new, cost what the later ones do):
+    what a dry build gives its weights in place of values."""
     n = math.prod(shape)
     key = (n, shape[-1] if shape else 1)
     stats = _UNIFORM_STATS.get(key)
     if stats is None:
-        from perfsage.graph.weights import weight_stats
+        from perfsage.graph.weights import uniform_int8_stats
 
-        depth = key[1]
-        rng = np.random.default_rng(n)
-        values = np.maximum(np.frombuffer(rng.bytes(n), dtype=np.int8), np.int8(-127))
-        stats = _UNIFORM_STATS[key] = weight_stats(values.reshape(-1, depth))
+        stats = _UNIFORM_STATS[key] = uniform_int8_stats(n, key[1], np.random.default_rng(n))
     return stats
