@@ -192,3 +192,18 @@ def test_cli_search_json(tmp_path):
 def test_cli_search_bad_input(tmp_path, args, words):
     r = run_cli("search", *args, "--out", str(tmp_path), "--no-verify", timeout=180)
     assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.parametrize("agent, settings", [("evolution", {"mutation_eta": 5.0}), ("bo", {"per_ask": 4}),
+                                             ("aco", {"levels": 4, "rho": 0.4}), ("rl", {"n_steps": 2})])
+def test_agent_settings_change_the_search(agent, settings, proxy):
+    """An agent's tuning settings (benchmarks/agent_tuning.py) reach its method: other designs than the
+    default's, as deterministic; an unknown setting is an error before any work."""
+    runs = {}
+    for name, s in (("default", {}), ("set", settings), ("again", settings)):
+        env = SearchEnv("kws", proxy, Budget(LOOSE), max_evaluations=48)
+        get_agent(agent, 1, 16, **s).run(env)
+        runs[name] = [json.dumps(v.arch, sort_keys=True) for v in env.history]
+    assert runs["set"] == runs["again"] and runs["set"] != runs["default"]
+    with pytest.raises(PerfsageError, match="no setting"):
+        get_agent(agent, 0, bogus=1)

@@ -23,9 +23,18 @@ BATCH = 32  # designs an agent proposes at a time where its method allows (one n
 class Agent(ABC):
     name: ClassVar[str]
     library: ClassVar[str]
+    # the settings an agent is tuned by (benchmarks/agent_tuning.py), with their defaults; `batch` is the
+    # population (evolution, ACO), the start-up trials (TPE) or the episodes per step (PPO)
+    settings: ClassVar[dict[str, float]] = {}
 
-    def __init__(self, seed: int = 0, batch: int = BATCH) -> None:
+    def __init__(self, seed: int = 0, batch: int = BATCH, **settings: float) -> None:
         self.seed, self.batch = seed, batch
+        unknown = set(settings) - set(self.settings)
+        if unknown:
+            raise PerfsageError(f"agent {self.name!r} has no setting {', '.join(sorted(unknown))} "
+                                f"(its settings: {', '.join(self.settings) or 'none'})")
+        for k, default in self.settings.items():
+            setattr(self, k, type(default)(settings.get(k, default)))
 
     def run(self, env: SearchEnv) -> None:
         """Searches until env's evaluation budget is spent."""
@@ -53,16 +62,18 @@ class Evolution(Agent):
     over the genome box, a generation evaluated as one batch."""
 
     name, library = "evolution", "pymoo"
+    settings: ClassVar[dict[str, float]] = {"mutation_eta": 20.0}  # pymoo's polynomial mutation: larger, smaller steps
 
     def _run(self, env: SearchEnv) -> None:
         from pymoo.algorithms.soo.nonconvex.ga import GA
         from pymoo.core.evaluator import Evaluator
         from pymoo.core.problem import Problem
+        from pymoo.operators.mutation.pm import PM
         from pymoo.problems.static import StaticProblem
 
         n = env.genome.length
         problem = Problem(n_var=n, n_obj=1, xl=np.zeros(n), xu=np.ones(n))
-        algorithm = GA(pop_size=self.batch, eliminate_duplicates=True)
+        algorithm = GA(pop_size=self.batch, eliminate_duplicates=True, mutation=PM(eta=self.mutation_eta))
         algorithm.setup(problem, termination=("n_eval", 10**9), seed=self.seed, verbose=False)
         while True:
             pop = algorithm.ask()
@@ -76,6 +87,7 @@ class Bayesian(Agent):
     the ones still running)."""
 
     name, library = "bo", "optuna"
+    settings: ClassVar[dict[str, float]] = {"per_ask": 8}  # trials asked for between two updates of the model
 
     def _run(self, env: SearchEnv) -> None:
         import optuna
@@ -84,7 +96,7 @@ class Bayesian(Agent):
         sampler = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=self.batch, constant_liar=True)
         study = optuna.create_study(direction="maximize", sampler=sampler)
         names = [f"g{i:03d}" for i in range(env.genome.length)]
-        batch = max(1, self.batch // 4)  # TPE learns between batches: smaller ones than the population agents
+        batch = max(1, int(self.per_ask))  # TPE learns between batches: smaller ones than the population agents
         while True:
             trials = [study.ask() for _ in range(batch)]
             genomes = np.array([[t.suggest_float(k, 0.0, 1.0) for k in names] for t in trials])
@@ -105,11 +117,7 @@ class AntColony(Agent):
     Bullnheimer et al. 1999), with a floor so that no choice is ever ruled out (MAX-MIN ant system)."""
 
     name, library = "aco", "perfsage (no maintained library)"
-
-    def __init__(self, seed: int = 0, batch: int = BATCH, levels: int = 8, rho: float = 0.2,
-                 elite: int = 6, floor: float = 0.02) -> None:
-        super().__init__(seed, batch)
-        self.levels, self.rho, self.elite, self.floor = levels, rho, elite, floor
+    settings: ClassVar[dict[str, float]] = {"levels": 8, "rho": 0.2, "elite": 6, "floor": 0.02}
 
     def _run(self, env: SearchEnv) -> None:
         rng = np.random.default_rng(self.seed)
@@ -134,6 +142,7 @@ class Reinforcement(Agent):
     (one batch per step)."""
 
     name, library = "rl", "stable-baselines3"
+    settings: ClassVar[dict[str, float]] = {"learning_rate": 3e-3, "n_steps": 4}
 
     def _run(self, env: SearchEnv) -> None:
         import torch
@@ -141,7 +150,8 @@ class Reinforcement(Agent):
 
         torch.manual_seed(self.seed)
         venv = BatchedEnv(env, self.batch)
-        model = PPO("MlpPolicy", venv, n_steps=4, batch_size=self.batch, n_epochs=4, learning_rate=3e-3,
+        model = PPO("MlpPolicy", venv, n_steps=self.n_steps, batch_size=self.batch, n_epochs=4,
+                    learning_rate=self.learning_rate,
                     gamma=0.0, gae_lambda=1.0, ent_coef=0.0, seed=self.seed, device="cpu", verbose=0,
                     policy_kwargs={"net_arch": [64, 64]})
         model.learn(total_timesteps=10**9)
@@ -205,7 +215,8 @@ def BatchedEnv(env: SearchEnv, n: int):
 AGENTS: dict[str, type[Agent]] = {a.name: a for a in (RandomWalk, Evolution, Bayesian, AntColony, Reinforcement)}
 
 
-def get_agent(name: str, seed: int = 0, batch: int = BATCH) -> Agent:
+def get_agent(name: str, seed: int = 0, batch: int = BATCH, **settings: float) -> Agent:
+    """The agent `name`; settings: any of its class's `settings` (others are an error)."""
     if name not in AGENTS:
         raise PerfsageError(f"unknown agent {name!r} (choose from {', '.join(AGENTS)})")
-    return AGENTS[name](seed, batch)
+    return AGENTS[name](seed, batch, **settings)
