@@ -70,6 +70,11 @@ def run_one(cost, space: str, target: str, budget_name: str, agent: str, setting
     return rec
 
 
+def runs_of(records: list[dict], stage: str, target: str, budget: str, agent: str, settings: dict) -> list[dict]:
+    return [r for r in records if (r["stage"], r["target"], r["budget"], r["agent"], r["settings"]) ==
+            (stage, target, budget, agent, settings)]
+
+
 def measured_best(rec: dict) -> float:
     return max((d["objective"] for d in rec.get("designs", []) if d["fits"]), default=0.0)
 
@@ -78,8 +83,7 @@ def tuned_settings(records: list[dict], target: str, budget: str, agent: str) ->
     """The setting with the best mean proxy objective over the tuning seeds (the default on ties)."""
     scores = {}
     for s in GRID[agent]:
-        v = [r["proxy_best"] for r in records if (r["stage"], r["target"], r["budget"], r["agent"]) ==
-             ("tune", target, budget, agent) and r["settings"] == s]
+        v = [r["proxy_best"] for r in runs_of(records, "tune", target, budget, agent, s)]
         if v:
             scores[json.dumps(s, sort_keys=True)] = float(np.mean(v))
     best = max(scores.items(), key=lambda kv: (kv[1], kv[0] == "{}"))[0] if scores else "{}"
@@ -100,12 +104,10 @@ def summarise(records: list[dict], target: str, budgets: list[str]) -> str:
         means = {"default": [], "tuned": []}
         for a in GRID:
             tuned = tuned_settings(records, target, b, a)
-            tune = {name: [r["proxy_best"] / 1e6 for r in records if (r["stage"], r["target"], r["budget"],
-                                                                      r["agent"]) == ("tune", target, b, a)
-                           and r["settings"] == s] for name, s in (("default", {}), ("tuned", tuned))}
-            test = {name: [r for r in records if (r["stage"], r["target"], r["budget"], r["agent"]) ==
-                           ("test", target, b, a) and r["settings"] == s] for name, s in (("default", {}),
-                                                                                          ("tuned", tuned))}
+            chosen = {"default": {}, "tuned": tuned}
+            tune = {name: [r["proxy_best"] / 1e6 for r in runs_of(records, "tune", target, b, a, s)]
+                    for name, s in chosen.items()}
+            test = {name: runs_of(records, "test", target, b, a, s) for name, s in chosen.items()}
             cells = []
             for name in ("default", "tuned"):
                 v = [measured_best(r) / 1e6 for r in test[name]]

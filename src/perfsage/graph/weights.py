@@ -57,24 +57,33 @@ def weight_stats(values: np.ndarray, dtype: str | None = None) -> WeightStats:
     n = flat.size
     if n == 0:
         return NO_WEIGHTS
-    codec = 8.0 * np.dtype(_NUMPY.get(dtype, np.float32)).itemsize  # Ethos-U codes int8 only; others as stored
-    if values.dtype == np.int8:  # the common case: one bincount gives everything
-        hist = np.bincount(flat.view(np.uint8), minlength=256)
-        counts = hist[hist > 0]
-        levels = np.arange(256, dtype=np.int64)
-        levels[128:] -= 256
-        zero = int(hist[0])
-        mean_abs = float(np.abs(levels) @ hist) / n
-        codec = estimate_codec_bits(flat, np.roll(hist, 128))
-    else:
-        uniq, counts = np.unique(flat, return_counts=True)
-        zero = int(counts[uniq == 0].sum())
-        mean_abs = float(np.abs(flat.astype(np.float64)).mean())
     scale = _INT_MAX.get(dtype) or float(np.abs(flat.astype(np.float64)).max()) or 1.0
+    if values.dtype == np.int8:  # the common case: one bincount gives everything
+        hist = np.roll(np.bincount(flat.view(np.uint8), minlength=256), 128)  # values -128..127
+        return _int8_count_stats(hist, scale, share_2of4(values), flat)
+    codec = 8.0 * np.dtype(_NUMPY.get(dtype, np.float32)).itemsize  # Ethos-U codes int8 only; others as stored
+    uniq, counts = np.unique(flat, return_counts=True)
     p = counts / n
     return WeightStats(
-        zero_share=zero / n, distinct=int(counts.size), entropy_bits=float(-(p * np.log2(p)).sum()) + 0.0,
-        mean_abs_share=mean_abs / scale, sparse_2of4_share=share_2of4(values), values=n, codec_bits=codec)
+        zero_share=int(counts[uniq == 0].sum()) / n, distinct=int(counts.size),
+        entropy_bits=float(-(p * np.log2(p)).sum()) + 0.0,
+        mean_abs_share=float(np.abs(flat.astype(np.float64)).mean()) / scale, sparse_2of4_share=share_2of4(values),
+        values=n, codec_bits=codec)
+
+
+_INT8_LEVELS = np.arange(-128, 128)
+
+
+def _int8_count_stats(hist: np.ndarray, scale: float, sparse_2of4: float, flat: np.ndarray | None) -> WeightStats:
+    """WeightStats of int8 values from their counts (hist: values -128..127); flat: the values in stored
+    order where known (estimate_codec_bits reads zero runs from it)."""
+    n = int(hist.sum())
+    p = np.roll(hist, 128)  # summed in stored-byte order (0..127, -128..-1), as a bincount of the bytes gives
+    p = p[p > 0] / n
+    return WeightStats(
+        zero_share=int(hist[128]) / n, distinct=int(p.size), entropy_bits=float(-(p * np.log2(p)).sum()) + 0.0,
+        mean_abs_share=float(np.abs(_INT8_LEVELS) @ hist) / n / scale, sparse_2of4_share=sparse_2of4, values=n,
+        codec_bits=estimate_codec_bits(flat, hist))
 
 
 def uniform_int8_stats(n: int, depth: int, rng: np.random.Generator) -> WeightStats:
@@ -84,16 +93,8 @@ def uniform_int8_stats(n: int, depth: int, rng: np.random.Generator) -> WeightSt
     (perfsage.spaces.quant.uniform_weight_stats), at a cost that does not grow with the tensor."""
     if n <= 0:
         return NO_WEIGHTS
-    counts = rng.multinomial(n, np.full(255, 1 / 255))  # values -127..127
-    hist = np.concatenate(([0], counts))  # -128..127: -128 never stored
-    levels = np.arange(-128, 128)
-    p = counts[counts > 0] / n
-    zero = int(hist[128])
-    return WeightStats(
-        zero_share=zero / n, distinct=int((counts > 0).sum()), entropy_bits=float(-(p * np.log2(p)).sum()) + 0.0,
-        mean_abs_share=float(np.abs(levels) @ hist) / n / _INT_MAX["INT8"],
-        sparse_2of4_share=expected_share_2of4(1.0 - zero / n, depth), values=n,
-        codec_bits=estimate_codec_bits(None, hist))
+    hist = np.concatenate(([0], rng.multinomial(n, np.full(255, 1 / 255))))  # -128..127: -128 never stored
+    return _int8_count_stats(hist, _INT_MAX["INT8"], expected_share_2of4(1.0 - hist[128] / n, depth), None)
 
 
 def expected_share_2of4(nonzero: float, depth: int) -> float:

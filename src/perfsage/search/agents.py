@@ -96,7 +96,7 @@ class Bayesian(Agent):
         sampler = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=self.batch, constant_liar=True)
         study = optuna.create_study(direction="maximize", sampler=sampler)
         names = [f"g{i:03d}" for i in range(env.genome.length)]
-        batch = max(1, int(self.per_ask))  # TPE learns between batches: smaller ones than the population agents
+        batch = max(1, self.per_ask)  # TPE learns between batches: smaller ones than the population agents
         while True:
             trials = [study.ask() for _ in range(batch)]
             genomes = np.array([[t.suggest_float(k, 0.0, 1.0) for k in names] for t in trials])

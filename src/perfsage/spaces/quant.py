@@ -86,7 +86,7 @@ _UNIFORM_STATS: dict[tuple[int, int], object] = {}
 def uniform_weight_stats(shape: tuple[int, ...]):
     """The statistics (perfsage.graph.weights) of a tensor of this shape holding WeightPool's uniform int8
     values, from one fixed draw of their counts per (size, depth) (graph.weights.uniform_int8_stats: no
-    values drawn, so a search's first candidates, whose shapes are new, cost what the later ones do):
+    values drawn, so a new shape costs the same whatever its size):
     what a dry build gives its weights in place of values."""
     n = math.prod(shape)
     key = (n, shape[-1] if shape else 1)
