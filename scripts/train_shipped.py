@@ -236,6 +236,9 @@ def keep_better(trained, earlier_dir: Path, val, judge_spaces: list[str] | None 
                            [f"earlier member{k}" for k in range(len(earlier_nets))])
     spaces = judge_spaces or json.loads((earlier_dir / "training.json").read_text()).get("spaces", list(TASK_SPACES))
     judged = np.isin(np.array(val.spaces), spaces)
+    if missing := sorted(set(spaces) - set(val.spaces)):  # judging on nothing would keep the trained one silently
+        sys.exit(f"--keep-better: no validation models of {', '.join(missing)} "
+                 f"(this data's spaces: {', '.join(sorted(set(val.spaces)))})")
     est, mape = PerfSAGE.keep_better([trained, *earlier_nets], val, judged)
     chosen = {m: names[PerfSAGE.winner(v)] for m, v in mape.items()}
     print(f"validation MAPE on the earlier spaces ({int(judged.sum())} models; {', '.join(names)}):",

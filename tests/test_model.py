@@ -240,7 +240,8 @@ def test_metric_groups():
 def test_evaluate_report_and_plots(graphset, tmp_path):
     est = _small("flops").fit(graphset)
     rep = evaluate(est, graphset, plots=tmp_path)
-    assert set(rep["metrics"]["latency_ms"]) == {"n", "mape", "rmspe", "acc5", "acc10", "spearman", "kendall"}
+    assert set(rep["metrics"]["latency_ms"]) == {"n", "mape", "rmspe", "bias", "acc5", "acc10", "spearman",
+                                                 "kendall"}
     assert set(rep["per_space"]) == {"kws", "nasbench201"}
     assert (tmp_path / "latency_ms.png").stat().st_size > 5000
 
@@ -619,3 +620,60 @@ def test_keep_better_serves_each_metric_from_the_network_better_on_validation(gr
     np.testing.assert_allclose(again.predict(test.graphs)["flash_kib"], want_poor["flash_kib"], rtol=1e-6)
     warm = PerfSAGE(METRICS, epochs=0, **hp).fit(train, val, init=again)  # from its first network: poor
     np.testing.assert_allclose(warm.predict(test.graphs)["latency_ms"], want_poor["latency_ms"], rtol=1e-6)
+
+
+def test_the_analytic_prior_is_what_an_untrained_correction_leaves_and_it_saves(graphset, tmp_path):
+    """prior=True: each operator's log prediction is the log of a sum of terms linear in its raw work (one
+    coefficient per operator type, output and term) plus the head's correction; with the heads' last
+    layers zeroed, a node's prediction is that sum, computed here from its encoded features by hand. The
+    checkpoint records the setting and its term centres, and a network without the prior loads as before."""
+    from perfsage.graph.encode import NODE_FEATURES, OP_VOCAB
+    from perfsage.model.perfsage import PRIOR_TERMS, PerfSAGENetModel
+
+    torch.set_num_threads(1)
+    train, val, test = split_graphset(graphset, "random")
+    est = PerfSAGENetModel(METRICS, epochs=2, batch_size=16, hidden=16, layers=1, prior=True).fit(train, val)
+    assert est.net.prior_add is not None and est.net.prior_peak is not None
+    with torch.no_grad():
+        est.net.node_head[-1].weight.zero_()
+        est.net.node_head[-1].bias.zero_()
+    g = test.graphs[0]
+    got = est.predict_layers([g])[0]["latency_ms"]
+    k = est.additive.index("latency_ms")
+    coef = est.net.prior_add.weight.detach().numpy().astype(np.float64)
+    x = g.x.astype(np.float64)
+    centre = est.norm["prior_additive_c"].astype(np.float64)
+    n_terms = 1 + len(PRIOR_TERMS["additive"])
+    for i in range(len(got)):
+        theta = coef[g.op[i]].reshape(len(est.additive), n_terms)[k]
+        total = np.exp(theta[0])
+        for j, names in enumerate(PRIOR_TERMS["additive"], start=1):
+            raw = sum(np.expm1(x[i, NODE_FEATURES.index(n)]) for n in names)
+            total += np.exp(theta[j] - centre[j]) * raw
+        assert got[i] == pytest.approx(total * np.exp(est.y_offset["latency_ms"]), rel=1e-4)
+    # an operator of a type training never saw keeps the unknown type's constant alone
+    unseen = int(g.op[0])
+    est.seen = dict(est.seen, ops=[o for o in est.seen["ops"] if o != unseen])
+    alone = est.predict_layers([g])[0]["latency_ms"]
+    theta = coef[OP_VOCAB.index("<unknown>")].reshape(len(est.additive), n_terms)[k]
+    for i in np.where(g.op == unseen)[0]:
+        assert alone[i] == pytest.approx(np.exp(theta[0] + est.y_offset["latency_ms"]), rel=1e-4)
+    est.seen = None
+    est.save(tmp_path / "prior")
+    again = PerfSAGENetModel.load(tmp_path / "prior")
+    assert again.hp["prior"] and again.net.prior_add is not None
+    np.testing.assert_allclose(again.predict([g])["sram_kib"], est.predict([g])["sram_kib"], rtol=1e-5)
+    plain = PerfSAGENetModel(METRICS, epochs=0, batch_size=16, hidden=16, layers=1).fit(train, val)
+    plain.save(tmp_path / "plain")
+    assert PerfSAGENetModel.load(tmp_path / "plain").net.prior_add is None
+    with pytest.raises(ValueError, match="warm start"):  # the prior is part of the network's shape
+        PerfSAGENetModel(METRICS, epochs=1, batch_size=16, hidden=16, layers=1, prior=True).fit(train, val, plain)
+
+
+def test_bias_tells_one_factor_off_from_scattered_errors():
+    from perfsage.model.scores import regression_report
+
+    off = regression_report([1, 2, 4], [1.1, 2.2, 4.4])
+    scattered = regression_report([1, 2, 4], [1.1, 1.8, 4.0])
+    assert off["mape"] == pytest.approx(10) and off["bias"] == pytest.approx(10)
+    assert scattered["mape"] == pytest.approx(20 / 3) and scattered["bias"] == pytest.approx(0)

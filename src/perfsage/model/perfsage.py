@@ -124,7 +124,7 @@ class PerfSAGENet(nn.Module):
     def __init__(self, additive: list[str], peak: list[str], hidden: int = 128, layers: int = 4,
                  op_dim: int = 32, kind_dim: int = 8, n_node: int = len(NODE_FEATURES),
                  n_graph: int = len(GRAPH_FEATURES), peak_readout: str = "boltzmann",
-                 peak_t: float = PEAK_T, node_context: bool | str = True) -> None:
+                 peak_t: float = PEAK_T, node_context: bool | str = True, prior: bool = False) -> None:
         super().__init__()
         self.node_context = one_of("node_context", node_context, NODE_CONTEXTS)
         one_of("peak_readout", peak_readout, PEAK_READOUTS)
@@ -144,6 +144,12 @@ class PerfSAGENet(nn.Module):
                                             nn.Linear(hidden, len(self.peak))) if self.peak else None
         self.graph_head = nn.Sequential(nn.Linear(4 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
                                         nn.ReLU(), nn.Linear(hidden, len(self.peak))) if self.peak else None
+        # the analytic prior (see analytic_prior_terms): per operator type, one log coefficient per output
+        # and term; the operator heads then predict a log correction to it
+        self.prior_add = nn.Embedding(len(OP_VOCAB), len(self.additive) * (1 + len(PRIOR_TERMS["additive"]))) \
+            if prior and self.additive else None
+        self.prior_peak = nn.Embedding(len(OP_VOCAB), len(self.peak) * (1 + len(PRIOR_TERMS["peak"]))) \
+            if prior and self.peak else None
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x = torch.cat([self.op_emb(batch["op"]), self.kind_emb(batch["kind"]), batch["x"]], dim=1)
@@ -163,11 +169,15 @@ class PerfSAGENet(nn.Module):
         g_peaks = g if self.node_context is True else no_context
         if self.node_head is not None:
             z = node_head(self.node_head, h, g_sums, batch["x"], b)  # [N, additive]
+            if self.prior_add is not None:
+                z = z + prior_log(self.prior_add, batch["op"], batch["prior_additive"], len(self.additive))
             out["node_log"] = z
             out["graph_log_additive"] = torch.stack(
                 [segment_logsumexp(z[:, k], b, n_graphs) for k in range(z.shape[1])], dim=1)
         if self.graph_head is not None:
             zp = node_head(self.peak_node_head, h, g_peaks, batch["x"], b)  # [N, peak]
+            if self.prior_peak is not None:
+                zp = zp + prior_log(self.prior_peak, batch["op"], batch["prior_peak"], len(self.peak))
             def smooth(z: torch.Tensor) -> torch.Tensor:
                 if self.peak_readout == "boltzmann":
                     return segment_boltzmann(z, b, n_graphs, self.peak_t)
@@ -181,6 +191,43 @@ class PerfSAGENet(nn.Module):
                                 scatter_mean(h, b, n_graphs), scatter_max(h, b, n_graphs), g], dim=1)
             out["graph_log_peak"] = smooth_max + 0.1 * self.graph_head(pooled)
         return out
+
+
+# The analytic prior: what an operator costs as a sum of terms linear in its work (MACs, elementwise
+# operations, bytes moved, weight bytes as stored and as Ethos-U's codec would store them) for the summed
+# metrics, and in the memory around it (bytes live at its step, its own tensors, its scratch) for the
+# peaks, each with one coefficient per operator type and output that training learns (a roofline-like
+# model whose slopes are MACs per cycle and bytes per cycle). The operator heads predict a log correction
+# to it. A network without it must extrapolate a cost from normalised features it never saw so large; a
+# sum that is linear in the raw work carries the scale, and the network only corrects its shape.
+PRIOR_TERMS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "additive": (("log_macs",), ("log_elementwise_ops",), ("log_input_bytes", "log_output_bytes"),
+                 ("log_weight_bytes", "log_bias_bytes"), ("log_w_codec_bytes",)),
+    "peak": (("log_live_bytes",), ("log_input_bytes", "log_output_bytes"), ("log_scratch_bytes",))}
+
+
+def analytic_prior_terms(graphs, idx: list[int], terms: tuple[tuple[str, ...], ...]) -> np.ndarray:
+    """[nodes, 1 + terms]: 0 (the constant term), then the log of each term's raw value (the sum of its
+    log1p-encoded features, expm1'd; -inf where it is zero), for the graphs idx in batch order."""
+    x = np.concatenate([graphs[i].x for i in idx]).astype(np.float64)
+    cols = [np.zeros(len(x))]
+    for names in terms:
+        raw = sum(np.expm1(x[:, NODE_FEATURES.index(n)]) for n in names)
+        with np.errstate(divide="ignore"):
+            cols.append(np.where(raw > 0, np.log(np.maximum(raw, 1e-300)), -np.inf))
+    return np.stack(cols, 1)
+
+
+def prior_log(coef: nn.Embedding, op: torch.Tensor, terms: torch.Tensor, outputs: int) -> torch.Tensor:
+    """[N, outputs]: log of sum_j exp(coef[op, output, j]) * term_j, the terms given as logs less their
+    training centre (one coefficient per term, the constant's included). An operator of unknown type
+    keeps the constant alone: how its cost grows with its work is what a type says, and the unknown
+    type's slopes, learnt from whichever known operators training hid, scaled an unseen type's large
+    tensors into a peak SRAM 8x too high (segmentation left out: resizes and transposed convolutions)."""
+    c = coef(op).view(op.shape[0], outputs, -1)  # [N, outputs, 1 + terms]
+    unknown = (op == _UNKNOWN_OP).unsqueeze(1)
+    terms = torch.where(unknown, torch.cat([terms[:, :1], torch.full_like(terms[:, 1:], -torch.inf)], 1), terms)
+    return torch.logsumexp(c + terms.unsqueeze(1), dim=2)
 
 
 def node_head(head: nn.Sequential, h: torch.Tensor, g: torch.Tensor, x: torch.Tensor,
@@ -304,7 +351,7 @@ class PerfSAGENetModel:
                  peak_t: float | None = None, summed: list[str] | None = None, parts: bool | dict | None = None,
                  anchors: dict | None = None, unknown_op_rate: float = UNKNOWN_OP_RATE,
                  feature_clip: float | None = FEATURE_CLIP, node_context: bool | str = True,
-                 device: str | None = None, log=None,
+                 prior: bool = False, device: str | None = None, log=None,
                  resume: Path | None = None) -> None:
         """summed: the metrics read out as a sum over operators, the rest as a peak over them (default:
         data.reads_as_sum, or a warm start's own). parts: whether to predict a metric as the sum of the
@@ -319,7 +366,8 @@ class PerfSAGENetModel:
         graph-level correction always does). An ablation switch: with kws left out on ethos-u55-128, SRAM
         MAPE was 41.5% with True, 18.6% with False and 16.9% with "additive", but on ethos-u65-256 48.4
         and 46.3% against 34.9 and 44.5% with True (seeds 0 and 1); see the README. A warm start keeps
-        init's feature_clip and node_context."""
+        init's feature_clip and node_context. prior: the operator heads correct an analytic prior (see
+        PRIOR_TERMS) instead of predicting each operator's cost from nothing; an ablation switch."""
         from perfsage.model.data import reads_as_sum
 
         # here already, not only when fit builds the network: a bad setting must not wait for training
@@ -337,7 +385,8 @@ class PerfSAGENetModel:
                    "weight_decay": weight_decay, "layer_weight": layer_weight, "patience": patience, "seed": seed,
                    "max_seconds": max_seconds, "peak_readout": peak_readout,
                    "peak_t": peak_t,  # None: sharp where the training data labels operators' memory
-                   "unknown_op_rate": unknown_op_rate, "feature_clip": feature_clip, "node_context": node_context}
+                   "unknown_op_rate": unknown_op_rate, "feature_clip": feature_clip, "node_context": node_context,
+                   "prior": bool(prior)}
         self.seen: dict[str, list[int]] | None = None  # op and kind ids in the training data (None: all)
         self._set_outputs(parts if isinstance(parts, dict) else {})
         self.device = device or default_device()
@@ -429,6 +478,8 @@ class PerfSAGENetModel:
                 v = train.label(m)
                 self.y_offset[m] = float(np.nanmedian(np.log(v[v > 0])))
             self.net = self._net().to(self.device)
+            if self.hp["prior"]:
+                self._centre_prior(train.graphs)
         else:
             self._grow_from(init, train)
 
@@ -453,13 +504,33 @@ class PerfSAGENetModel:
                                   self.hp["weight_decay"], self.resume, key)
         return self
 
+    def _centre_prior(self, graphs) -> None:
+        """Each prior term's log is read less its median over the training operators (kept in norm), and
+        every coefficient starts where the terms at their medians sum to a graph's median total shared
+        evenly by its operators (summed outputs) or to the median peak (peak outputs)."""
+        rng = np.random.default_rng(0)
+        some = sorted(rng.choice(len(graphs), min(len(graphs), 2000), replace=False).tolist())
+        nodes = float(np.median([graphs[i].x.shape[0] for i in some]))
+        for kind, emb, level in (("additive", self.net.prior_add, -np.log(max(nodes, 1.0))),
+                                 ("peak", self.net.prior_peak, 0.0)):
+            if emb is None:
+                continue
+            t = analytic_prior_terms(graphs, some, PRIOR_TERMS[kind])
+            self.norm[f"prior_{kind}_c"] = np.array(
+                [0.0] + [float(np.median(c[np.isfinite(c)])) if np.isfinite(c).any() else 0.0 for c in t.T[1:]],
+                np.float32)
+            with torch.no_grad():
+                emb.weight.fill_(level - np.log(t.shape[1]))
+
     def _grow_from(self, init: PerfSAGENetModel, train) -> None:
         """Take over init's network, normalisation, offsets and the way it reads its inputs (feature clip,
         graph context, the operator types it knows: init's and, once it trains, this data's). Features
         the encoding gained since init was trained (read by name) join with zero weights, so the network
         starts out computing exactly what init did and learns from there how much the new columns matter."""
-        same = (init.metrics, init.additive, init.composed, init.anchors, init.hp["hidden"], init.hp["layers"]) == \
-            (self.metrics, self.additive, self.composed, self.anchors, self.hp["hidden"], self.hp["layers"])
+        same = (init.metrics, init.additive, init.composed, init.anchors, init.hp["hidden"], init.hp["layers"],
+                init.hp.get("prior", False)) == \
+            (self.metrics, self.additive, self.composed, self.anchors, self.hp["hidden"], self.hp["layers"],
+             self.hp["prior"])
         grows = all(set(init.features[k]) <= set(self.features[k]) for k in ("node", "graph"))
         if not (same and grows):
             raise ValueError("a warm start needs a network with the same metrics, parts, readouts and shape, "
@@ -524,7 +595,7 @@ class PerfSAGENetModel:
         return PerfSAGENet(self.additive, self.peak, self.hp["hidden"], self.hp["layers"],
                            peak_readout=self.hp["peak_readout"], peak_t=self.hp["peak_t"] or PEAK_T,
                            n_node=len(self.features["node"]), n_graph=len(self.features["graph"]),
-                           node_context=self.hp["node_context"])
+                           node_context=self.hp["node_context"], prior=self.hp["prior"])
 
     def _batch(self, graphs, idx: list[int], hide: float = 0.0) -> dict[str, torch.Tensor]:
         """hide: the share of operators shown as of unknown type and, independently, of unknown kind."""
@@ -540,6 +611,11 @@ class PerfSAGENetModel:
                 value = graph_feature_values([graphs[i] for i in idx], feature) * scale
                 anchor[:, self.peak.index(m)] = np.log(np.maximum(value, 1e-9)) - self.y_offset[m]
             batch["peak_anchor"] = torch.from_numpy(anchor.astype(np.float32))
+        if self.hp["prior"]:
+            for kind, outputs in (("additive", self.additive), ("peak", self.peak)):
+                if outputs:
+                    terms = analytic_prior_terms(graphs, idx, PRIOR_TERMS[kind]) - self.norm[f"prior_{kind}_c"]
+                    batch[f"prior_{kind}"] = torch.from_numpy(terms.astype(np.float32))
         return to_device(batch, self.device)
 
     # ------------------------------------------------------------------ inference
@@ -642,7 +718,7 @@ class PerfSAGENetModel:
                   summed=hp.get("summed", [m for m in cfg["metrics"] if is_additive(m)]),  # older: sums only
                   parts=hp.get("parts") or {}, anchors=hp.get("anchors") or {},
                   unknown_op_rate=hp.get("unknown_op_rate", 0.0), feature_clip=hp.get("feature_clip"),
-                  node_context=hp.get("node_context", True), device="cpu")
+                  node_context=hp.get("node_context", True), prior=hp.get("prior", False), device="cpu")
         est.seen = cfg.get("seen")  # older checkpoints: every operator type and kind as trained
         est.norm = {k: np.asarray(v, np.float32) for k, v in cfg["norm"].items()}
         est.y_offset = cfg["y_offset"]
