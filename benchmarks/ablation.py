@@ -4,10 +4,11 @@ per split, target and metric, the mean over the seeds it ran with their range, a
     .venv/bin/python benchmarks/ablation.py --arm "plain=runs/a,runs/b" --arm "prior=runs/c" \\
         --page prior_ablation --title "..." [--note "..."]
 
+Writes docs/results/<page>.md and, with the arms' job records, <page>.json.
+
 An arm is a name and the accuracy.py --runs folders that hold its jobs (their perfsage rows, any seed).
-Bias is the median
-signed error (perfsage.model.scores): a cell whose |bias| is near its MAPE is one factor off on every
-model of the split.
+Bias is the median signed error (perfsage.model.scores): a cell whose |bias| is near its MAPE is one
+factor off on every model of the split.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def records(folders: list[Path]) -> list[dict]:
     for folder in folders:
         if not folder.is_dir():
             sys.exit(f"ablation: no run folder {folder}")
-        for f in sorted(folder.glob("*__perfsage.json")):
+        for f in sorted(folder.glob("*__perfsage*.json")):
             rec = json.loads(f.read_text())
             if rec.get("row") == "perfsage" and isinstance(rec.get("metrics"), dict):
                 out.append(rec)
@@ -87,7 +88,10 @@ def main() -> None:
     how = ("`benchmarks/ablation.py` over `benchmarks/accuracy.py` job records. Each cell: MAPE % (the range "
            "over seeds) / median signed error % (bias) / share within ±10%, averaged over the seeds the arm ran. "
            + a.note).strip()
-    publish(a.page, a.title, how, table(arms))
+    how += f" Job records (without their per-epoch history): `{a.page}.json`."
+    out = publish(a.page, a.title, how, table(arms))
+    kept = {name: [{k: v for k, v in r.items() if k != "history"} for r in recs] for name, recs in arms.items()}
+    out.with_suffix(".json").write_text(json.dumps(kept, indent=1))
 
 
 if __name__ == "__main__":

@@ -666,6 +666,13 @@ def test_the_analytic_prior_is_what_an_untrained_correction_leaves_and_it_saves(
     plain = PerfSAGENetModel(METRICS, epochs=0, batch_size=16, hidden=16, layers=1).fit(train, val)
     plain.save(tmp_path / "plain")
     assert PerfSAGENetModel.load(tmp_path / "plain").net.prior_add is None
+    sums_only = PerfSAGENetModel(METRICS, epochs=1, batch_size=16, hidden=16, layers=1, prior="additive")
+    sums_only.fit(train, val)
+    assert sums_only.net.prior_add is not None and sums_only.net.prior_peak is None
+    assert np.all(np.isfinite(sums_only.predict([g])["sram_kib"]))
+    for bad in (1, "peak"):
+        with pytest.raises(ValueError, match="prior"):
+            PerfSAGENetModel(METRICS, prior=bad)
     with pytest.raises(ValueError, match="warm start"):  # the prior is part of the network's shape
         PerfSAGENetModel(METRICS, epochs=1, batch_size=16, hidden=16, layers=1, prior=True).fit(train, val, plain)
 

@@ -78,6 +78,8 @@ SHARP_PEAK_T = 64.0  # where every operator's own memory in use is labelled
 PEAK_READOUTS = ("boltzmann", "logsumexp")
 # which operator heads see the graph context: all, none, or the additive ones only
 NODE_CONTEXTS = (True, False, "additive")
+PRIORS = (False, True, "additive")  # the analytic prior (PRIOR_TERMS): none, every operator head's, the summed ones'
+
 
 
 def one_of(name: str, value, allowed: tuple):
@@ -124,8 +126,9 @@ class PerfSAGENet(nn.Module):
     def __init__(self, additive: list[str], peak: list[str], hidden: int = 128, layers: int = 4,
                  op_dim: int = 32, kind_dim: int = 8, n_node: int = len(NODE_FEATURES),
                  n_graph: int = len(GRAPH_FEATURES), peak_readout: str = "boltzmann",
-                 peak_t: float = PEAK_T, node_context: bool | str = True, prior: bool = False) -> None:
+                 peak_t: float = PEAK_T, node_context: bool | str = True, prior: bool | str = False) -> None:
         super().__init__()
+        one_of("prior", prior, PRIORS)
         self.node_context = one_of("node_context", node_context, NODE_CONTEXTS)
         one_of("peak_readout", peak_readout, PEAK_READOUTS)
         self.additive, self.peak = list(additive), list(peak)
@@ -149,7 +152,7 @@ class PerfSAGENet(nn.Module):
         self.prior_add = nn.Embedding(len(OP_VOCAB), len(self.additive) * (1 + len(PRIOR_TERMS["additive"]))) \
             if prior and self.additive else None
         self.prior_peak = nn.Embedding(len(OP_VOCAB), len(self.peak) * (1 + len(PRIOR_TERMS["peak"]))) \
-            if prior and self.peak else None
+            if prior is True and self.peak else None
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x = torch.cat([self.op_emb(batch["op"]), self.kind_emb(batch["kind"]), batch["x"]], dim=1)
@@ -195,15 +198,20 @@ class PerfSAGENet(nn.Module):
 
 # The analytic prior: what an operator costs as a sum of terms linear in its work (MACs, elementwise
 # operations, bytes moved, weight bytes as stored and as Ethos-U's codec would store them) for the summed
-# metrics, and in the memory around it (bytes live at its step, its own tensors, its scratch) for the
-# peaks, each with one coefficient per operator type and output that training learns (a roofline-like
-# model whose slopes are MACs per cycle and bytes per cycle). The operator heads predict a log correction
-# to it. A network without it must extrapolate a cost from normalised features it never saw so large; a
-# sum that is linear in the raw work carries the scale, and the network only corrects its shape.
+# metrics, and in the memory around it (bytes live at its step, its own tensors, its scratch, its
+# weights) for the peaks, each with one coefficient per operator type and output that training learns (a
+# roofline-like model whose slopes are MACs per cycle and bytes per cycle). The operator heads predict a
+# log correction to it. A network without it must extrapolate a cost from normalised features it never
+# saw so large; a sum that is linear in the raw work carries the scale, and the network only corrects
+# its shape.
 PRIOR_TERMS: dict[str, tuple[tuple[str, ...], ...]] = {
     "additive": (("log_macs",), ("log_elementwise_ops",), ("log_input_bytes", "log_output_bytes"),
                  ("log_weight_bytes", "log_bias_bytes"), ("log_w_codec_bytes",)),
-    "peak": (("log_live_bytes",), ("log_input_bytes", "log_output_bytes"), ("log_scratch_bytes",))}
+    # the weights too: Vela buffers an operator's weight stream in SRAM, which only shows where the
+    # activations are small (kws: SRAM is 1.3x the activation peak on ethos-u55-128, 2.5x on
+    # ethos-u65-256, against 1.0x in the other task spaces)
+    "peak": (("log_live_bytes",), ("log_input_bytes", "log_output_bytes"), ("log_scratch_bytes",),
+             ("log_w_codec_bytes", "log_bias_bytes"))}
 
 
 def analytic_prior_terms(graphs, idx: list[int], terms: tuple[tuple[str, ...], ...]) -> np.ndarray:
@@ -351,7 +359,7 @@ class PerfSAGENetModel:
                  peak_t: float | None = None, summed: list[str] | None = None, parts: bool | dict | None = None,
                  anchors: dict | None = None, unknown_op_rate: float = UNKNOWN_OP_RATE,
                  feature_clip: float | None = FEATURE_CLIP, node_context: bool | str = True,
-                 prior: bool = False, device: str | None = None, log=None,
+                 prior: bool | str = False, device: str | None = None, log=None,
                  resume: Path | None = None) -> None:
         """summed: the metrics read out as a sum over operators, the rest as a peak over them (default:
         data.reads_as_sum, or a warm start's own). parts: whether to predict a metric as the sum of the
@@ -367,12 +375,14 @@ class PerfSAGENetModel:
         MAPE was 41.5% with True, 18.6% with False and 16.9% with "additive", but on ethos-u65-256 48.4
         and 46.3% against 34.9 and 44.5% with True (seeds 0 and 1); see the README. A warm start keeps
         init's feature_clip and node_context. prior: the operator heads correct an analytic prior (see
-        PRIOR_TERMS) instead of predicting each operator's cost from nothing; an ablation switch."""
+        PRIOR_TERMS) instead of predicting each operator's cost from nothing (PRIORS: True every head,
+        "additive" the summed outputs' only); an ablation switch."""
         from perfsage.model.data import reads_as_sum
 
         # here already, not only when fit builds the network: a bad setting must not wait for training
         one_of("node_context", node_context, NODE_CONTEXTS)
         one_of("peak_readout", peak_readout, PEAK_READOUTS)
+        one_of("prior", prior, PRIORS)
         self.metrics = list(metrics)
         self.summed_given = summed is not None
         named = set(self.metrics) | {p.name for m in self.metrics for p in parts_of(m)}
@@ -386,7 +396,7 @@ class PerfSAGENetModel:
                    "max_seconds": max_seconds, "peak_readout": peak_readout,
                    "peak_t": peak_t,  # None: sharp where the training data labels operators' memory
                    "unknown_op_rate": unknown_op_rate, "feature_clip": feature_clip, "node_context": node_context,
-                   "prior": bool(prior)}
+                   "prior": prior}
         self.seen: dict[str, list[int]] | None = None  # op and kind ids in the training data (None: all)
         self._set_outputs(parts if isinstance(parts, dict) else {})
         self.device = device or default_device()
@@ -612,8 +622,8 @@ class PerfSAGENetModel:
                 anchor[:, self.peak.index(m)] = np.log(np.maximum(value, 1e-9)) - self.y_offset[m]
             batch["peak_anchor"] = torch.from_numpy(anchor.astype(np.float32))
         if self.hp["prior"]:
-            for kind, outputs in (("additive", self.additive), ("peak", self.peak)):
-                if outputs:
+            for kind, coef in (("additive", self.net.prior_add), ("peak", self.net.prior_peak)):
+                if coef is not None:
                     terms = analytic_prior_terms(graphs, idx, PRIOR_TERMS[kind]) - self.norm[f"prior_{kind}_c"]
                     batch[f"prior_{kind}"] = torch.from_numpy(terms.astype(np.float32))
         return to_device(batch, self.device)
