@@ -60,11 +60,12 @@ def table(arms: dict[str, list[dict]]) -> str:
                   "| arm | seeds | epochs | " + " | ".join(metrics) + " |",
                   "|---|---|---:|" + "---:|" * len(metrics)]
         for name, recs in arms.items():
-            mine = [r for r in recs if (r["split"], r["target"]) == (split, target)]
+            mine = sorted((r for r in recs if (r["split"], r["target"]) == (split, target)),
+                          key=lambda r: r.get("seed", 0))
             if not mine:
                 continue
-            seeds = ",".join(str(r.get("seed", "?")) for r in sorted(mine, key=lambda r: r.get("seed", 0)))
-            epochs = ",".join(str(r.get("epochs", "?")) for r in sorted(mine, key=lambda r: r.get("seed", 0)))
+            seeds = ",".join(str(r.get("seed", "?")) for r in mine)
+            epochs = ",".join(str(r.get("epochs", "?")) for r in mine)
             lines.append(f"| {name} | {seeds} | {epochs} | " + " | ".join(cell(mine, m) for m in metrics) + " |")
         lines.append("")
     return "\n".join(lines)

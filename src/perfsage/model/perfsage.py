@@ -81,7 +81,6 @@ NODE_CONTEXTS = (True, False, "additive")
 PRIORS = (False, True, "additive")  # the analytic prior (PRIOR_TERMS): none, every operator head's, the summed ones'
 
 
-
 def one_of(name: str, value, allowed: tuple):
     """value if it is one of allowed, of the same type too (1 is not True), else a ValueError naming it."""
     if not any(value == a and type(value) is type(a) for a in allowed):
@@ -214,10 +213,15 @@ PRIOR_TERMS: dict[str, tuple[tuple[str, ...], ...]] = {
              ("log_w_codec_bytes", "log_bias_bytes"))}
 
 
-def analytic_prior_terms(graphs, idx: list[int], terms: tuple[tuple[str, ...], ...]) -> np.ndarray:
+def raw_node_features(graphs, idx: list[int]) -> np.ndarray:
+    """The encoded node features of the graphs idx in batch order, all columns, as float64: what the
+    prior's terms are read from (once per batch, for both kinds of head)."""
+    return np.concatenate([graphs[i].x for i in idx]).astype(np.float64)
+
+
+def analytic_prior_terms(x: np.ndarray, terms: tuple[tuple[str, ...], ...]) -> np.ndarray:
     """[nodes, 1 + terms]: 0 (the constant term), then the log of each term's raw value (the sum of its
-    log1p-encoded features, expm1'd; -inf where it is zero), for the graphs idx in batch order."""
-    x = np.concatenate([graphs[i].x for i in idx]).astype(np.float64)
+    log1p-encoded features in x, raw_node_features, expm1'd; -inf where it is zero)."""
     cols = [np.zeros(len(x))]
     for names in terms:
         raw = sum(np.expm1(x[:, NODE_FEATURES.index(n)]) for n in names)
@@ -521,11 +525,12 @@ class PerfSAGENetModel:
         rng = np.random.default_rng(0)
         some = sorted(rng.choice(len(graphs), min(len(graphs), 2000), replace=False).tolist())
         nodes = float(np.median([graphs[i].x.shape[0] for i in some]))
+        x = raw_node_features(graphs, some)
         for kind, emb, level in (("additive", self.net.prior_add, -np.log(max(nodes, 1.0))),
                                  ("peak", self.net.prior_peak, 0.0)):
             if emb is None:
                 continue
-            t = analytic_prior_terms(graphs, some, PRIOR_TERMS[kind])
+            t = analytic_prior_terms(x, PRIOR_TERMS[kind])
             self.norm[f"prior_{kind}_c"] = np.array(
                 [0.0] + [float(np.median(c[np.isfinite(c)])) if np.isfinite(c).any() else 0.0 for c in t.T[1:]],
                 np.float32)
@@ -622,9 +627,10 @@ class PerfSAGENetModel:
                 anchor[:, self.peak.index(m)] = np.log(np.maximum(value, 1e-9)) - self.y_offset[m]
             batch["peak_anchor"] = torch.from_numpy(anchor.astype(np.float32))
         if self.hp["prior"]:
+            x = raw_node_features(graphs, idx)
             for kind, coef in (("additive", self.net.prior_add), ("peak", self.net.prior_peak)):
                 if coef is not None:
-                    terms = analytic_prior_terms(graphs, idx, PRIOR_TERMS[kind]) - self.norm[f"prior_{kind}_c"]
+                    terms = analytic_prior_terms(x, PRIOR_TERMS[kind]) - self.norm[f"prior_{kind}_c"]
                     batch[f"prior_{kind}"] = torch.from_numpy(terms.astype(np.float32))
         return to_device(batch, self.device)
 
