@@ -310,14 +310,21 @@ def flag_lines(results: list[dict]) -> list[str]:
             n, miss, flagged = (sum(c[k] for c in cells) for k in ("n", "misses", "flagged"))
             hit = sum(round((c["precision"] or 0) * c["flagged"]) for c in cells)
             precision, recall = hit / flagged if flagged else float("nan"), hit / miss if miss else float("nan")
-            rows.append(f"| {split} | {target} | {n} | {miss} | {flagged} | {precision:.2f} | {recall:.2f} |")
+            wide = "n/a | n/a | n/a"  # records from before the interval was scored as a warning
+            if all("wide" in c for c in cells):
+                w = sum(c["wide"] for c in cells)
+                w_hit = sum(round((c["wide_precision"] or 0) * c["wide"]) for c in cells)
+                wide = f"{w} | {w_hit / w if w else float('nan'):.2f} | {w_hit / miss if miss else float('nan'):.2f}"
+            rows.append(f"| {split} | {target} | {n} | {miss} | {flagged} | {precision:.2f} | {recall:.2f} | {wide} |")
     if not rows:
         return []
     return ["## Does PerfSAGE say when it misses?", "",
             "Over (model, metric) cells of each leave-out test part: cells more than 10% off (*misses*), cells "
             "of models the out-of-distribution check flags (*flagged*), the share of flagged cells that miss "
-            "(*precision*) and of misses that are flagged (*recall*).", "",
-            "| split | target | cells | misses | flagged | precision | recall |", "|---|---|---:|---:|---:|---:|---:|",
+            "(*precision*) and of misses that are flagged (*recall*); then the same for cells whose 90% interval "
+            "reaches a miss (*interval wider than ±10%*: the interval does not promise 10%).", "",
+            "| split | target | cells | misses | flagged | precision | recall | interval wider than ±10% | "
+            "precision | recall |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             *rows, ""]
 
 

@@ -684,3 +684,21 @@ def test_bias_tells_one_factor_off_from_scattered_errors():
     scattered = regression_report([1, 2, 4], [1.1, 1.8, 4.0])
     assert off["mape"] == pytest.approx(10) and off["bias"] == pytest.approx(10)
     assert scattered["mape"] == pytest.approx(20 / 3) and scattered["bias"] == pytest.approx(0)
+
+
+def test_an_interval_warns_where_it_reaches_a_miss(graphset):
+    from perfsage.model.evaluate import MISS, flag_report, wider_than_miss
+
+    # log(true / predicted) bounds: a miss is |predicted / true - 1| > 10%, i.e. true < p / 1.1 or > p / 0.9
+    lo_edge, hi_edge = -np.log1p(MISS), -np.log1p(-MISS)
+    b = np.array([[lo_edge, hi_edge], [lo_edge - 1e-6, 0.0], [0.0, hi_edge + 1e-6], [-0.01, 0.01]])
+    assert wider_than_miss(b).tolist() == [False, True, True, False]
+
+    train, val, test = split_graphset(graphset, "random")
+    rep = flag_report(_small("flops").fit(train), train, val, test)
+    assert any(rec["wide"] and rec["misses"] for rec in rep.values())  # a FLOPs fit misses, and its intervals say so
+    for rec in rep.values():
+        assert 0 <= rec["wide"] <= rec["n"]
+        if rec["wide"] and rec["misses"]:  # precision and recall of the same hits
+            hits_p, hits_r = rec["wide_precision"] * rec["wide"], rec["wide_recall"] * rec["misses"]
+            assert hits_p == pytest.approx(hits_r)

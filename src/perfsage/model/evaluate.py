@@ -71,15 +71,24 @@ def write_plots(pred: dict[str, np.ndarray], test: GraphSet, folder: Path, title
 MISS = 0.10  # a prediction more than 10% off its label is a miss
 
 
+def wider_than_miss(log_bounds: np.ndarray, miss: float = MISS) -> np.ndarray:
+    """Per model, whether its interval ([n, 2] bounds of log(true / predicted)) reaches labels the
+    prediction would miss by more than `miss` (|predicted / true - 1| > miss): the interval then does not
+    promise that accuracy, which is how a user can read it as a warning."""
+    b = np.asarray(log_bounds, float)
+    return (b[:, 0] < -np.log1p(miss)) | (b[:, 1] > -np.log1p(-miss))
+
+
 def flag_report(est, train: GraphSet, val: GraphSet, test: GraphSet,
                 pred: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """How well the out-of-distribution flag (the training part's domain, as `perfsage predict` shows it)
     and the conformal interval (calibrated on the validation part) tell a user that a prediction misses by
     more than 10%. Per metric, over the test models: misses, flagged models, precision (misses among the
     flagged), recall (flagged among the misses), and the interval's coverage of flagged and unflagged
-    models. The flag is what `perfsage predict` raises: outside the training domain, or farther from the
-    training models than the validation part's `far` quantile (perfsage.model.distance); `far` counts the
-    latter alone."""
+    models; the same precision and recall for intervals that reach a miss (`wide`: wider_than_miss). The
+    flag is what `perfsage predict` raises: outside the training domain, or farther from the training
+    models than the validation part's `far` quantile (perfsage.model.distance); `far` counts the latter
+    alone."""
     from perfsage.model.calibration import fit_calibration
     from perfsage.model.domain import fit_domain
 
@@ -107,5 +116,8 @@ def flag_report(est, train: GraphSet, val: GraphSet, test: GraphSet,
             inside = cal.inside(m, p, t, d)[0]
             rec["coverage_flagged"] = float(inside[f].mean()) if f.sum() else None
             rec["coverage_unflagged"] = float(inside[ok & ~flagged].mean()) if (ok & ~flagged).sum() else None
+            w = wider_than_miss(cal.bounds_of(m, len(t), d)) & ok
+            rec.update(wide=int(w.sum()), wide_precision=float((w & mi).sum() / w.sum()) if w.sum() else None,
+                       wide_recall=float((w & mi).sum() / mi.sum()) if mi.sum() else None)
         out[m] = rec
     return out
