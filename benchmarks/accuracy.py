@@ -310,11 +310,13 @@ def flag_lines(results: list[dict]) -> list[str]:
             n, miss, flagged = (sum(c[k] for c in cells) for k in ("n", "misses", "flagged"))
             hit = sum(round((c["precision"] or 0) * c["flagged"]) for c in cells)
             precision, recall = hit / flagged if flagged else float("nan"), hit / miss if miss else float("nan")
-            wide = "n/a | n/a | n/a"  # records from before the interval was scored as a warning
-            if all("wide" in c for c in cells):
-                w = sum(c["wide"] for c in cells)
-                w_hit = sum(round((c["wide_precision"] or 0) * c["wide"]) for c in cells)
-                wide = f"{w} | {w_hit / w if w else float('nan'):.2f} | {w_hit / miss if miss else float('nan'):.2f}"
+            wide = "n/a | n/a | n/a"  # only records from before the interval was scored as a warning
+            scored = [c for c in cells if "wide" in c]
+            if scored:
+                w, w_miss = sum(c["wide"] for c in scored), sum(c["misses"] for c in scored)
+                w_hit = sum(round((c["wide_precision"] or 0) * c["wide"]) for c in scored)
+                nan = float("nan")
+                wide = f"{w} | {w_hit / w if w else nan:.2f} | {w_hit / w_miss if w_miss else nan:.2f}"
             rows.append(f"| {split} | {target} | {n} | {miss} | {flagged} | {precision:.2f} | {recall:.2f} | {wide} |")
     if not rows:
         return []
@@ -322,7 +324,8 @@ def flag_lines(results: list[dict]) -> list[str]:
             "Over (model, metric) cells of each leave-out test part: cells more than 10% off (*misses*), cells "
             "of models the out-of-distribution check flags (*flagged*), the share of flagged cells that miss "
             "(*precision*) and of misses that are flagged (*recall*); then the same for cells whose 90% interval "
-            "reaches a miss (*interval wider than ±10%*: the interval does not promise 10%).", "",
+            "reaches a miss (*interval wider than ±10%*: the interval does not promise 10%; over the jobs that "
+            "recorded it).", "",
             "| split | target | cells | misses | flagged | precision | recall | interval wider than ±10% | "
             "precision | recall |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             *rows, ""]
