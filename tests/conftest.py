@@ -23,6 +23,19 @@ def _own_cache(tmp_path_factory):
     os.environ["PERFSAGE_CACHE"] = str(tmp_path_factory.mktemp("perfsage-cache"))
 
 
+def benchmark_module(name: str):
+    """A script of benchmarks/ loaded as a module (they are scripts, not a package; their own imports of
+    benchmarks/ helpers such as _results resolve through the path added here)."""
+    import importlib.util
+
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", ROOT / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def shared_table(relative: str) -> Path:
     """A file of the real-device tables, which live outside the repo: `$PERFSAGE_SHARED_DATA`, else the
     `shared/data` folder beside the checkout (where CI has it). Skips the test when neither has it."""

@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _accuracy():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("accuracy_bench", ROOT / "benchmarks" / "accuracy.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from conftest import benchmark_module
 
 
 def _job(seed: int, cell: dict) -> dict:
@@ -23,7 +11,7 @@ def _job(seed: int, cell: dict) -> dict:
 
 
 def test_the_flag_table_pools_cells_and_the_interval_over_the_jobs_that_scored_it():
-    flag_lines = _accuracy().flag_lines
+    flag_lines = benchmark_module("accuracy").flag_lines
     old = {"n": 10, "misses": 4, "flagged": 10, "precision": 0.4, "recall": 1.0}  # before the warning
     new = {"n": 10, "misses": 6, "flagged": 5, "precision": 0.6, "recall": 0.5,
            "wide": 4, "wide_precision": 0.75, "wide_recall": 0.5}

@@ -12,6 +12,8 @@ from urllib.parse import unquote
 
 import pytest
 
+from conftest import benchmark_module
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README_MAX_LINES = 250
@@ -105,11 +107,7 @@ def test_the_link_checker_sees_what_is_broken(tmp_path):
 
 
 def test_a_rerun_keeps_the_page_status_banner(tmp_path, monkeypatch):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_results", ROOT / "benchmarks" / "_results.py")
-    results = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(results)
+    results = benchmark_module("_results")
     monkeypatch.setattr(results, "RESULTS", tmp_path)
     banner = "> **Superseded** (as of 2026-12-06): old numbers — current figures: [new](new.md)."
     (tmp_path / "old.md").write_text(f"{banner}\n\n# Old\n\nhow\n\n| a |\n")
