@@ -296,6 +296,15 @@ def cell(scores: list[dict]) -> str:
     return f"{sum(mape) / len(mape):.2f}{spread} / {acc:.3f}"
 
 
+def pooled(cells: list[dict], signal: str, precision: str) -> str:
+    """"count | precision | recall" of a warning over flag_report cells: the cells it warns (`signal`), the
+    misses among them (per cell, its `precision` times its count) against the misses of those cells."""
+    warned, miss = sum(c[signal] for c in cells), sum(c["misses"] for c in cells)
+    hit = sum(round((c[precision] or 0) * c[signal]) for c in cells)
+    nan = float("nan")
+    return f"{warned} | {hit / warned if warned else nan:.2f} | {hit / miss if miss else nan:.2f}"
+
+
 def flag_lines(results: list[dict]) -> list[str]:
     """PerfSAGE's out-of-distribution flag against its misses (> 10%) on the leave-out splits, pooled over
     each target's metrics and seeds (model.evaluate.flag_report)."""
@@ -307,17 +316,10 @@ def flag_lines(results: list[dict]) -> list[str]:
             cells = [c for rec in recs for c in rec.values()]
             if not cells:
                 continue
-            n, miss, flagged = (sum(c[k] for c in cells) for k in ("n", "misses", "flagged"))
-            hit = sum(round((c["precision"] or 0) * c["flagged"]) for c in cells)
-            precision, recall = hit / flagged if flagged else float("nan"), hit / miss if miss else float("nan")
-            wide = "n/a | n/a | n/a"  # only records from before the interval was scored as a warning
-            scored = [c for c in cells if "wide" in c]
-            if scored:
-                w, w_miss = sum(c["wide"] for c in scored), sum(c["misses"] for c in scored)
-                w_hit = sum(round((c["wide_precision"] or 0) * c["wide"]) for c in scored)
-                nan = float("nan")
-                wide = f"{w} | {w_hit / w if w else nan:.2f} | {w_hit / w_miss if w_miss else nan:.2f}"
-            rows.append(f"| {split} | {target} | {n} | {miss} | {flagged} | {precision:.2f} | {recall:.2f} | {wide} |")
+            n, miss = sum(c["n"] for c in cells), sum(c["misses"] for c in cells)
+            scored = [c for c in cells if "wide" in c]  # older records did not score the interval
+            wide = pooled(scored, "wide", "wide_precision") if scored else "n/a | n/a | n/a"
+            rows.append(f"| {split} | {target} | {n} | {miss} | {pooled(cells, 'flagged', 'precision')} | {wide} |")
     if not rows:
         return []
     return ["## Does PerfSAGE say when it misses?", "",
